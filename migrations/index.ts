@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely'
+import * as initial from './0001_initial.js'
+
+/** Every migration, in order. Listed statically so the built and the test runs find the same set. */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial
+}

@@ -1,0 +1,106 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import formbody from '@fastify/formbody'
+import swagger from '@fastify/swagger'
+import type { Config } from './config.js'
+import { cryptoRandomInt, type RandomInt } from './domain/codes.js'
+import { apiRoutes } from './http/api/routes.js'
+import { docsRoutes } from './http/docs.js'
+import { healthRoutes } from './http/health.js'
+import { createAccessTokens } from './services/access-tokens.js'
+import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
+import { systemClock, type Clock } from './services/clock.js'
+import { deriveKeys } from './services/keys.js'
+import { createProfileService, type ProfileService } from './services/profile-service.js'
+import { createConsoleSender } from './sms/console-sender.js'
+import type { SmsSender } from './sms/sms-sender.js'
+import { createWebhookSender } from './sms/webhook-sender.js'
+import { createDatabase, type Db } from './store/database.js'
+import { migrateToLatest } from './store/migrator.js'
+import { createLogger } from './logger.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Db
+    services: { auth: AuthService, profile: ProfileService }
+  }
+  interface FastifyRequest {
+    auth?: Authenticated
+  }
+}
+
+/** What a caller may swap: tests pass a clock, a database, an SMS provider. */
+export interface AppDeps {
+  db?: Db
+  clock?: Clock
+  random?: RandomInt
+  sms?: SmsSender
+  logger?: FastifyBaseLogger
+}
+
+function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender {
+  if (config.sms.provider === 'webhook' && config.sms.webhookUrl !== undefined) {
+    return createWebhookSender(config.sms.webhookUrl, config.sms.timeoutMs)
+  }
+  return createConsoleSender(logger)
+}
+
+/** Builds the app on a migrated database. Never listens: main.ts does, tests inject. */
+export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger ?? createLogger(config),
+    // A hop count is valid at run time (proxy-addr); fastify's types only list the other forms.
+    trustProxy: config.trustProxy as boolean | string,
+    requestIdHeader: 'x-request-id',
+    // Fastify's two lines per request are replaced by the one written in onResponse below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: true, useDefaults: true } }
+  })
+
+  const ownsDatabase = deps.db === undefined
+  const db = deps.db ?? createDatabase(config.databaseUrl)
+  app.decorate('db', db)
+  if (ownsDatabase) app.addHook('onClose', async () => { await db.destroy() })
+  const applied = await migrateToLatest(db)
+  if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
+
+  const clock = deps.clock ?? systemClock
+  const keys = deriveKeys(config.secrets)
+  const context = {
+    db,
+    config,
+    clock,
+    random: deps.random ?? cryptoRandomInt,
+    keys,
+    accessTokens: createAccessTokens(keys.jwt, config.accessTokenTtlSeconds, clock),
+    sms: deps.sms ?? createSmsSender(config, app.log),
+    logger: app.log
+  }
+  app.decorate('services', { auth: createAuthService(context), profile: createProfileService(context) })
+
+  // One log line per request, with its id; the id also goes back to the caller.
+  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+
+  await app.register(formbody)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'phonepass API',
+        version: '1.0.0',
+        description: 'Passwordless sign-in by phone: a one-time code by SMS, access and refresh tokens, invite codes. Paths and fields are those of the Django REST Framework service it replaces.'
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      tags: [{ name: 'auth', description: 'Codes, sign-in, tokens' }, { name: 'profile', description: 'The signed-in user and invites' }]
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+  })
+  await app.register(apiRoutes, { prefix: '/api' })
+  await app.register(docsRoutes)
+  await app.register(healthRoutes)
+  return app
+}

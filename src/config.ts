@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { envSchema } from 'env-schema'
+import { Type, type Static } from 'typebox'
+import type { CountryCode } from 'libphonenumber-js'
+import { getCountries } from 'libphonenumber-js/max'
+
+// Each variable's description is also the text of the line printed when its value is wrong.
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development', description: 'one of development, production, test' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'a port number from 0 to 65535' }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'an address to listen on, e.g. 0.0.0.0 or 127.0.0.1' }),
+  DATABASE_URL: Type.String({ pattern: '^(sqlite:.+|postgres(ql)?://.+)$', default: 'sqlite:./data/phonepass.db', description: 'sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database' }),
+  PHONEPASS_SECRET: Type.Optional(Type.String({ pattern: '^[^,]{32,}(,[^,]{32,})*$', description: 'at least 32 characters (a comma-separated list when rotating: the first signs, all verify)' })),
+  SMS_PROVIDER: Type.Union([Type.Literal('console'), Type.Literal('webhook')], { default: 'console', description: 'one of console, webhook' }),
+  SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL' })),
+  SMS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'milliseconds from 100 to 60000' }),
+  OTP_LENGTH: Type.Integer({ minimum: 4, maximum: 8, default: 4, description: 'a whole number of digits from 4 to 8' }),
+  OTP_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 600, default: 300, description: 'seconds from 30 to 600 (NIST: at most 10 minutes)' }),
+  OTP_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'a whole number from 1 to 10' }),
+  OTP_RESEND_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 60, description: 'seconds from 0 to 3600' }),
+  TEST_PHONE_NUMBERS: Type.String({ pattern: '^(\\s*\\+[0-9]{6,15}=[0-9]{4,8}\\s*(,\\s*\\+[0-9]{6,15}=[0-9]{4,8}\\s*)*)?$', default: '', description: 'a comma-separated list of +E164=code pairs, e.g. +15550100001=1234' }),
+  PHONE_DEFAULT_COUNTRY: Type.String({ pattern: '^[A-Z]{2}$', default: 'RU', description: 'an ISO 3166 country code such as RU or GB, assumed for numbers typed without +' }),
+  TRUST_PROXY: Type.String({ pattern: '^(|false|true|[0-9]{1,2}|[0-9a-fA-F.:/, ]+)$', default: 'false', description: 'false, true, a hop count, or proxy addresses' }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'seconds from 60 to 86400' }),
+  SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
+})
+
+type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  readonly nodeEnv: Env['NODE_ENV']
+  readonly port: number
+  readonly host: string
+  readonly databaseUrl: string
+  /** The first signs and encrypts; all of them verify, so a rotation signs no one out. */
+  readonly secrets: readonly string[]
+  readonly sms: {
+    readonly provider: Env['SMS_PROVIDER']
+    readonly webhookUrl: string | undefined
+    readonly timeoutMs: number
+  }
+  readonly otp: {
+    readonly length: number
+    readonly ttlSeconds: number
+    readonly maxAttempts: number
+    readonly resendSeconds: number
+  }
+  /** E.164 → fixed code: no SMS is sent (app-store review, Postman, demos). */
+  readonly testPhoneNumbers: ReadonlyMap<string, string>
+  readonly phoneDefaultCountry: CountryCode
+  readonly trustProxy: boolean | number | string
+  readonly accessTokenTtlSeconds: number
+  readonly sessionTtlDays: number
+  readonly logLevel: string
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const schemaProperties = EnvSchema.properties as Record<string, { description?: string }>
+
+function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
+  const first = (error as { errors?: Array<{ instancePath: string, params?: { missingProperty?: string } }> }).errors?.[0]
+  const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
+  if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
+  const expected = schemaProperties[variable]?.description ?? 'a valid value'
+  const shown = variable === 'PHONEPASS_SECRET' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
+}
+
+function parseTestPhoneNumbers (value: string, otpLength: number): Map<string, string> {
+  const numbers = new Map<string, string>()
+  for (const pair of value.split(',').map(p => p.trim()).filter(p => p !== '')) {
+    const [phone = '', code = ''] = pair.split('=')
+    if (code.length !== otpLength) {
+      throw new ConfigError(`Invalid configuration: TEST_PHONE_NUMBERS code for ${phone} must have OTP_LENGTH (${otpLength}) digits`)
+    }
+    numbers.set(phone, code)
+  }
+  return numbers
+}
+
+function parseTrustProxy (value: string): boolean | number | string {
+  if (value === '' || value === 'false') return false
+  if (value === 'true') return true
+  if (/^[0-9]+$/.test(value)) return Number(value)
+  return value
+}
+
+/**
+ * In development a missing secret is generated once and kept beside the SQLite file, so a
+ * restart keeps everyone signed in. Production refuses to start without one.
+ */
+function resolveSecrets (env: Env): string[] {
+  if (env.PHONEPASS_SECRET !== undefined) return env.PHONEPASS_SECRET.split(',')
+  if (env.NODE_ENV === 'production') {
+    throw new ConfigError('Invalid configuration: PHONEPASS_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. from `openssl rand -base64 32`)')
+  }
+  const sqliteFile = env.DATABASE_URL.startsWith('sqlite:') ? env.DATABASE_URL.slice('sqlite:'.length) : undefined
+  if (sqliteFile === undefined || sqliteFile === ':memory:') return [randomBytes(32).toString('base64url')]
+  const secretFile = join(dirname(sqliteFile), '.phonepass-secret')
+  try {
+    return [readFileSync(secretFile, 'utf8').trim()]
+  } catch {
+    const secret = randomBytes(32).toString('base64url')
+    mkdirSync(dirname(secretFile), { recursive: true })
+    writeFileSync(secretFile, secret + '\n', { mode: 0o600 })
+    return [secret]
+  }
+}
+
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  let parsed: Env
+  try {
+    parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, dotenv: false })
+  } catch (error) {
+    throw explain(error, env)
+  }
+  if (parsed.SMS_PROVIDER === 'webhook' && parsed.SMS_WEBHOOK_URL === undefined) {
+    throw new ConfigError('Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook')
+  }
+  const country = parsed.PHONE_DEFAULT_COUNTRY as CountryCode
+  if (!getCountries().includes(country)) {
+    throw new ConfigError(`Invalid configuration: PHONE_DEFAULT_COUNTRY must be an ISO 3166 country code such as RU or GB, got ${JSON.stringify(country)}`)
+  }
+  return Object.freeze({
+    nodeEnv: parsed.NODE_ENV,
+    port: parsed.PORT,
+    host: parsed.HOST,
+    databaseUrl: parsed.DATABASE_URL,
+    secrets: resolveSecrets(parsed),
+    sms: { provider: parsed.SMS_PROVIDER, webhookUrl: parsed.SMS_WEBHOOK_URL, timeoutMs: parsed.SMS_TIMEOUT_MS },
+    otp: {
+      length: parsed.OTP_LENGTH,
+      ttlSeconds: parsed.OTP_TTL_SECONDS,
+      maxAttempts: parsed.OTP_MAX_ATTEMPTS,
+      resendSeconds: parsed.OTP_RESEND_SECONDS
+    },
+    testPhoneNumbers: parseTestPhoneNumbers(parsed.TEST_PHONE_NUMBERS, parsed.OTP_LENGTH),
+    phoneDefaultCountry: country,
+    trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
+    accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
+    sessionTtlDays: parsed.SESSION_TTL_DAYS,
+    logLevel: parsed.LOG_LEVEL
+  })
+}

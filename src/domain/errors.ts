@@ -1,0 +1,58 @@
+/**
+ * Every refusal the service can give, by name. Both faces map a DomainError once:
+ * the API to {detail, code} JSON with the status below, the pages to a message beside a field.
+ * The human text for each code lives in the i18n catalogue.
+ */
+export const errorStatus = {
+  validation_error: 400,
+  parse_error: 400,
+  phone_invalid: 400,
+  phone_not_allowed: 400,
+  code_invalid: 400,
+  code_expired: 400,
+  code_not_found: 400,
+  too_many_attempts: 429,
+  resend_too_soon: 429,
+  rate_limited: 429,
+  sms_unavailable: 503,
+  invite_code_invalid: 400,
+  invite_own_code: 400,
+  invite_not_found: 404,
+  invite_already_activated: 409,
+  invite_cycle: 409,
+  not_authenticated: 401,
+  token_not_valid: 401,
+  not_found: 404,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  service_unavailable: 503,
+  internal_error: 500
+} as const
+
+export type ErrorCode = keyof typeof errorStatus
+
+export interface ErrorDetails {
+  /** Field the error belongs to, so a page can show it beside that field. */
+  field?: string
+  attemptsLeft?: number
+  /** Seconds until trying again makes sense; becomes Retry-After. */
+  retryAfter?: number
+}
+
+export class DomainError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly details: ErrorDetails
+
+  constructor (code: ErrorCode, details: ErrorDetails = {}) {
+    super(code)
+    this.name = 'DomainError'
+    this.code = code
+    this.status = errorStatus[code]
+    this.details = details
+  }
+}
+
+export function isDomainError (error: unknown): error is DomainError {
+  return error instanceof DomainError
+}

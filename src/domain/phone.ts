@@ -1,0 +1,47 @@
+import { parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js/max'
+import { DomainError } from './errors.js'
+
+// libphonenumber turns full-width and Arabic-Indic digits into ASCII and drops trailing text
+// such as "ext. 12", so the raw characters are checked before it sees them.
+const allowedCharacters = /^\+?[0-9 ()-]+$/
+const maxInputLength = 32
+
+export interface PhoneRules {
+  /** Country assumed for numbers written without a leading "+". */
+  defaultCountry: CountryCode
+  /** Fixed test numbers are accepted even when no real number has that form (+1 555 01xx). */
+  isTestNumber: (e164: string) => boolean
+}
+
+/** Normalises what a person typed into E.164 ("+79123456789"), or refuses it. */
+export function normalizePhone (raw: string, rules: PhoneRules): string {
+  const input = raw.trim()
+  if (input.length === 0 || input.length > maxInputLength || !allowedCharacters.test(input)) {
+    throw new DomainError('phone_invalid', { field: 'phone' })
+  }
+  let parsed
+  try {
+    parsed = parsePhoneNumberWithError(input, { defaultCountry: rules.defaultCountry })
+  } catch {
+    throw new DomainError('phone_invalid', { field: 'phone' })
+  }
+  const e164 = parsed.number
+  if (rules.isTestNumber(e164)) return e164
+  if (!parsed.isValid()) throw new DomainError('phone_invalid', { field: 'phone' })
+  return e164
+}
+
+/** "+79123456789" → "+7 912 345 67 89", for people to read. */
+export function formatPhoneForDisplay (e164: string): string {
+  try {
+    return parsePhoneNumberWithError(e164).formatInternational()
+  } catch {
+    return e164
+  }
+}
+
+/** "+79123456789" → "+7912***6789", for logs. */
+export function maskPhone (e164: string): string {
+  if (e164.length <= 8) return e164.slice(0, 2) + '***'
+  return e164.slice(0, 5) + '***' + e164.slice(-4)
+}

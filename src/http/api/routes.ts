@@ -1,0 +1,157 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { DomainError } from '../../domain/errors.js'
+import { pickLocale, translate } from '../../i18n/catalogue.js'
+import type { TokenPair as ServiceTokenPair } from '../../services/auth-service.js'
+import type { Profile as ServiceProfile } from '../../services/profile-service.js'
+import { describeError } from '../error-mapping.js'
+import { requireBearer } from './authenticate.js'
+import {
+  ErrorBody, InviteBody, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
+  VerifyBody, VerifyReply, errorResponses, type ProfileBody
+} from './schemas.js'
+
+function toProfileBody (profile: ServiceProfile): ProfileBody {
+  return {
+    id: profile.id,
+    phone: profile.phone,
+    invite_code: profile.inviteCode,
+    activated_invite_code: profile.activatedInviteCode,
+    users_invited: profile.invitedPhones
+  }
+}
+
+function toTokenBody (tokens: ServiceTokenPair) {
+  return { refresh: tokens.refresh, access: tokens.access, token_type: 'Bearer' as const, expires_in: tokens.expiresIn }
+}
+
+function clientOf (request: FastifyRequest) {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] }
+}
+
+function authOf (request: FastifyRequest) {
+  if (request.auth === undefined) throw new DomainError('not_authenticated')
+  return request.auth
+}
+
+const bearerSecurity = [{ bearerAuth: [] }]
+
+/** The JSON face: the Django service's paths, thin handlers over the services. */
+export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { auth, profile } = app.services
+
+  app.addSchema(Profile)
+  app.addSchema(ErrorBody)
+
+  app.setErrorHandler(async (error: Error, request, reply) => {
+    const described = describeError(error, pickLocale(request.headers['accept-language']), request.id)
+    if (described.unexpected) request.log.error({ err: error }, 'request failed')
+    if (described.retryAfter !== undefined) reply.header('retry-after', String(described.retryAfter))
+    const body: Record<string, unknown> = { detail: described.detail, code: described.code }
+    if (Object.keys(described.fieldErrors).length > 0) body.errors = described.fieldErrors
+    if (described.attemptsLeft !== undefined) body.attempts_left = described.attemptsLeft
+    return await reply.code(described.status).type('application/json').send(body)
+  })
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const locale = pickLocale(request.headers['accept-language'])
+    return await reply.code(404).send({ detail: translate(locale, 'not_found'), code: 'not_found' })
+  })
+
+  app.post('/users/register/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Send a one-time code by SMS',
+      description: 'Answers alike for known and unknown phones. 429 with Retry-After while the previous code is younger than the resend interval.',
+      body: RegisterBody,
+      response: { 200: RegisterReply, ...errorResponses(400, 429, 503) }
+    }
+  }, async (request) => {
+    const locale = pickLocale(request.headers['accept-language'])
+    const sent = await auth.requestCode(request.body.phone, clientOf(request), locale)
+    return {
+      phone: sent.phone,
+      expires_in: sent.expiresIn,
+      resend_in: sent.resendIn,
+      detail: translate(locale, 'code_sent', { phone: sent.phone })
+    }
+  })
+
+  app.post('/users/verify_code/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Sign in with the code; the first sign-in creates the account',
+      description: 'Each code allows a limited number of tries (attempts_left in a 400); then 429.',
+      body: VerifyBody,
+      response: { 200: VerifyReply, ...errorResponses(400, 429) }
+    }
+  }, async (request) => {
+    const signedIn = await auth.verifyCode(request.body.phone, request.body.auth_code, 'api', clientOf(request))
+    if (signedIn.tokens === undefined) throw new Error('an api sign-in always has tokens')
+    const user = await profile.getProfile(signedIn.userId)
+    return { ...toTokenBody(signedIn.tokens), created: signedIn.created, user: toProfileBody(user) }
+  })
+
+  app.get('/users/me/', {
+    preHandler: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'The signed-in user\'s profile',
+      security: bearerSecurity,
+      response: { 200: Type.Ref('Profile'), ...errorResponses(401) }
+    }
+  }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+
+  for (const method of ['PATCH', 'PUT'] as const) {
+    app.route({
+      method,
+      url: '/profile/',
+      preHandler: requireBearer,
+      schema: {
+        tags: ['profile'],
+        // DRF's update views also took PUT; apps that used it keep working.
+        summary: method === 'PATCH' ? 'Activate another user\'s invite code (once)' : 'Same as PATCH (kept from the Django service)',
+        description: '400 for a malformed code or one\'s own, 404 for an unknown one, 409 when a code was already activated or this one would close a cycle.',
+        security: bearerSecurity,
+        body: InviteBody,
+        response: { 200: Type.Ref('Profile'), ...errorResponses(400, 401, 404, 409) }
+      },
+      handler: async (request) => toProfileBody(await profile.activateInvite(authOf(request).userId, request.body.invite_code))
+    })
+  }
+  app.get('/profile/', {
+    preHandler: requireBearer,
+    schema: { tags: ['profile'], summary: 'Same as GET /api/users/me/ (kept from the Django service)', security: bearerSecurity, response: { 200: Type.Ref('Profile'), ...errorResponses(401) } }
+  }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+
+  app.post('/token/refresh/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Swap a refresh token for a new pair',
+      description: 'The refresh token is spent; presenting a spent one again revokes its session.',
+      body: RefreshBody,
+      response: { 200: TokenPair, ...errorResponses(401) }
+    }
+  }, async (request) => toTokenBody(await auth.refreshTokens(request.body.refresh)))
+
+  app.post('/users/logout/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'End the session of a refresh token or of the bearer access token',
+      security: [...bearerSecurity, {}],
+      body: LogoutBody,
+      response: { 204: Type.Null({ description: 'Signed out' }), ...errorResponses(401) }
+    }
+  }, async (request, reply) => {
+    const refresh = request.body?.refresh
+    if (refresh !== undefined) {
+      await auth.signOutByRefreshToken(refresh)
+    } else {
+      await requireBearer(request, reply)
+      await auth.signOut(authOf(request).sessionId)
+    }
+    return await reply.code(204).send(null)
+  })
+}

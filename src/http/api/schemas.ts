@@ -1,0 +1,62 @@
+import { Type, type Static } from 'typebox'
+
+// The shared pieces of the API's contract. Field names are the Django service's.
+
+export const PhoneInput = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'A phone number, international (+7 912 345-67-89) or national; digits, spaces, brackets, dashes and a leading +.',
+  examples: ['+79123456789']
+})
+
+export const Profile = Type.Object({
+  id: Type.Integer(),
+  phone: Type.String({ description: 'E.164', examples: ['+79123456789'] }),
+  invite_code: Type.String({ description: 'This user\'s own invite code', examples: ['K7M2XQ'] }),
+  activated_invite_code: Type.Union([Type.String(), Type.Null()], { description: 'The code this user activated, if any' }),
+  users_invited: Type.Array(Type.String(), { description: 'Phones of the users who activated this user\'s code, oldest first' })
+}, { $id: 'Profile', title: 'Profile' })
+
+export const ErrorBody = Type.Object({
+  detail: Type.String({ description: 'A sentence a person understands, in the language of Accept-Language (en, ru)' }),
+  code: Type.String({ description: 'Machine-readable error code', examples: ['code_invalid'] }),
+  errors: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'Messages per field' })),
+  attempts_left: Type.Optional(Type.Integer({ description: 'Tries left on the current code' }))
+}, { $id: 'Error', title: 'Error' })
+
+export const TokenPair = Type.Object({
+  refresh: Type.String({ description: 'Opaque refresh token; works once (rotation)' }),
+  access: Type.String({ description: 'JWT access token (HS256), for Authorization: Bearer' }),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'Seconds the access token lives' })
+})
+
+export const RegisterBody = Type.Object({ phone: PhoneInput })
+export const RegisterReply = Type.Object({
+  phone: Type.String({ description: 'The number the code was sent to, E.164' }),
+  expires_in: Type.Integer({ description: 'Seconds the code lives' }),
+  resend_in: Type.Integer({ description: 'Seconds until a new code may be asked for' }),
+  detail: Type.String()
+})
+
+export const VerifyBody = Type.Object({
+  phone: PhoneInput,
+  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'The code from the SMS', examples: ['1234'] })
+})
+export const VerifyReply = Type.Object({
+  ...TokenPair.properties,
+  created: Type.Boolean({ description: 'True when this sign-in created the account' }),
+  user: Type.Ref('Profile')
+})
+
+export const InviteBody = Type.Object({
+  invite_code: Type.String({ minLength: 1, maxLength: 32, description: 'Another user\'s invite code; case-insensitive', examples: ['K7M2XQ'] })
+})
+
+export const RefreshBody = Type.Object({ refresh: Type.String({ minLength: 1, maxLength: 256 }) })
+export const LogoutBody = Type.Union([Type.Object({ refresh: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }), Type.Null()])
+
+export const errorResponses = (...statuses: number[]): Record<number, unknown> =>
+  Object.fromEntries(statuses.map(status => [status, Type.Ref('Error')]))
+
+export type ProfileBody = Static<typeof Profile>

@@ -1,0 +1,90 @@
+import type { FastifyError } from 'fastify'
+import { DomainError, errorStatus, type ErrorCode } from '../domain/errors.js'
+import { formatWait, translate, type Locale, type MessageKey } from '../i18n/catalogue.js'
+import { isDatabaseUnavailable } from '../store/database.js'
+import { SmsDeliveryError } from '../sms/sms-sender.js'
+
+/** What either face needs to answer a failed request, in the person's language. */
+export interface DescribedError {
+  status: number
+  code: ErrorCode
+  detail: string
+  /** Messages per field, for validation errors and errors that belong to one field. */
+  fieldErrors: Record<string, string[]>
+  retryAfter?: number
+  attemptsLeft?: number
+  /** True when the cause is ours (a 5xx): worth a log line with the stack. */
+  unexpected: boolean
+}
+
+interface AjvError {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+}
+
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'parse_error',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'parse_error',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'parse_error',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_TYPE: 'parse_error'
+}
+
+function fieldMessage (locale: Locale, error: AjvError): { field: string, message: string } {
+  const field = typeof error.params.missingProperty === 'string'
+    ? error.params.missingProperty
+    : error.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'body'
+  const keyByKeyword: Record<string, MessageKey> = {
+    required: 'field_required',
+    type: 'field_type_string',
+    maxLength: 'field_too_long',
+    minLength: 'field_too_short',
+    pattern: 'field_format'
+  }
+  const key = keyByKeyword[error.keyword] ?? 'field_unknown'
+  return { field, message: translate(locale, key, { limit: String(error.params.limit ?? '') }) }
+}
+
+function codeOf (error: FastifyError | Error): ErrorCode | undefined {
+  if (error instanceof DomainError) return error.code
+  if (error instanceof SmsDeliveryError) return 'sms_unavailable'
+  if (isDatabaseUnavailable(error)) return 'service_unavailable'
+  if (error instanceof SyntaxError) return 'parse_error'
+  const fastifyError = error as FastifyError
+  if (fastifyError.code !== undefined && fastifyCodes[fastifyError.code] !== undefined) return fastifyCodes[fastifyError.code]
+  const status = fastifyError.statusCode
+  if (status === 404) return 'not_found'
+  if (status !== undefined && status >= 400 && status < 500) return 'parse_error'
+  return undefined
+}
+
+export function describeError (error: FastifyError | Error, locale: Locale, requestId: string): DescribedError {
+  const validation = (error as FastifyError).validation as AjvError[] | undefined
+  if (validation !== undefined) {
+    const fieldErrors: Record<string, string[]> = {}
+    for (const item of validation) {
+      const { field, message } = fieldMessage(locale, item)
+      ;(fieldErrors[field] ??= []).push(message)
+    }
+    return { status: 400, code: 'validation_error', detail: translate(locale, 'validation_error'), fieldErrors, unexpected: false }
+  }
+  const code = codeOf(error) ?? 'internal_error'
+  const details = error instanceof DomainError ? error.details : {}
+  const retryAfter = details.retryAfter ?? (code === 'service_unavailable' ? 2 : code === 'sms_unavailable' ? 30 : undefined)
+  const detail = translate(locale, code, {
+    requestId,
+    wait: retryAfter === undefined ? '' : formatWait(locale, retryAfter)
+  })
+  const described: DescribedError = {
+    status: errorStatus[code],
+    code,
+    detail,
+    fieldErrors: details.field === undefined ? {} : { [details.field]: [detail] },
+    unexpected: code === 'internal_error'
+  }
+  if (retryAfter !== undefined) described.retryAfter = retryAfter
+  if (details.attemptsLeft !== undefined) described.attemptsLeft = details.attemptsLeft
+  return described
+}

@@ -1,0 +1,249 @@
+import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
+import { DomainError } from '../domain/errors.js'
+import { maskPhone, normalizePhone } from '../domain/phone.js'
+import { translate, type Locale } from '../i18n/catalogue.js'
+import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode } from '../store/login-codes.js'
+import type { SessionKind, SessionRow } from '../store/schema.js'
+import {
+  findLiveSession, findRefreshTokenSession, insertRefreshToken, insertSession, listLiveSessions,
+  revokeSession, revokeUserSessions, spendRefreshToken
+} from '../store/sessions.js'
+import { findUserByPhone, insertUser } from '../store/users.js'
+import type { DbOrTransaction } from '../store/database.js'
+import type { UserRow } from '../store/schema.js'
+import type { ClientInfo, ServiceContext } from './context.js'
+import {
+  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches
+} from './keys.js'
+
+export interface CodeRequested {
+  phone: string
+  expiresIn: number
+  resendIn: number
+}
+
+export interface TokenPair {
+  access: string
+  refresh: string
+  expiresIn: number
+}
+
+export interface SignedIn {
+  userId: number
+  sessionId: string
+  /** True when this sign-in created the account. */
+  created: boolean
+  /** For app (api) sessions: the first access and refresh tokens. */
+  tokens?: TokenPair
+}
+
+export interface Authenticated {
+  userId: number
+  sessionId: string
+}
+
+const maxInviteCodeTries = 10
+
+function secondsUntil (moment: number, now: number): number {
+  return Math.max(1, Math.ceil((moment - now) / 1000))
+}
+
+export function createAuthService (context: ServiceContext) {
+  const { db, config, clock, keys, sms, accessTokens, random, logger } = context
+  const otpKey = keys.otp[0]
+  if (otpKey === undefined) throw new Error('at least one OTP key is needed')
+  const signingKey: Buffer = otpKey
+
+  function normalize (rawPhone: string): string {
+    return normalizePhone(rawPhone, {
+      defaultCountry: config.phoneDefaultCountry,
+      isTestNumber: phone => config.testPhoneNumbers.has(phone)
+    })
+  }
+
+  /**
+   * Sends a new code, replacing the old one. Known and unknown phones take the same path:
+   * no account is looked up, so the answer tells nothing about who has signed up.
+   */
+  async function requestCode (rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+    const phone = normalize(rawPhone)
+    const now = clock.now()
+    const fixedCode = config.testPhoneNumbers.get(phone)
+    const code = fixedCode ?? generateOneTimeCode(config.otp.length, random)
+    const codeHash = hashOneTimeCode(signingKey, phone, code)
+    // Test numbers send no SMS, so they are exempt from the send cooldown.
+    const resendAfter = fixedCode === undefined ? now - config.otp.resendSeconds * 1000 : now
+    const stored = await replaceLoginCode(db, {
+      phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
+    }, resendAfter)
+    if (!stored) {
+      const current = await findLoginCode(db, phone)
+      const retryAfter = secondsUntil((current?.created_at ?? now) + config.otp.resendSeconds * 1000, now)
+      throw new DomainError('resend_too_soon', { field: 'phone', retryAfter })
+    }
+    if (fixedCode === undefined) {
+      const minutes = Math.round(config.otp.ttlSeconds / 60)
+      try {
+        await sms.send({ to: phone, code, body: translate(locale, 'sms_text', { code, minutes }) })
+      } catch (error) {
+        // A code that was not delivered must not be usable, nor hold the cooldown.
+        await deleteLoginCode(db, phone, codeHash)
+        logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
+        throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })
+      }
+      logger.info({ phone: maskPhone(phone), provider: sms.name }, 'SMS code sent')
+    }
+    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: fixedCode === undefined ? config.otp.resendSeconds : 0 }
+  }
+
+  async function explainMissingTry (phone: string, now: number): Promise<DomainError> {
+    const current = await findLoginCode(db, phone)
+    if (current === undefined) return new DomainError('code_not_found', { field: 'auth_code' })
+    if (current.expires_at <= now) return new DomainError('code_expired', { field: 'auth_code' })
+    const retryAfter = secondsUntil(current.created_at + config.otp.resendSeconds * 1000, now)
+    return new DomainError('too_many_attempts', { field: 'auth_code', retryAfter, attemptsLeft: 0 })
+  }
+
+  async function findOrCreateUser (trx: DbOrTransaction, phone: string, now: number): Promise<{ user: UserRow, created: boolean }> {
+    for (let i = 0; i < maxInviteCodeTries; i++) {
+      const existing = await findUserByPhone(trx, phone)
+      if (existing !== undefined) return { user: existing, created: false }
+      const user = await insertUser(trx, { phone, inviteCode: generateInviteCode(random), createdAt: now })
+      if (user !== undefined) return { user, created: true }
+      // The invite code was taken (or the phone, by a parallel sign-in): look again.
+    }
+    throw new Error('no free invite code after several tries')
+  }
+
+  async function openSession (trx: DbOrTransaction, userId: number, kind: SessionKind, client: ClientInfo, now: number): Promise<string> {
+    const sessionId = generateSessionId()
+    await insertSession(trx, {
+      id: sessionId,
+      user_id: userId,
+      kind,
+      created_at: now,
+      last_seen_at: now,
+      expires_at: now + config.sessionTtlDays * 86_400_000,
+      revoked_at: null,
+      user_agent: client.userAgent?.slice(0, 256) ?? null,
+      ip: client.ip
+    })
+    return sessionId
+  }
+
+  async function issueRefreshToken (trx: DbOrTransaction, sessionId: string, now: number): Promise<string> {
+    const refresh = generateOpaqueToken()
+    await insertRefreshToken(trx, { tokenHash: hashOpaqueToken(refresh), sessionId, createdAt: now })
+    return refresh
+  }
+
+  function tokenPair (userId: number, sessionId: string, refresh: string): TokenPair {
+    return { access: accessTokens.sign({ userId, sessionId }), refresh, expiresIn: accessTokens.ttlSeconds }
+  }
+
+  /**
+   * Checks the code and signs in, creating the account on the first sign-in. The try is
+   * counted by an atomic conditional update before the code is compared, so parallel
+   * guesses cannot slip past the limit; the code is spent and the session opened in one
+   * transaction, so one code gives one session.
+   */
+  async function verifyCode (rawPhone: string, code: string, kind: SessionKind, client: ClientInfo): Promise<SignedIn> {
+    const phone = normalize(rawPhone)
+    if (!new RegExp(`^[0-9]{${config.otp.length}}$`).test(code)) {
+      throw new DomainError('code_invalid', { field: 'auth_code' })
+    }
+    const now = clock.now()
+    const attempt = await countLoginAttempt(db, phone, now, config.otp.maxAttempts)
+    if (attempt === undefined) throw await explainMissingTry(phone, now)
+    if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
+      throw new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts })
+    }
+    const signedIn = await db.transaction().execute(async (trx) => {
+      if (!await deleteLoginCode(trx, phone, attempt.codeHash)) {
+        throw new DomainError('code_not_found', { field: 'auth_code' })
+      }
+      const { user, created } = await findOrCreateUser(trx, phone, now)
+      const sessionId = await openSession(trx, user.id, kind, client, now)
+      const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
+      return { userId: user.id, sessionId, created, refresh }
+    })
+    logger.info({ userId: signedIn.userId, sessionId: signedIn.sessionId, kind, created: signedIn.created }, 'signed in')
+    const { refresh, ...result } = signedIn
+    return refresh === undefined ? result : { ...result, tokens: tokenPair(result.userId, result.sessionId, refresh) }
+  }
+
+  async function requireLiveSession (sessionId: string): Promise<SessionRow> {
+    const session = await findLiveSession(db, sessionId, clock.now())
+    if (session === undefined) throw new DomainError('token_not_valid')
+    return session
+  }
+
+  /** A bearer token is good only while its session lives, so logout works at once. */
+  async function authenticateAccessToken (token: string): Promise<Authenticated> {
+    const claims = accessTokens.verify(token)
+    const session = await requireLiveSession(claims.sessionId)
+    if (session.user_id !== claims.userId) throw new DomainError('token_not_valid')
+    return { userId: session.user_id, sessionId: session.id }
+  }
+
+  async function authenticateSession (sessionId: string): Promise<Authenticated> {
+    const session = await requireLiveSession(sessionId)
+    return { userId: session.user_id, sessionId: session.id }
+  }
+
+  /**
+   * Rotation: each refresh token works once. A spent one presented again means it was
+   * copied, so the whole session is revoked and both holders must sign in again.
+   */
+  async function refreshTokens (refresh: string): Promise<TokenPair> {
+    const tokenHash = hashOpaqueToken(refresh)
+    const now = clock.now()
+    const rotated = await db.transaction().execute(async (trx) => {
+      const sessionId = await spendRefreshToken(trx, tokenHash, now)
+      if (sessionId === undefined) return { reusedSessionId: await findRefreshTokenSession(trx, tokenHash) }
+      const session = await findLiveSession(trx, sessionId, now)
+      if (session === undefined) return {}
+      return { session, refresh: await issueRefreshToken(trx, sessionId, now) }
+    })
+    if (rotated.reusedSessionId !== undefined) {
+      await revokeSession(db, rotated.reusedSessionId, now)
+      logger.warn({ sessionId: rotated.reusedSessionId }, 'spent refresh token presented again: session revoked')
+    }
+    if (rotated.session === undefined || rotated.refresh === undefined) throw new DomainError('token_not_valid')
+    return tokenPair(rotated.session.user_id, rotated.session.id, rotated.refresh)
+  }
+
+  async function signOut (sessionId: string): Promise<void> {
+    await revokeSession(db, sessionId, clock.now())
+  }
+
+  /** Logout by refresh token: ends the session it belongs to, spent or not. */
+  async function signOutByRefreshToken (refresh: string): Promise<void> {
+    const sessionId = await findRefreshTokenSession(db, hashOpaqueToken(refresh))
+    if (sessionId === undefined) throw new DomainError('token_not_valid')
+    await signOut(sessionId)
+  }
+
+  async function listSessions (userId: number): Promise<SessionRow[]> {
+    return await listLiveSessions(db, userId, clock.now())
+  }
+
+  async function signOutOtherSessions (userId: number, keepSessionId: string): Promise<number> {
+    return await revokeUserSessions(db, userId, clock.now(), keepSessionId)
+  }
+
+  return {
+    normalizePhone: normalize,
+    requestCode,
+    verifyCode,
+    authenticateAccessToken,
+    authenticateSession,
+    refreshTokens,
+    signOut,
+    signOutByRefreshToken,
+    listSessions,
+    signOutOtherSessions
+  }
+}
+
+export type AuthService = ReturnType<typeof createAuthService>

@@ -1,0 +1,56 @@
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+
+export type KeyPurpose = 'otp' | 'jwt' | 'cookie'
+
+/**
+ * One PHONEPASS_SECRET, a key per use: a leak of one derived key (say, a JWT key in a
+ * client's debugger) tells nothing about the others.
+ */
+export interface Keys {
+  /** The first key signs; every key verifies (secret rotation). */
+  readonly otp: readonly Buffer[]
+  readonly jwt: readonly Buffer[]
+  readonly cookie: readonly Buffer[]
+}
+
+function derive (secret: string, purpose: KeyPurpose): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'phonepass', `phonepass:${purpose}`, 32))
+}
+
+export function deriveKeys (secrets: readonly string[]): Keys {
+  return {
+    otp: secrets.map(secret => derive(secret, 'otp')),
+    jwt: secrets.map(secret => derive(secret, 'jwt')),
+    cookie: secrets.map(secret => derive(secret, 'cookie'))
+  }
+}
+
+/** The stored form of a one-time code: it is useless without the server's key. */
+export function hashOneTimeCode (key: Buffer, phone: string, code: string): string {
+  return createHmac('sha256', key).update(`${phone}:${code}`).digest('hex')
+}
+
+export function oneTimeCodeMatches (keys: readonly Buffer[], phone: string, code: string, storedHash: string): boolean {
+  const stored = Buffer.from(storedHash, 'hex')
+  let matches = false
+  for (const key of keys) {
+    const candidate = Buffer.from(hashOneTimeCode(key, phone, code), 'hex')
+    // Every key is tried, so the time taken does not tell which one matched.
+    if (candidate.length === stored.length && timingSafeEqual(candidate, stored)) matches = true
+  }
+  return matches
+}
+
+/** 256 bits, for refresh tokens: high entropy, so an unkeyed hash is enough to store. */
+export function generateOpaqueToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+export function hashOpaqueToken (token: string): string {
+  return createHash('sha256').update(token).digest('hex')
+}
+
+/** 128-bit session id. */
+export function generateSessionId (): string {
+  return randomBytes(16).toString('hex')
+}

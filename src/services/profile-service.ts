@@ -1,0 +1,40 @@
+import { normalizeInviteCode } from '../domain/codes.js'
+import { DomainError } from '../domain/errors.js'
+import { findProfile, findUserById, findUserByInviteCode, isInReferralChain, lockReferralGraph, setInviter, type ProfileRow } from '../store/users.js'
+import type { ServiceContext } from './context.js'
+
+export type Profile = ProfileRow
+
+export function createProfileService ({ db, clock }: ServiceContext) {
+  async function getProfile (userId: number): Promise<Profile> {
+    const profile = await findProfile(db, userId)
+    // A live session of a deleted user: treat it like a bad token.
+    if (profile === undefined) throw new DomainError('token_not_valid')
+    return profile
+  }
+
+  /**
+   * Once per user; never one's own code, never one that would close a cycle. One write
+   * transaction, so of parallel activations exactly one succeeds.
+   */
+  async function activateInvite (userId: number, rawInviteCode: string): Promise<Profile> {
+    const inviteCode = normalizeInviteCode(rawInviteCode)
+    await db.transaction().execute(async (trx) => {
+      await lockReferralGraph(trx)
+      const me = await findUserById(trx, userId)
+      if (me?.invited_by != null) throw new DomainError('invite_already_activated', { field: 'invite_code' })
+      const inviter = await findUserByInviteCode(trx, inviteCode)
+      if (inviter === undefined) throw new DomainError('invite_not_found', { field: 'invite_code' })
+      if (inviter.id === userId) throw new DomainError('invite_own_code', { field: 'invite_code' })
+      if (await isInReferralChain(trx, inviter.id, userId)) throw new DomainError('invite_cycle', { field: 'invite_code' })
+      if (!await setInviter(trx, userId, inviter.id, clock.now())) {
+        throw new DomainError('invite_already_activated', { field: 'invite_code' })
+      }
+    })
+    return await getProfile(userId)
+  }
+
+  return { getProfile, activateInvite }
+}
+
+export type ProfileService = ReturnType<typeof createProfileService>

@@ -1,0 +1,63 @@
+import type { Generated, Insertable, Selectable } from 'kysely'
+
+// Times are epoch milliseconds on both dialects.
+
+export interface UsersTable {
+  id: Generated<number>
+  phone: string
+  invite_code: string
+  invited_by: number | null
+  invited_at: number | null
+  created_at: number
+}
+
+export interface LoginCodesTable {
+  phone: string
+  code_hash: string
+  attempts: Generated<number>
+  created_at: number
+  expires_at: number
+  ip: string | null
+}
+
+export type SessionKind = 'web' | 'api'
+
+export interface SessionsTable {
+  id: string
+  user_id: number
+  kind: SessionKind
+  created_at: number
+  last_seen_at: number
+  expires_at: number
+  revoked_at: number | null
+  user_agent: string | null
+  ip: string | null
+}
+
+export interface RefreshTokensTable {
+  token_hash: string
+  session_id: string
+  created_at: number
+  used_at: number | null
+}
+
+export interface LimitCountersTable {
+  key: string
+  window_start: number
+  count: number
+  expires_at: number
+}
+
+export interface Database {
+  users: UsersTable
+  login_codes: LoginCodesTable
+  sessions: SessionsTable
+  refresh_tokens: RefreshTokensTable
+  limit_counters: LimitCountersTable
+}
+
+export type UserRow = Selectable<UsersTable>
+export type NewUser = Insertable<UsersTable>
+export type LoginCodeRow = Selectable<LoginCodesTable>
+export type SessionRow = Selectable<SessionsTable>
+export type NewSession = Insertable<SessionsTable>

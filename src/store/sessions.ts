@@ -1,0 +1,67 @@
+import type { DbOrTransaction } from './database.js'
+import type { NewSession, SessionRow } from './schema.js'
+
+export async function insertSession (db: DbOrTransaction, session: NewSession): Promise<void> {
+  await db.insertInto('sessions').values(session).execute()
+}
+
+export async function findLiveSession (db: DbOrTransaction, sessionId: string, now: number): Promise<SessionRow | undefined> {
+  return await db.selectFrom('sessions').selectAll()
+    .where('id', '=', sessionId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst()
+}
+
+export async function listLiveSessions (db: DbOrTransaction, userId: number, now: number): Promise<SessionRow[]> {
+  return await db.selectFrom('sessions').selectAll()
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .orderBy('last_seen_at', 'desc')
+    .execute()
+}
+
+export async function touchSession (db: DbOrTransaction, sessionId: string, now: number): Promise<void> {
+  await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', sessionId).execute()
+}
+
+export async function revokeSession (db: DbOrTransaction, sessionId: string, now: number): Promise<boolean> {
+  const row = await db.updateTable('sessions').set({ revoked_at: now })
+    .where('id', '=', sessionId)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** Revokes every live session of the user but `keepSessionId`; returns how many. */
+export async function revokeUserSessions (db: DbOrTransaction, userId: number, now: number, keepSessionId?: string): Promise<number> {
+  let query = db.updateTable('sessions').set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+  if (keepSessionId !== undefined) query = query.where('id', '!=', keepSessionId)
+  const rows = await query.returning('id').execute()
+  return rows.length
+}
+
+export async function insertRefreshToken (db: DbOrTransaction, token: { tokenHash: string, sessionId: string, createdAt: number }): Promise<void> {
+  await db.insertInto('refresh_tokens')
+    .values({ token_hash: token.tokenHash, session_id: token.sessionId, created_at: token.createdAt })
+    .execute()
+}
+
+/** Marks the token used; only one caller ever gets its session id back. */
+export async function spendRefreshToken (db: DbOrTransaction, tokenHash: string, now: number): Promise<string | undefined> {
+  const row = await db.updateTable('refresh_tokens').set({ used_at: now })
+    .where('token_hash', '=', tokenHash)
+    .where('used_at', 'is', null)
+    .returning('session_id')
+    .executeTakeFirst()
+  return row?.session_id
+}
+
+export async function findRefreshTokenSession (db: DbOrTransaction, tokenHash: string): Promise<string | undefined> {
+  const row = await db.selectFrom('refresh_tokens').select('session_id').where('token_hash', '=', tokenHash).executeTakeFirst()
+  return row?.session_id
+}

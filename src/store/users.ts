@@ -1,0 +1,95 @@
+import { sql } from 'kysely'
+import { isPostgres, type DbOrTransaction } from './database.js'
+import type { UserRow } from './schema.js'
+
+export async function findUserByPhone (db: DbOrTransaction, phone: string): Promise<UserRow | undefined> {
+  return await db.selectFrom('users').selectAll().where('phone', '=', phone).executeTakeFirst()
+}
+
+export async function findUserById (db: DbOrTransaction, id: number): Promise<UserRow | undefined> {
+  return await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export async function findUserByInviteCode (db: DbOrTransaction, inviteCode: string): Promise<UserRow | undefined> {
+  return await db.selectFrom('users').selectAll().where('invite_code', '=', inviteCode).executeTakeFirst()
+}
+
+/**
+ * Inserts a user unless the phone or the invite code is taken; neither raises, so the
+ * caller's transaction stays usable on PostgreSQL. Undefined means "taken": look up the
+ * phone to tell which.
+ */
+export async function insertUser (db: DbOrTransaction, user: { phone: string, inviteCode: string, createdAt: number }): Promise<UserRow | undefined> {
+  return await db.insertInto('users')
+    .values({ phone: user.phone, invite_code: user.inviteCode, created_at: user.createdAt })
+    .onConflict(oc => oc.doNothing())
+    .returningAll()
+    .executeTakeFirst()
+}
+
+export interface ProfileRow {
+  id: number
+  phone: string
+  inviteCode: string
+  activatedInviteCode: string | null
+  invitedPhones: string[]
+}
+
+export async function findProfile (db: DbOrTransaction, userId: number): Promise<ProfileRow | undefined> {
+  const user = await db.selectFrom('users')
+    .leftJoin('users as inviter', 'inviter.id', 'users.invited_by')
+    .select(['users.id', 'users.phone', 'users.invite_code', 'inviter.invite_code as inviter_code'])
+    .where('users.id', '=', userId)
+    .executeTakeFirst()
+  if (user === undefined) return undefined
+  const invited = await db.selectFrom('users')
+    .select('phone')
+    .where('invited_by', '=', userId)
+    .orderBy('invited_at').orderBy('id')
+    .execute()
+  return {
+    id: user.id,
+    phone: user.phone,
+    inviteCode: user.invite_code,
+    activatedInviteCode: user.inviter_code,
+    invitedPhones: invited.map(row => row.phone)
+  }
+}
+
+/**
+ * True when `ancestorId` is `userId` or stands above it in the referral chain (walking
+ * invited_by upwards). Activating a code of such a user would close a cycle.
+ */
+export async function isInReferralChain (db: DbOrTransaction, userId: number, ancestorId: number): Promise<boolean> {
+  const result = await sql<{ found: number }>`
+    with recursive chain(id, invited_by, depth) as (
+      select id, invited_by, 0 from users where id = ${userId}
+      union all
+      select users.id, users.invited_by, chain.depth + 1
+      from users join chain on users.id = chain.invited_by
+      where chain.depth < 100000
+    )
+    select 1 as found from chain where id = ${ancestorId} limit 1
+  `.execute(db)
+  return result.rows.length > 0
+}
+
+/** Sets the inviter once: of parallel activations, only the first gets a row back. */
+export async function setInviter (db: DbOrTransaction, userId: number, inviterId: number, now: number): Promise<boolean> {
+  const row = await db.updateTable('users')
+    .set({ invited_by: inviterId, invited_at: now })
+    .where('id', '=', userId)
+    .where('invited_by', 'is', null)
+    .returning('id')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * Serialises changes to the referral graph, so two users taking each other's codes at the
+ * same moment cannot both pass the cycle check. SQLite's write transactions are already
+ * serial (BEGIN IMMEDIATE); PostgreSQL takes a transaction-scoped advisory lock.
+ */
+export async function lockReferralGraph (db: DbOrTransaction): Promise<void> {
+  if (isPostgres(db)) await sql`select pg_advisory_xact_lock(7011)`.execute(db)
+}

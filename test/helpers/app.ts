@@ -1,0 +1,77 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { buildApp } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { startSmsSink, type SmsSink } from './sms-sink.js'
+
+export const testSecret = 'test-secret-that-is-long-enough-0123456789'
+
+export interface ManualClock {
+  now: () => number
+  advance: (ms: number) => void
+}
+
+export function manualClock (start = Date.UTC(2026, 0, 1)): ManualClock {
+  let current = start
+  return { now: () => current, advance: (ms) => { current += ms } }
+}
+
+export interface TestContext {
+  app: FastifyInstance
+  sms: SmsSink
+  clock: ManualClock
+  config: Config
+}
+
+interface Tap {
+  teardown: (fn: () => unknown) => void
+}
+
+/**
+ * An app on a fresh in-memory SQLite database, its SMS going through the real webhook
+ * provider to a local HTTP sink, and a clock the test moves.
+ */
+export async function buildTestApp (t: Tap, env: Record<string, string> = {}): Promise<TestContext> {
+  const sms = await startSmsSink()
+  const clock = manualClock()
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: 'sqlite::memory:',
+    PHONEPASS_SECRET: testSecret,
+    SMS_PROVIDER: 'webhook',
+    SMS_WEBHOOK_URL: sms.url,
+    SMS_TIMEOUT_MS: '1000',
+    LOG_LEVEL: 'silent',
+    TEST_PHONE_NUMBERS: '+15550100001=1234',
+    ...env
+  })
+  const app = await buildApp(config, { clock })
+  t.teardown(async () => {
+    await app.close()
+    await sms.close()
+  })
+  return { app, sms, clock, config }
+}
+
+export async function post (app: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers })
+}
+
+export interface SignedIn {
+  access: string
+  refresh: string
+  user: { id: number, phone: string, invite_code: string, activated_invite_code: string | null, users_invited: string[] }
+}
+
+/** register → code from the SMS sink → verify, as an app does. */
+export async function signIn (context: TestContext, phone: string): Promise<SignedIn> {
+  const registered = await post(context.app, '/api/users/register/', { phone })
+  if (registered.statusCode !== 200) throw new Error(`register answered ${registered.statusCode}: ${registered.body}`)
+  const e164 = registered.json<{ phone: string }>().phone
+  const verified = await post(context.app, '/api/users/verify_code/', { phone, auth_code: context.sms.lastCode(e164) })
+  if (verified.statusCode !== 200) throw new Error(`verify answered ${verified.statusCode}: ${verified.body}`)
+  return verified.json<SignedIn>()
+}
+
+export function bearer (token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` }
+}
