@@ -1,0 +1,127 @@
+import t from 'tap'
+import { bearer, buildTestApp, signIn } from '../helpers/app.js'
+
+async function patchInvite (context: Awaited<ReturnType<typeof buildTestApp>>, access: string, inviteCode: unknown) {
+  return await context.app.inject({ method: 'PATCH', url: '/api/profile/', headers: bearer(access), payload: { invite_code: inviteCode } })
+}
+
+t.test('me answers the profile for a bearer token, 401 without one', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const me = await context.app.inject({ url: '/api/users/me/', headers: bearer(alice.access) })
+  t.equal(me.statusCode, 200)
+  t.same(me.json(), alice.user)
+
+  const anonymous = await context.app.inject({ url: '/api/users/me/' })
+  t.equal(anonymous.statusCode, 401)
+  t.same(anonymous.json(), { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' })
+  t.match(anonymous.headers['www-authenticate'], /^Bearer/)
+
+  for (const header of ['Bearer', 'Basic abc', 'Bearer not.a.jwt', `Bearer ${alice.access}x`]) {
+    const res = await context.app.inject({ url: '/api/users/me/', headers: { authorization: header } })
+    t.equal(res.statusCode, 401, header)
+    t.equal(res.json().code, 'token_not_valid', header)
+  }
+  t.equal((await context.app.inject({ url: '/api/users/me', headers: bearer(alice.access) })).statusCode, 200, 'the trailing slash is optional')
+  t.equal((await context.app.inject({ url: '/api/profile/', headers: bearer(alice.access) })).statusCode, 200, 'GET /api/profile/ as in DRF')
+})
+
+t.test('activating an invite code links the two profiles', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const bob = await signIn(context, '+79123456702')
+  const res = await patchInvite(context, bob.access, alice.user.invite_code)
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().activated_invite_code, alice.user.invite_code)
+  const aliceNow = await context.app.inject({ url: '/api/users/me/', headers: bearer(alice.access) })
+  t.same(aliceNow.json().users_invited, ['+79123456702'])
+})
+
+t.test('invite codes are case-insensitive and may carry spaces', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const bob = await signIn(context, '+79123456702')
+  const typed = ` ${alice.user.invite_code.slice(0, 3).toLowerCase()} ${alice.user.invite_code.slice(3).toLowerCase()} `
+  const res = await patchInvite(context, bob.access, typed)
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().activated_invite_code, alice.user.invite_code)
+})
+
+t.test('PUT works like PATCH (DRF update view)', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const bob = await signIn(context, '+79123456702')
+  const res = await context.app.inject({ method: 'PUT', url: '/api/profile/', headers: bearer(bob.access), payload: { invite_code: alice.user.invite_code } })
+  t.equal(res.statusCode, 200)
+})
+
+t.test('refusals: malformed 400, own code 400, unknown 404, second activation 409, cycle 409', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const bob = await signIn(context, '+79123456702')
+  const carol = await signIn(context, '+79123456703')
+
+  for (const malformed of ['', 'ABC', 'ABCDEFG', 'O0I1L2', '!!!!!!']) {
+    const res = await patchInvite(context, bob.access, malformed)
+    t.equal(res.statusCode, 400, JSON.stringify(malformed))
+  }
+  const own = await patchInvite(context, alice.access, alice.user.invite_code)
+  t.equal(own.statusCode, 400)
+  t.equal(own.json().code, 'invite_own_code')
+  t.same(own.json().errors, { invite_code: [own.json().detail] })
+
+  const unknown = await patchInvite(context, alice.access, alice.user.invite_code === 'ZZZZZZ' ? 'YYYYYY' : 'ZZZZZZ')
+  t.equal(unknown.statusCode, 404)
+  t.equal(unknown.json().code, 'invite_not_found')
+
+  // alice ← bob ← carol: alice may not take carol's code (cycle), nor bob's.
+  t.equal((await patchInvite(context, bob.access, alice.user.invite_code)).statusCode, 200)
+  t.equal((await patchInvite(context, carol.access, bob.user.invite_code)).statusCode, 200)
+  for (const code of [carol.user.invite_code, bob.user.invite_code]) {
+    const cycle = await patchInvite(context, alice.access, code)
+    t.equal(cycle.statusCode, 409)
+    t.equal(cycle.json().code, 'invite_cycle')
+  }
+
+  const second = await patchInvite(context, bob.access, carol.user.invite_code)
+  t.equal(second.statusCode, 409)
+  t.equal(second.json().code, 'invite_already_activated')
+  const unauthenticated = await context.app.inject({ method: 'PATCH', url: '/api/profile/', payload: { invite_code: alice.user.invite_code } })
+  t.equal(unauthenticated.statusCode, 401)
+})
+
+t.test('20 parallel activations give exactly one', async t => {
+  const context = await buildTestApp(t)
+  const bob = await signIn(context, '+79123456700')
+  const inviters = await Promise.all(Array.from({ length: 20 }, async (_, i) => await signIn(context, `+791234567${String(10 + i)}`)))
+  const answers = await Promise.all(inviters.map(async inviter => await patchInvite(context, bob.access, inviter.user.invite_code)))
+  t.equal(answers.filter(res => res.statusCode === 200).length, 1)
+  t.equal(answers.filter(res => res.statusCode === 409).length, 19)
+  const carol = await signIn(context, '+79123456790')
+  const dan = await signIn(context, '+79123456791')
+  const same = await Promise.all(Array.from({ length: 20 }, async () => await patchInvite(context, dan.access, carol.user.invite_code)))
+  t.equal(same.filter(res => res.statusCode === 200).length, 1, 'the same code 20 times at once: one activation')
+})
+
+t.test('two users taking each other\'s codes at once: only one succeeds', async t => {
+  const context = await buildTestApp(t)
+  for (let round = 0; round < 5; round++) {
+    const a = await signIn(context, `+7912345680${round}`)
+    const b = await signIn(context, `+7912345681${round}`)
+    const [ab, ba] = await Promise.all([patchInvite(context, a.access, b.user.invite_code), patchInvite(context, b.access, a.user.invite_code)])
+    t.same([ab.statusCode, ba.statusCode].sort(), [200, 409], `round ${round}`)
+  }
+})
+
+t.test('the invited list is oldest first', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const phones = ['+79123456705', '+79123456703', '+79123456704']
+  for (const p of phones) {
+    const friend = await signIn(context, p)
+    context.clock.advance(1000)
+    await patchInvite(context, friend.access, alice.user.invite_code)
+  }
+  const me = await context.app.inject({ url: '/api/users/me/', headers: bearer(alice.access) })
+  t.same(me.json().users_invited, phones)
+})

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { loadConfig } from '../src/config.js'
+
+t.test('defaults', async t => {
+  const dir = t.testdir()
+  const config = loadConfig({ DATABASE_URL: `sqlite:${dir}/db/phonepass.db` })
+  t.match(config, {
+    nodeEnv: 'development',
+    port: 3000,
+    host: '0.0.0.0',
+    sms: { provider: 'console', timeoutMs: 5000 },
+    otp: { length: 4, ttlSeconds: 300, maxAttempts: 3, resendSeconds: 60 },
+    phoneDefaultCountry: 'RU',
+    trustProxy: false,
+    accessTokenTtlSeconds: 900,
+    sessionTtlDays: 30
+  })
+  t.equal(config.secrets.length, 1)
+  t.equal(readFileSync(`${dir}/db/.phonepass-secret`, 'utf8').trim(), config.secrets[0], 'the development secret is kept beside the database')
+  t.same(loadConfig({ DATABASE_URL: `sqlite:${dir}/db/phonepass.db` }).secrets, config.secrets, 'and read back on restart')
+})
+
+t.test('values are parsed', async t => {
+  const config = loadConfig({
+    PORT: '8080',
+    PHONEPASS_SECRET: `${'a'.repeat(32)},${'b'.repeat(32)}`,
+    TEST_PHONE_NUMBERS: '+15550100001=1234, +15550100002=5678',
+    TRUST_PROXY: '2',
+    SMS_PROVIDER: 'webhook',
+    SMS_WEBHOOK_URL: 'https://sms.example/hook',
+    DATABASE_URL: 'postgres://u:p@db:5432/phonepass'
+  })
+  t.equal(config.port, 8080)
+  t.same(config.secrets, ['a'.repeat(32), 'b'.repeat(32)])
+  t.same([...config.testPhoneNumbers], [['+15550100001', '1234'], ['+15550100002', '5678']])
+  t.equal(config.trustProxy, 2)
+  t.equal(loadConfig({ TRUST_PROXY: 'true', DATABASE_URL: 'sqlite::memory:' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: '10.0.0.0/8', DATABASE_URL: 'sqlite::memory:' }).trustProxy, '10.0.0.0/8')
+})
+
+t.test('a wrong value stops start-up with one line naming the variable', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'abc' }, 'Invalid configuration: PORT must be a port number from 0 to 65535, got "abc"'],
+    [{ PORT: '70000' }, 'Invalid configuration: PORT must be a port number from 0 to 65535, got "70000"'],
+    [{ DATABASE_URL: 'mysql://x' }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "mysql://x"'],
+    [{ OTP_LENGTH: '3' }, 'Invalid configuration: OTP_LENGTH must be a whole number of digits from 4 to 8, got "3"'],
+    [{ OTP_LENGTH: '9' }, 'Invalid configuration: OTP_LENGTH must be a whole number of digits from 4 to 8, got "9"'],
+    [{ SMS_PROVIDER: 'carrier-pigeon' }, 'Invalid configuration: SMS_PROVIDER must be one of console, webhook, got "carrier-pigeon"'],
+    [{ SMS_PROVIDER: 'webhook' }, 'Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook'],
+    [{ PHONEPASS_SECRET: 'short' }, 'Invalid configuration: PHONEPASS_SECRET must be at least 32 characters (a comma-separated list when rotating: the first signs, all verify), got (hidden)'],
+    [{ TEST_PHONE_NUMBERS: '15550100001:1234' }, 'Invalid configuration: TEST_PHONE_NUMBERS must be a comma-separated list of +E164=code pairs, e.g. +15550100001=1234, got "15550100001:1234"'],
+    [{ TEST_PHONE_NUMBERS: '+15550100001=123456' }, 'Invalid configuration: TEST_PHONE_NUMBERS code for +15550100001 must have OTP_LENGTH (4) digits'],
+    [{ PHONE_DEFAULT_COUNTRY: 'XX' }, 'Invalid configuration: PHONE_DEFAULT_COUNTRY must be an ISO 3166 country code such as RU or GB, got "XX"'],
+    [{ TRUST_PROXY: 'yes please' }, 'Invalid configuration: TRUST_PROXY must be false, true, a hop count, or proxy addresses, got "yes please"'],
+    [{ NODE_ENV: 'production' }, 'Invalid configuration: PHONEPASS_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. from `openssl rand -base64 32`)']
+  ]
+  for (const [env, line] of cases) {
+    t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: line }, JSON.stringify(env))
+  }
+})

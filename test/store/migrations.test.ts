@@ -1,0 +1,42 @@
+import t from 'tap'
+import { sql } from 'kysely'
+import { createDatabase } from '../../src/store/database.js'
+import { migrateDown, migrateToLatest } from '../../src/store/migrator.js'
+
+async function tables (db: ReturnType<typeof createDatabase>): Promise<string[]> {
+  const result = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name`.execute(db)
+  return result.rows.map(row => row.name)
+}
+
+t.test('migrations go up, down and up again', async t => {
+  const db = createDatabase('sqlite::memory:')
+  t.teardown(async () => { await db.destroy() })
+  t.same(await migrateToLatest(db), ['Up 0001_initial'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
+  t.same(await migrateToLatest(db), [], 'a second run does nothing')
+  t.same(await migrateDown(db), ['Down 0001_initial'])
+  t.same(await tables(db), [])
+  t.same(await migrateToLatest(db), ['Up 0001_initial'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
+})
+
+t.test('the schema holds the rules itself: unique phone and invite code, no self-invite', async t => {
+  const db = createDatabase('sqlite::memory:')
+  t.teardown(async () => { await db.destroy() })
+  await migrateToLatest(db)
+  await db.insertInto('users').values({ phone: '+79123456701', invite_code: 'AAAAAA', created_at: 1 }).execute()
+  await t.rejects(db.insertInto('users').values({ phone: '+79123456701', invite_code: 'BBBBBB', created_at: 1 }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
+  await t.rejects(db.insertInto('users').values({ phone: '+79123456702', invite_code: 'AAAAAA', created_at: 1 }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
+  await t.rejects(db.updateTable('users').set({ invited_by: 1 }).where('id', '=', 1).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' })
+})
+
+t.test('a file database is created with its folder, in WAL mode', async t => {
+  const dir = t.testdir()
+  const db = createDatabase(`sqlite:${dir}/nested/phonepass.db`)
+  t.teardown(async () => { await db.destroy() })
+  await migrateToLatest(db)
+  const mode = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(db)
+  t.equal(mode.rows[0]?.journal_mode, 'wal')
+  const fk = await sql<{ foreign_keys: number }>`pragma foreign_keys`.execute(db)
+  t.equal(fk.rows[0]?.foreign_keys, 1)
+})
