@@ -78,6 +78,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     logger: app.log
   }
   app.decorate('services', { auth: createAuthService(context), profile: createProfileService(context) })
+  app.addHook('onClose', async () => { await context.sms.close?.() })
 
   // One log line per request, with its id; the id also goes back to the caller.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })

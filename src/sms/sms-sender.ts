@@ -10,6 +10,8 @@ export interface SmsMessage {
 export interface SmsSender {
   readonly name: string
   send: (message: SmsMessage) => Promise<void>
+  /** Lets go of pooled connections when the app closes. */
+  close?: () => Promise<void>
 }
 
 export class SmsDeliveryError extends Error {

@@ -1,28 +1,38 @@
+import { Agent, request } from 'undici'
 import { SmsDeliveryError, type SmsSender } from './sms-sender.js'
+
+const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
 
 /**
  * POSTs {"to", "body"} as JSON to a URL of the operator's (their own gateway, a queue, a
  * provider's webhook). A non-2xx answer, a network error or the timeout means "not sent".
+ * undici's request over a keep-alive agent: fetch costs several times more per call.
  */
 export function createWebhookSender (url: string, timeoutMs: number): SmsSender {
+  const dispatcher = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 })
   return {
     name: 'webhook',
     async send ({ to, body }) {
-      let response: Response
+      let statusCode: number
       try {
-        response = await fetch(url, {
+        const response = await request(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ to, body }),
-          signal: AbortSignal.timeout(timeoutMs)
+          dispatcher
         })
+        statusCode = response.statusCode
+        // Drain the body so the connection can be reused.
+        await response.body.dump()
       } catch (error) {
-        const reason = (error as Error).name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : (error as Error).message
+        const code = (error as { code?: string }).code ?? ''
+        const reason = timeoutCodes.has(code) ? `no answer in ${timeoutMs} ms` : (error as Error).message
         throw new SmsDeliveryError(`SMS webhook failed: ${reason}`, { cause: error })
       }
-      // Drain the body so the connection can be reused.
-      await response.arrayBuffer().catch(() => undefined)
-      if (!response.ok) throw new SmsDeliveryError(`SMS webhook answered ${response.status}`)
+      if (statusCode < 200 || statusCode >= 300) throw new SmsDeliveryError(`SMS webhook answered ${statusCode}`)
+    },
+    async close () {
+      await dispatcher.close()
     }
   }
 }

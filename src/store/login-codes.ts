@@ -1,4 +1,6 @@
+import { sql } from 'kysely'
 import type { DbOrTransaction } from './database.js'
+import { runPrepared } from './prepared.js'
 import type { LoginCodeRow } from './schema.js'
 
 export interface NewLoginCode {
@@ -15,18 +17,25 @@ export interface NewLoginCode {
  * Returns false when the cooldown refused it.
  */
 export async function replaceLoginCode (db: DbOrTransaction, code: NewLoginCode, resendAfter: number): Promise<boolean> {
-  const row = await db.insertInto('login_codes')
-    .values({ phone: code.phone, code_hash: code.codeHash, attempts: 0, created_at: code.createdAt, expires_at: code.expiresAt, ip: code.ip })
-    .onConflict(oc => oc.column('phone')
-      .doUpdateSet({ code_hash: code.codeHash, attempts: 0, created_at: code.createdAt, expires_at: code.expiresAt, ip: code.ip })
-      .where('login_codes.created_at', '<=', resendAfter))
-    .returning('phone')
-    .executeTakeFirst()
-  return row !== undefined
+  const rows = await runPrepared(db, 'replaceLoginCode', [code.phone, code.codeHash, code.createdAt, code.expiresAt, code.ip, resendAfter],
+    (phone, codeHash, createdAt, expiresAt, ip, cutoff) => db.insertInto('login_codes')
+      .values({ phone, code_hash: codeHash, created_at: createdAt, expires_at: expiresAt, ip })
+      .onConflict(oc => oc.column('phone')
+        .doUpdateSet(eb => ({
+          code_hash: eb.ref('excluded.code_hash'),
+          attempts: sql<number>`0`,
+          created_at: eb.ref('excluded.created_at'),
+          expires_at: eb.ref('excluded.expires_at'),
+          ip: eb.ref('excluded.ip')
+        }))
+        .where('login_codes.created_at', '<=', cutoff))
+      .returning('phone'))
+  return rows.length > 0
 }
 
 export async function findLoginCode (db: DbOrTransaction, phone: string): Promise<LoginCodeRow | undefined> {
-  return await db.selectFrom('login_codes').selectAll().where('phone', '=', phone).executeTakeFirst()
+  const [row] = await runPrepared(db, 'findLoginCode', [phone], p => db.selectFrom('login_codes').selectAll().where('phone', '=', p))
+  return row
 }
 
 /**
@@ -34,22 +43,22 @@ export async function findLoginCode (db: DbOrTransaction, phone: string): Promis
  * any number of parallel tries, at most `maxAttempts` get a row back.
  */
 export async function countLoginAttempt (db: DbOrTransaction, phone: string, now: number, maxAttempts: number): Promise<{ codeHash: string, attempts: number } | undefined> {
-  const row = await db.updateTable('login_codes')
-    .set(eb => ({ attempts: eb('attempts', '+', 1) }))
-    .where('phone', '=', phone)
-    .where('attempts', '<', maxAttempts)
-    .where('expires_at', '>', now)
-    .returning(['code_hash', 'attempts'])
-    .executeTakeFirst()
+  const [row] = await runPrepared(db, 'countLoginAttempt', [phone, maxAttempts, now], (p, max, at) =>
+    db.updateTable('login_codes')
+      .set(eb => ({ attempts: eb('attempts', '+', sql<number>`1`) }))
+      .where('phone', '=', p)
+      .where('attempts', '<', max)
+      .where('expires_at', '>', at)
+      .returning(['code_hash', 'attempts']))
   return row === undefined ? undefined : { codeHash: row.code_hash, attempts: row.attempts }
 }
 
 /** Deletes this very code; true for the one caller that got it (single use). */
 export async function deleteLoginCode (db: DbOrTransaction, phone: string, codeHash: string): Promise<boolean> {
-  const row = await db.deleteFrom('login_codes')
-    .where('phone', '=', phone)
-    .where('code_hash', '=', codeHash)
-    .returning('phone')
-    .executeTakeFirst()
-  return row !== undefined
+  const rows = await runPrepared(db, 'deleteLoginCode', [phone, codeHash], (p, hash) =>
+    db.deleteFrom('login_codes')
+      .where('phone', '=', p)
+      .where('code_hash', '=', hash)
+      .returning('phone'))
+  return rows.length > 0
 }

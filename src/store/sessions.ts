@@ -1,16 +1,21 @@
 import type { DbOrTransaction } from './database.js'
+import { runPrepared } from './prepared.js'
 import type { NewSession, SessionRow } from './schema.js'
 
 export async function insertSession (db: DbOrTransaction, session: NewSession): Promise<void> {
-  await db.insertInto('sessions').values(session).execute()
+  await runPrepared(db, 'insertSession',
+    [session.id, session.user_id, session.kind, session.created_at, session.last_seen_at, session.expires_at, session.user_agent ?? null, session.ip ?? null],
+    (id, userId, kind, createdAt, lastSeenAt, expiresAt, userAgent, ip) => db.insertInto('sessions')
+      .values({ id, user_id: userId, kind, created_at: createdAt, last_seen_at: lastSeenAt, expires_at: expiresAt, user_agent: userAgent, ip }))
 }
 
 export async function findLiveSession (db: DbOrTransaction, sessionId: string, now: number): Promise<SessionRow | undefined> {
-  return await db.selectFrom('sessions').selectAll()
-    .where('id', '=', sessionId)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst()
+  const [session] = await runPrepared(db, 'findLiveSession', [sessionId, now], (id, at) =>
+    db.selectFrom('sessions').selectAll()
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', at))
+  return session
 }
 
 export async function listLiveSessions (db: DbOrTransaction, userId: number, now: number): Promise<SessionRow[]> {
@@ -46,22 +51,22 @@ export async function revokeUserSessions (db: DbOrTransaction, userId: number, n
 }
 
 export async function insertRefreshToken (db: DbOrTransaction, token: { tokenHash: string, sessionId: string, createdAt: number }): Promise<void> {
-  await db.insertInto('refresh_tokens')
-    .values({ token_hash: token.tokenHash, session_id: token.sessionId, created_at: token.createdAt })
-    .execute()
+  await runPrepared(db, 'insertRefreshToken', [token.tokenHash, token.sessionId, token.createdAt], (tokenHash, sessionId, createdAt) =>
+    db.insertInto('refresh_tokens').values({ token_hash: tokenHash, session_id: sessionId, created_at: createdAt }))
 }
 
 /** Marks the token used; only one caller ever gets its session id back. */
 export async function spendRefreshToken (db: DbOrTransaction, tokenHash: string, now: number): Promise<string | undefined> {
-  const row = await db.updateTable('refresh_tokens').set({ used_at: now })
-    .where('token_hash', '=', tokenHash)
-    .where('used_at', 'is', null)
-    .returning('session_id')
-    .executeTakeFirst()
+  const [row] = await runPrepared(db, 'spendRefreshToken', [now, tokenHash], (at, hash) =>
+    db.updateTable('refresh_tokens').set({ used_at: at })
+      .where('token_hash', '=', hash)
+      .where('used_at', 'is', null)
+      .returning('session_id'))
   return row?.session_id
 }
 
 export async function findRefreshTokenSession (db: DbOrTransaction, tokenHash: string): Promise<string | undefined> {
-  const row = await db.selectFrom('refresh_tokens').select('session_id').where('token_hash', '=', tokenHash).executeTakeFirst()
+  const [row] = await runPrepared(db, 'findRefreshTokenSession', [tokenHash], hash =>
+    db.selectFrom('refresh_tokens').select('session_id').where('token_hash', '=', hash))
   return row?.session_id
 }

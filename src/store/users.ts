@@ -1,9 +1,11 @@
 import { sql } from 'kysely'
 import { isPostgres, type DbOrTransaction } from './database.js'
+import { runPrepared } from './prepared.js'
 import type { UserRow } from './schema.js'
 
 export async function findUserByPhone (db: DbOrTransaction, phone: string): Promise<UserRow | undefined> {
-  return await db.selectFrom('users').selectAll().where('phone', '=', phone).executeTakeFirst()
+  const [user] = await runPrepared(db, 'findUserByPhone', [phone], p => db.selectFrom('users').selectAll().where('phone', '=', p))
+  return user
 }
 
 export async function findUserById (db: DbOrTransaction, id: number): Promise<UserRow | undefined> {
@@ -20,11 +22,12 @@ export async function findUserByInviteCode (db: DbOrTransaction, inviteCode: str
  * phone to tell which.
  */
 export async function insertUser (db: DbOrTransaction, user: { phone: string, inviteCode: string, createdAt: number }): Promise<UserRow | undefined> {
-  return await db.insertInto('users')
-    .values({ phone: user.phone, invite_code: user.inviteCode, created_at: user.createdAt })
-    .onConflict(oc => oc.doNothing())
-    .returningAll()
-    .executeTakeFirst()
+  const [inserted] = await runPrepared(db, 'insertUser', [user.phone, user.inviteCode, user.createdAt], (phone, inviteCode, createdAt) =>
+    db.insertInto('users')
+      .values({ phone, invite_code: inviteCode, created_at: createdAt })
+      .onConflict(oc => oc.doNothing())
+      .returningAll())
+  return inserted
 }
 
 export interface ProfileRow {
@@ -36,17 +39,17 @@ export interface ProfileRow {
 }
 
 export async function findProfile (db: DbOrTransaction, userId: number): Promise<ProfileRow | undefined> {
-  const user = await db.selectFrom('users')
-    .leftJoin('users as inviter', 'inviter.id', 'users.invited_by')
-    .select(['users.id', 'users.phone', 'users.invite_code', 'inviter.invite_code as inviter_code'])
-    .where('users.id', '=', userId)
-    .executeTakeFirst()
+  const [user] = await runPrepared(db, 'findProfile.user', [userId], id =>
+    db.selectFrom('users')
+      .leftJoin('users as inviter', 'inviter.id', 'users.invited_by')
+      .select(['users.id', 'users.phone', 'users.invite_code', 'inviter.invite_code as inviter_code'])
+      .where('users.id', '=', id))
   if (user === undefined) return undefined
-  const invited = await db.selectFrom('users')
-    .select('phone')
-    .where('invited_by', '=', userId)
-    .orderBy('invited_at').orderBy('id')
-    .execute()
+  const invited = await runPrepared(db, 'findProfile.invited', [userId], id =>
+    db.selectFrom('users')
+      .select('phone')
+      .where('invited_by', '=', id)
+      .orderBy('invited_at').orderBy('id'))
   return {
     id: user.id,
     phone: user.phone,

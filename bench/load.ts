@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import autocannon from 'autocannon'
+
+/**
+ * One load run, in its own process so the load does not share a core's event loop with the
+ * server. Reads its job from the JSON file named on the command line; prints one JSON result.
+ */
+export interface LoadJob {
+  kind: 'me' | 'register' | 'patch' | 'refresh' | 'get' | 'signin'
+  url: string
+  path: string
+  seconds: number
+  connections: number
+  /** me / patch / get: Authorization or Cookie values, used in turn; patch and refresh use each once. */
+  pool?: string[]
+  /** register, signin: first phone number index, so rounds never repeat a phone. */
+  phoneOffset?: number
+  inviteCode?: string
+  sinkUrl?: string
+}
+
+export interface LoadResult {
+  requestsPerSecond: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+  total: number
+}
+
+const job = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as LoadJob
+let next = 0
+const phone = (): string => '+7912' + String((job.phoneOffset ?? 0) + next++).padStart(7, '0')
+const pick = (): string => {
+  const pool = job.pool ?? []
+  const value = pool[next++ % pool.length] ?? ''
+  return value
+}
+
+function requestFor (): autocannon.Request {
+  switch (job.kind) {
+    case 'me':
+      return { method: 'GET', path: job.path, setupRequest: req => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${pick()}` } }) }
+    case 'get':
+      return { method: 'GET', path: job.path, setupRequest: req => (job.pool === undefined ? req : { ...req, headers: { ...req.headers, cookie: pick() } }) }
+    case 'register':
+      return { method: 'POST', path: job.path, headers: { 'content-type': 'application/json' }, setupRequest: req => ({ ...req, body: JSON.stringify({ phone: phone() }) }) }
+    case 'patch':
+      return {
+        method: 'PATCH',
+        path: job.path,
+        headers: { 'content-type': 'application/json' },
+        setupRequest: req => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${pick()}` }, body: JSON.stringify({ invite_code: job.inviteCode }) })
+      }
+    case 'refresh':
+      return { method: 'POST', path: job.path, headers: { 'content-type': 'application/json' }, setupRequest: req => ({ ...req, body: JSON.stringify({ refresh: pick() }) }) }
+    default:
+      throw new Error(`no autocannon request for ${job.kind}`)
+  }
+}
+
+async function runAutocannon (): Promise<LoadResult> {
+  const result = await autocannon({ url: job.url, connections: job.connections, duration: job.seconds, requests: [requestFor()] })
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    total: result.requests.total
+  }
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+
+function call (url: string, method: string, body?: unknown): Promise<{ status: number, text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const req = request(url, { method, agent, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, res => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+/** register → code from the SMS sink → verify, by `connections` loops at once. */
+async function runSignIns (): Promise<LoadResult> {
+  const durations: number[] = []
+  let errors = 0
+  let non2xx = 0
+  const end = Date.now() + job.seconds * 1000
+  async function loop (): Promise<void> {
+    while (Date.now() < end) {
+      const started = performance.now()
+      const number = phone()
+      try {
+        const registered = await call(`${job.url}/api/users/register/`, 'POST', { phone: number })
+        if (registered.status !== 200) { non2xx++; continue }
+        const code = await call(`${job.sinkUrl}/code/${encodeURIComponent(number)}`, 'GET')
+        const verified = await call(`${job.url}/api/users/verify_code/`, 'POST', { phone: number, auth_code: code.text })
+        if (verified.status !== 200) { non2xx++; continue }
+        durations.push(performance.now() - started)
+      } catch {
+        errors++
+      }
+    }
+  }
+  const started = Date.now()
+  await Promise.all(Array.from({ length: job.connections }, loop))
+  const seconds = (Date.now() - started) / 1000
+  durations.sort((a, b) => a - b)
+  const at = (q: number): number => Math.round(durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0)
+  return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors, non2xx, total: durations.length }
+}
+
+const result = job.kind === 'signin' ? await runSignIns() : await runAutocannon()
+process.stdout.write(JSON.stringify(result) + '\n')
+agent.destroy()

@@ -1,0 +1,39 @@
+import type { Compilable, CompiledQuery } from 'kysely'
+import type { DbOrTransaction } from './database.js'
+
+// kysely builds and compiles a query's SQL on every call; on the hot paths that costs more
+// than SQLite takes to run it. The SQL of these queries depends only on the dialect, so it is
+// compiled once per dialect and run again with new parameters.
+const compiledByDialect = new WeakMap<object, Map<string, CompiledQuery>>()
+
+function sameParameters (compiled: readonly unknown[], given: readonly unknown[]): boolean {
+  return compiled.length === given.length && compiled.every((value, i) => value === given[i])
+}
+
+/**
+ * Runs the query `build` makes, compiled once per dialect under `name`. `build` must use
+ * exactly `params`, in that order, as the query's parameters: the first compile checks it.
+ */
+export async function runPrepared<Row, const Params extends readonly unknown[]> (
+  db: DbOrTransaction,
+  name: string,
+  params: Params,
+  build: (...params: Params) => Compilable<Row>
+): Promise<Row[]> {
+  const dialect = db.getExecutor().adapter.constructor
+  let compiledByName = compiledByDialect.get(dialect)
+  if (compiledByName === undefined) {
+    compiledByName = new Map()
+    compiledByDialect.set(dialect, compiledByName)
+  }
+  let compiled = compiledByName.get(name)
+  if (compiled === undefined) {
+    compiled = build(...params).compile()
+    if (!sameParameters(compiled.parameters, params)) {
+      throw new Error(`prepared query ${name}: its parameters are not the ones given, in order`)
+    }
+    compiledByName.set(name, compiled)
+  }
+  const result = await db.executeQuery<Row>({ ...compiled, parameters: params })
+  return result.rows
+}
