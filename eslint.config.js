@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', '.tap/', 'node_modules/', 'public/vendor/', 'bench/peers/'] },
+  { ignores: ['dist/', '.prof/', 'coverage/', '.tap/', 'node_modules/', 'public/vendor/', 'bench/peers/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
