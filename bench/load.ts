@@ -18,6 +18,8 @@ export interface LoadJob {
   phoneOffset?: number
   inviteCode?: string
   sinkUrl?: string
+  /** signin against another service: its paths and field names (phonepass's by default). */
+  signIn?: { registerPath: string, verifyPath: string, phoneField: string, codeField: string }
 }
 
 export interface LoadResult {
@@ -94,15 +96,16 @@ async function runSignIns (): Promise<LoadResult> {
   let errors = 0
   let non2xx = 0
   const end = Date.now() + job.seconds * 1000
+  const paths = job.signIn ?? { registerPath: '/api/users/register/', verifyPath: '/api/users/verify_code/', phoneField: 'phone', codeField: 'auth_code' }
   async function loop (): Promise<void> {
     while (Date.now() < end) {
       const started = performance.now()
       const number = phone()
       try {
-        const registered = await call(`${job.url}/api/users/register/`, 'POST', { phone: number })
+        const registered = await call(`${job.url}${paths.registerPath}`, 'POST', { [paths.phoneField]: number })
         if (registered.status !== 200) { non2xx++; continue }
         const code = await call(`${job.sinkUrl}/code/${encodeURIComponent(number)}`, 'GET')
-        const verified = await call(`${job.url}/api/users/verify_code/`, 'POST', { phone: number, auth_code: code.text })
+        const verified = await call(`${job.url}${paths.verifyPath}`, 'POST', { [paths.phoneField]: number, [paths.codeField]: code.text })
         if (verified.status !== 200) { non2xx++; continue }
         durations.push(performance.now() - started)
       } catch {

@@ -1,0 +1,146 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { LoadJob, LoadResult } from './load.js'
+
+// What `npm run bench` and `npm run bench:peer` share: processes, load runs, medians, output.
+
+export const here = dirname(fileURLToPath(import.meta.url))
+export const root = join(here, '..', '..')
+export const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+export const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+export const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
+export const secret = randomBytes(32).toString('hex')
+export const work = mkdtempSync(join(tmpdir(), 'phonepass-bench-'))
+const children: ChildProcess[] = []
+
+export function stopAll (): void {
+  for (const child of children) child.kill('SIGTERM')
+  rmSync(work, { recursive: true, force: true })
+}
+
+export function start (script: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  children.push(child)
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', code => reject(new Error(`${script} exited with ${code}`)))
+    child.once('message', () => resolve(child))
+  })
+}
+
+export async function waitForHealth (url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return
+    } catch { /* not up yet */ }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+export async function startPhonepass (name: string, port: number, sinkPort: number): Promise<{ url: string, child: ChildProcess }> {
+  const child = fork(join(root, 'dist', 'src', 'main.js'), [], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${join(work, name)}`,
+      PHONEPASS_SECRET: secret,
+      LOG_LEVEL: 'warn',
+      SMS_PROVIDER: 'webhook',
+      SMS_WEBHOOK_URL: `http://127.0.0.1:${sinkPort}/sms`,
+      // The load comes from one address: the per-address limits are raised for it by
+      // configuration (the per-phone rules stay, and every register uses a new phone).
+      ...benchLimits
+    },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
+  })
+  children.push(child)
+  const url = `http://127.0.0.1:${port}`
+  await waitForHealth(url)
+  return { url, child }
+}
+
+const benchLimits: Record<string, string> = {
+  LIMIT_IP_CODES_PER_HOUR: '100000000',
+  LIMIT_IP_WRONG_CODES_PER_HOUR: '100000000',
+  SMS_HOURLY_CAP: '100000000'
+}
+
+export function load (job: LoadJob): Promise<LoadResult> {
+  const file = join(work, `job-${randomBytes(4).toString('hex')}.json`)
+  writeFileSync(file, JSON.stringify(job))
+  return new Promise((resolve, reject) => {
+    const child = fork(join(here, 'load.js'), [file], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+    let out = ''
+    child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    child.once('exit', code => {
+      rmSync(file, { force: true })
+      if (code !== 0) reject(new Error(`load ${job.kind} exited with ${code}`))
+      else resolve(JSON.parse(out) as LoadResult)
+    })
+  })
+}
+
+export function processStats (pid: number): { rssMb: number, cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return { rssMb: Math.round(rssKb / 1024), cpuSeconds: ticks / 100 }
+}
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+export interface Row {
+  scenario: string
+  requestsPerSecond: number
+  p50: number
+  p99: number
+  errors: number
+  ratio: number
+}
+
+/** Medians over the rounds of each scenario; `ratio` is the median of per-round ratios. */
+export function summarise (results: Map<string, LoadResult[]>, ratios: Map<string, number[]>): Row[] {
+  return [...results].map(([scenario, runs]) => ({
+    scenario,
+    requestsPerSecond: Math.round(median(runs.map(r => r.requestsPerSecond))),
+    p50: median(runs.map(r => r.p50)),
+    p99: median(runs.map(r => r.p99)),
+    errors: runs.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+    ratio: Number(median(ratios.get(scenario) ?? []).toFixed(3))
+  }))
+}
+
+export function table (rows: Row[], ratioTitle: string): string {
+  const header = `| scenario | requests/s | p50 ms | p99 ms | errors | ${ratioTitle} |\n|---|---|---|---|---|---|\n`
+  return header + rows.map(r => `| ${r.scenario} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio} |`).join('\n')
+}
+
+export function machine (): Record<string, unknown> {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version }
+}
+
+export function writeResults (name: string, report: object): string {
+  const resultsDir = join(root, 'bench', 'results')
+  mkdirSync(resultsDir, { recursive: true })
+  const out = join(resultsDir, name)
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
+  return out
+}
+
+/** Records one load run's result under its scenario, with its ratio to the round's reference. */
+export function record (results: Map<string, LoadResult[]>, ratios: Map<string, number[]>, scenario: string, result: LoadResult, reference: number): void {
+  results.set(scenario, [...(results.get(scenario) ?? []), result])
+  ratios.set(scenario, [...(ratios.get(scenario) ?? []), result.requestsPerSecond / reference])
+}
