@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely'
 import * as initial from './0001_initial.js'
+import * as invitedOrder from './0002_invited_order.js'
 
 /** Every migration, in order. Listed statically so the built and the test runs find the same set. */
 export const migrations: Record<string, Migration> = {
-  '0001_initial': initial
+  '0001_initial': initial,
+  '0002_invited_order': invitedOrder
 }

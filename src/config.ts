@@ -25,6 +25,7 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.String({ pattern: '^(|false|true|[0-9]{1,2}|[0-9a-fA-F.:/, ]+)$', default: 'false', description: 'false, true, a hop count, or proxy addresses' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'seconds from 60 to 86400' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
+  PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -54,6 +55,8 @@ export interface Config {
   readonly trustProxy: boolean | number | string
   readonly accessTokenTtlSeconds: number
   readonly sessionTtlDays: number
+  /** Most phones in a profile's users_invited; the rest are paged (GET /api/users/me/invited/). */
+  readonly profileInvitedLimit: number
   readonly logLevel: string
 }
 
@@ -145,6 +148,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
     accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
     sessionTtlDays: parsed.SESSION_TTL_DAYS,
+    profileInvitedLimit: parsed.PROFILE_INVITED_LIMIT,
     logLevel: parsed.LOG_LEVEL
   })
 }

@@ -1,13 +1,15 @@
 import { normalizeInviteCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
-import { findProfile, findUserById, findUserByInviteCode, isInReferralChain, lockReferralGraph, setInviter, type ProfileRow } from '../store/users.js'
+import {
+  findProfile, findUserById, findUserByInviteCode, isInReferralChain, listInvitedPhones, lockReferralGraph, setInviter, type ProfileRow
+} from '../store/users.js'
 import type { ServiceContext } from './context.js'
 
 export type Profile = ProfileRow
 
-export function createProfileService ({ db, clock }: ServiceContext) {
+export function createProfileService ({ db, clock, config }: ServiceContext) {
   async function getProfile (userId: number): Promise<Profile> {
-    const profile = await findProfile(db, userId)
+    const profile = await findProfile(db, userId, config.profileInvitedLimit)
     // A live session of a deleted user: treat it like a bad token.
     if (profile === undefined) throw new DomainError('token_not_valid')
     return profile
@@ -34,7 +36,14 @@ export function createProfileService ({ db, clock }: ServiceContext) {
     return await getProfile(userId)
   }
 
-  return { getProfile, activateInvite }
+  /** The whole invited list a page at a time, for users who invited more than a profile shows. */
+  async function listInvited (userId: number, limit: number, offset: number): Promise<{ count: number, phones: string[] }> {
+    const profile = await getProfile(userId)
+    const phones = offset >= profile.invitedCount ? [] : await listInvitedPhones(db, userId, limit, offset)
+    return { count: profile.invitedCount, phones }
+  }
+
+  return { getProfile, activateInvite, listInvited }
 }
 
 export type ProfileService = ReturnType<typeof createProfileService>

@@ -35,28 +35,42 @@ export interface ProfileRow {
   phone: string
   inviteCode: string
   activatedInviteCode: string | null
+  /** Oldest first, at most the limit asked for; invitedCount tells how many there are in all. */
   invitedPhones: string[]
+  invitedCount: number
 }
 
-export async function findProfile (db: DbOrTransaction, userId: number): Promise<ProfileRow | undefined> {
+export async function findProfile (db: DbOrTransaction, userId: number, invitedLimit: number): Promise<ProfileRow | undefined> {
   const [user] = await runPrepared(db, 'findProfile.user', [userId], id =>
     db.selectFrom('users')
       .leftJoin('users as inviter', 'inviter.id', 'users.invited_by')
-      .select(['users.id', 'users.phone', 'users.invite_code', 'inviter.invite_code as inviter_code'])
+      .select(eb => [
+        'users.id', 'users.phone', 'users.invite_code', 'inviter.invite_code as inviter_code',
+        eb.selectFrom('users as invited').select(eb.fn.countAll<number>().as('n')).whereRef('invited.invited_by', '=', 'users.id').as('invited_count')
+      ])
       .where('users.id', '=', id))
   if (user === undefined) return undefined
-  const invited = await runPrepared(db, 'findProfile.invited', [userId], id =>
-    db.selectFrom('users')
-      .select('phone')
-      .where('invited_by', '=', id)
-      .orderBy('invited_at').orderBy('id'))
+  const invitedPhones = user.invited_count === 0 ? [] : await listInvitedPhones(db, userId, invitedLimit, 0)
   return {
     id: user.id,
     phone: user.phone,
     inviteCode: user.invite_code,
     activatedInviteCode: user.inviter_code,
-    invitedPhones: invited.map(row => row.phone)
+    invitedPhones,
+    invitedCount: Number(user.invited_count)
   }
+}
+
+/** A page of the phones of the users who joined with this user's code, oldest first. */
+export async function listInvitedPhones (db: DbOrTransaction, userId: number, limit: number, offset: number): Promise<string[]> {
+  const rows = await runPrepared(db, 'listInvitedPhones', [userId, limit, offset], (id, max, skip) =>
+    db.selectFrom('users')
+      .select('phone')
+      .where('invited_by', '=', id)
+      .orderBy('invited_at').orderBy('id')
+      .limit(max)
+      .offset(skip))
+  return rows.map(row => row.phone)
 }
 
 /**

@@ -63,3 +63,15 @@ t.test('200 odd requests on every route: never a 5xx, always a detail', async t 
   }
   t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted')
 })
+
+t.test('odd query strings on the paged invited list: never a 5xx', async t => {
+  const context = await buildTestApp(t)
+  const { access } = await signIn(context, '+79123456701')
+  let seen = 0
+  await fc.assert(fc.asyncProperty(fc.dictionary(fc.constantFrom('limit', 'offset', '__proto__', 'x'), oddString, { maxKeys: 3 }), async query => {
+    seen++
+    const res = await context.app.inject({ url: '/api/users/me/invited/', query, headers: bearer(access) })
+    return res.statusCode < 500 && (res.statusCode < 400 || typeof res.json().detail === 'string')
+  }), { numRuns: 200, seed: 20261125 })
+  t.equal(seen, 200)
+})

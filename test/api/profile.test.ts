@@ -125,3 +125,32 @@ t.test('the invited list is oldest first', async t => {
   const me = await context.app.inject({ url: '/api/users/me/', headers: bearer(alice.access) })
   t.same(me.json().users_invited, phones)
 })
+
+t.test('a profile shows at most PROFILE_INVITED_LIMIT invitees, with the count; the rest are paged', async t => {
+  const context = await buildTestApp(t, { PROFILE_INVITED_LIMIT: '3' })
+  const alice = await signIn(context, '+79123456701')
+  const phones: string[] = []
+  for (let i = 0; i < 5; i++) {
+    const phone = `+7912345672${i}`
+    const friend = await signIn(context, phone)
+    context.clock.advance(1000)
+    t.equal((await patchInvite(context, friend.access, alice.user.invite_code)).statusCode, 200)
+    phones.push(phone)
+  }
+  const me = (await context.app.inject({ url: '/api/users/me/', headers: bearer(alice.access) })).json()
+  t.same(me.users_invited, phones.slice(0, 3))
+  t.equal(me.users_invited_count, 5)
+
+  const first = await context.app.inject({ url: '/api/users/me/invited/?limit=2', headers: bearer(alice.access) })
+  t.equal(first.statusCode, 200)
+  t.same(first.json(), { count: 5, next: '/api/users/me/invited/?limit=2&offset=2', previous: null, results: phones.slice(0, 2) })
+  const last = await context.app.inject({ url: '/api/users/me/invited/?limit=2&offset=4', headers: bearer(alice.access) })
+  t.same(last.json(), { count: 5, next: null, previous: '/api/users/me/invited/?limit=2&offset=2', results: phones.slice(4) })
+  const beyond = await context.app.inject({ url: '/api/users/me/invited/?offset=10', headers: bearer(alice.access) })
+  t.same(beyond.json().results, [])
+  for (const query of ['limit=0', 'limit=1001', 'offset=-1', 'limit=abc']) {
+    const bad = await context.app.inject({ url: `/api/users/me/invited/?${query}`, headers: bearer(alice.access) })
+    t.equal(bad.statusCode, 400, query)
+  }
+  t.equal((await context.app.inject({ url: '/api/users/me/invited/' })).statusCode, 401)
+})

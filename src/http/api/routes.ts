@@ -8,7 +8,7 @@ import type { Profile as ServiceProfile } from '../../services/profile-service.j
 import { describeError } from '../error-mapping.js'
 import { requireBearer } from './authenticate.js'
 import {
-  ErrorBody, InviteBody, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
+  ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
   VerifyBody, VerifyReply, errorResponses, type ProfileBody
 } from './schemas.js'
 
@@ -18,7 +18,8 @@ function toProfileBody (profile: ServiceProfile): ProfileBody {
     phone: profile.phone,
     invite_code: profile.inviteCode,
     activated_invite_code: profile.activatedInviteCode,
-    users_invited: profile.invitedPhones
+    users_invited: profile.invitedPhones,
+    users_invited_count: profile.invitedCount
   }
 }
 
@@ -103,6 +104,28 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
       response: { 200: Type.Ref('Profile'), ...errorResponses(401) }
     }
   }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+
+  // DRF's limit/offset pagination shape, for users who invited more than a profile shows.
+  app.get('/users/me/invited/', {
+    preHandler: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'The users who joined with my code, a page at a time',
+      security: bearerSecurity,
+      querystring: InvitedQuery,
+      response: { 200: InvitedPage, ...errorResponses(400, 401) }
+    }
+  }, async (request) => {
+    const { limit, offset } = request.query
+    const page = await profile.listInvited(authOf(request).userId, limit, offset)
+    const link = (at: number) => `/api/users/me/invited/?limit=${limit}&offset=${at}`
+    return {
+      count: page.count,
+      next: offset + limit < page.count ? link(offset + limit) : null,
+      previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
+      results: page.phones
+    }
+  })
 
   for (const method of ['PATCH', 'PUT'] as const) {
     app.route({

@@ -14,8 +14,20 @@ export const Profile = Type.Object({
   phone: Type.String({ description: 'E.164', examples: ['+79123456789'] }),
   invite_code: Type.String({ description: 'This user\'s own invite code', examples: ['K7M2XQ'] }),
   activated_invite_code: Type.Union([Type.String(), Type.Null()], { description: 'The code this user activated, if any' }),
-  users_invited: Type.Array(Type.String(), { description: 'Phones of the users who activated this user\'s code, oldest first' })
+  users_invited: Type.Array(Type.String(), { description: 'Phones of the users who activated this user\'s code, oldest first; at most PROFILE_INVITED_LIMIT (1000) of them, the rest from GET /api/users/me/invited/' }),
+  users_invited_count: Type.Integer({ description: 'How many users activated this user\'s code' })
 }, { $id: 'Profile', title: 'Profile' })
+
+export const InvitedQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  offset: Type.Integer({ minimum: 0, default: 0 })
+})
+export const InvitedPage = Type.Object({
+  count: Type.Integer({ description: 'How many users activated this user\'s code' }),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'The next page, or null' }),
+  previous: Type.Union([Type.String(), Type.Null()], { description: 'The previous page, or null' }),
+  results: Type.Array(Type.String(), { description: 'Phones, oldest first' })
+})
 
 export const ErrorBody = Type.Object({
   detail: Type.String({ description: 'A sentence a person understands, in the language of Accept-Language (en, ru)' }),
