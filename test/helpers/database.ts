@@ -32,10 +32,12 @@ if (testDatabaseKind === 'postgres') requirePostgresUrl()
 
 /**
  * For files that test PostgreSQL itself (several instances, outages, SSL): they run in the
- * PostgreSQL pass and are reported skipped, by name, in the SQLite pass.
+ * PostgreSQL pass and are reported skipped, by name, in the SQLite pass. True when they run,
+ * so a file's `before` can do nothing otherwise.
  */
-export function postgresOnly (): void {
+export function postgresOnly (): boolean {
   if (testDatabaseKind === 'sqlite') skipEveryTest('PostgreSQL only: runs in the PostgreSQL pass (npm run test:postgres)')
+  return testDatabaseKind === 'postgres' && postgresUrl !== undefined
 }
 
 /** The server's URL; only called where the PostgreSQL pass has made sure it is set. */
