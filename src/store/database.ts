@@ -110,9 +110,12 @@ function createPostgresPool (url: string, options: DatabaseOptions): pg.Pool {
     // bigint (epoch-millisecond times, ids) comes back as a number, as on SQLite.
     types: { getTypeParser: (oid: number, format?: string) => oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text') }
   })
-  // An idle connection that the server drops (restart, failover, pg_terminate_backend) is
-  // removed from the pool by pg; without a listener the 'error' event would end the process.
+  // A connection the server drops (restart, failover, pg_terminate_backend) emits 'error':
+  // from an idle one on the pool, from one in use (a transaction between two statements) on
+  // the client. Unheard, either would end the process; heard, pg drops the connection and
+  // the next statement on it fails with "not queryable", which isDatabaseUnavailable maps to 503.
   pool.on('error', () => {})
+  pool.on('connect', client => { client.on('error', () => {}) })
   return pool
 }
 
