@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import tap from 'tap'
 import pg from 'pg'
 
@@ -76,8 +79,18 @@ export async function createSchema (): Promise<{ schema: string, drop: () => Pro
   return { schema, drop: async () => { await adminQuery(`drop schema if exists ${schema} cascade`) } }
 }
 
-/** A fresh, empty database for one app: SQLite in memory, or a new PostgreSQL schema. */
-export async function openTestDatabase (): Promise<TestDatabase> {
+/** A SQLite file in a temporary folder, whichever the pass; `drop` removes the folder. */
+export function temporarySqlite (): TestDatabase {
+  const dir = mkdtempSync(join(tmpdir(), 'phonepass-test-'))
+  return { url: `sqlite:${join(dir, 'phonepass.db')}`, drop: async () => { rmSync(dir, { recursive: true, force: true }) } }
+}
+
+/**
+ * A fresh, empty database for one app: SQLite in memory, or a new PostgreSQL schema.
+ * `shared`: SQLite in a temporary file instead, for more than one connection or process.
+ */
+export async function openTestDatabase (options: { shared?: boolean } = {}): Promise<TestDatabase> {
+  if (testDatabaseKind === 'sqlite' && options.shared === true) return temporarySqlite()
   if (testDatabaseKind === 'sqlite') return { url: 'sqlite::memory:', drop: async () => {} }
   const { schema, drop } = await createSchema()
   return { url: schemaUrl(schema), schema, drop }

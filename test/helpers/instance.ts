@@ -14,6 +14,24 @@ export interface Instance {
 
 const mainFile = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
 
+/** The TypeScript loader, source maps and coverage the test runs under; not tap's mocks. */
+function childExecArgv (): string[] {
+  return process.execArgv.filter(arg => !arg.includes('@tapjs/mock'))
+}
+
+/** Runs a TypeScript entry point (e.g. a CLI in src/cli) to its end, as `node` would. */
+export async function runScript (file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, output: string }> {
+  const child = spawn(process.execPath, [...childExecArgv(), fileURLToPath(new URL(`../../${file}`, import.meta.url)), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
+  return { code, output }
+}
+
 interface Tap {
   teardown: (fn: () => unknown) => void
 }
@@ -23,9 +41,7 @@ interface Tap {
  * instance runs the same source. `env` adds to a test configuration (shared secret, webhook SMS).
  */
 export async function startInstance (t: Tap, env: Record<string, string>): Promise<Instance> {
-  // Keep the TypeScript loader (and source maps); drop tap's coverage and mock hooks.
-  const execArgv = process.execArgv.filter(arg => !/processinfo|@tapjs\/mock/.test(arg))
-  const child = spawn(process.execPath, [...execArgv, mainFile], {
+  const child = spawn(process.execPath, [...childExecArgv(), mainFile], {
     env: {
       ...process.env,
       NODE_ENV: 'test',
