@@ -48,7 +48,11 @@ export async function buildTestApp (t: Tap, env: Record<string, string> = {}): P
     TEST_PHONE_NUMBERS: '+15550100001=1234',
     ...env
   })
-  const app = await buildApp(config, { clock })
+  const app = await buildApp(config, { clock }).catch(async (error: unknown) => {
+    await sms.close()
+    await database.drop()
+    throw error
+  })
   t.teardown(async () => {
     await app.close()
     await sms.close()
