@@ -2,6 +2,8 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { createDatabase } from '../../src/store/database.js'
+import { migrateDown, migrateToLatest } from '../../src/store/migrator.js'
 import { testSecret } from '../helpers/app.js'
 import { adminQuery, createSchema, postgresOnly, schemaUrl } from '../helpers/database.js'
 
@@ -46,4 +48,20 @@ t.test('a schema beside another phonepass schema in one database migrates on its
   t.teardown(async () => { await two.close() })
   const { rows } = await adminQuery(`select table_schema from information_schema.tables where table_name = 'users' and table_schema in ('${first.schema}', '${second.schema}') order by 1`)
   t.same(rows.map(row => row.table_schema as string).sort(), [first.schema, second.schema].sort())
+})
+
+t.test('migrations go up, down and up again on PostgreSQL', async t => {
+  if (!runs) return
+  const { schema, drop } = await createSchema()
+  t.teardown(drop)
+  const db = createDatabase(schemaUrl(schema), { postgresPoolSize: 1 })
+  t.teardown(async () => { await db.destroy() })
+  const tables = async (): Promise<string[]> => (await adminQuery(`select table_name from information_schema.tables where table_schema = '${schema}' and table_name not like 'kysely_%' order by 1`)).rows.map(row => row.table_name as string)
+  t.same(await migrateToLatest(db), ['Up 0001_initial'])
+  t.same(await tables(), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
+  t.same(await migrateDown(db), ['Down 0001_initial'])
+  t.same(await tables(), [])
+  t.same(await migrateToLatest(db), ['Up 0001_initial'])
+  const { rows } = await adminQuery(`select data_type from information_schema.columns where table_schema = '${schema}' and table_name = 'users' and column_name = 'id'`)
+  t.same(rows, [{ data_type: 'bigint' }], 'ids are bigserial')
 })
