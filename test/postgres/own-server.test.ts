@@ -1,7 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
-import { createDatabase, isDatabaseUnavailable, postgresConnectionString } from '../../src/store/database.js'
+import { createDatabase, isDatabaseUnavailable } from '../../src/store/database.js'
 import { postgresOnly } from '../helpers/database.js'
 import { request, startInstance } from '../helpers/instance.js'
 import { startPgServer, type PgServer } from '../helpers/pg-server.js'
@@ -36,14 +36,6 @@ t.test('sslmode in the URL and PGSSLMODE are honoured with libpq\'s meaning', as
   t.equal(await isEncrypted(`${server.url}?sslmode=disable`, 'require'), false, 'the URL wins over PGSSLMODE')
   t.equal(await isEncrypted(server.url, 'no-verify'), true, 'no-verify (Heroku\'s advice) encrypts')
   await t.rejects(isEncrypted(`${server.url}?sslmode=verify-full`), /self[- ]signed/, 'verify-full checks the certificate: a self-signed one is refused')
-})
-
-t.test('the connection string given to node-postgres', async t => {
-  t.equal(postgresConnectionString('postgres://u@h/d'), 'postgres://u@h/d', 'untouched without an sslmode')
-  t.equal(postgresConnectionString('postgres://u@h/d?sslmode=require'), 'postgres://u@h/d?sslmode=require&uselibpqcompat=true')
-  t.equal(postgresConnectionString('postgres://u@h/d', 'prefer'), 'postgres://u@h/d?sslmode=require&uselibpqcompat=true')
-  t.equal(postgresConnectionString('postgres://u@h/d', ''), 'postgres://u@h/d', 'an empty PGSSLMODE is no setting')
-  t.throws(() => postgresConnectionString('postgres://u@h/d?sslmode=sometimes'), /unknown sslmode "sometimes"/)
 })
 
 t.test('a connection dropped in the middle of a transaction: the statement fails as "unavailable", the process lives', async t => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
-import { isDatabaseUnavailable } from '../../src/store/database.js'
+import { sql } from 'kysely'
+import { createDatabase, isDatabaseUnavailable, postgresConnectionString } from '../../src/store/database.js'
 import { testSecret } from '../helpers/app.js'
 
 function failure (code: string | undefined, message = 'failed'): Error {
@@ -33,4 +34,20 @@ t.test('DATABASE_POOL_SIZE and PGSSLMODE are read and checked', async t => {
   t.equal(load({}).pgSslMode, undefined)
   t.throws(() => load({ PGSSLMODE: 'always' }), /PGSSLMODE must be one of disable, allow, prefer, require, no-verify, verify-ca, verify-full, got "always"/)
   t.equal(load({ DATABASE_URL: 'postgresql://app:pw@db.internal:5432/phonepass?sslmode=require' }).databaseUrl, 'postgresql://app:pw@db.internal:5432/phonepass?sslmode=require')
+})
+
+t.test('the connection string given to node-postgres', async t => {
+  t.equal(postgresConnectionString('postgres://u@h/d'), 'postgres://u@h/d', 'untouched without an sslmode')
+  t.equal(postgresConnectionString('postgres://u@h/d?sslmode=require'), 'postgres://u@h/d?sslmode=require&uselibpqcompat=true')
+  t.equal(postgresConnectionString('postgres://u@h/d', 'prefer'), 'postgres://u@h/d?sslmode=require&uselibpqcompat=true')
+  t.equal(postgresConnectionString('postgres://u@h/d', ''), 'postgres://u@h/d', 'an empty PGSSLMODE is no setting')
+  t.throws(() => postgresConnectionString('postgres://u@h/d?sslmode=sometimes'), /unknown sslmode "sometimes"/)
+})
+
+t.test('a PostgreSQL server that refuses connections gives an "unavailable" error, not a crash', async t => {
+  // Port 1 on this machine: nothing listens, the connection is refused at once.
+  const db = createDatabase('postgres://postgres@127.0.0.1:1/phonepass', { postgresPoolSize: 1 })
+  t.teardown(async () => { await db.destroy() })
+  const failure = await sql`select 1`.execute(db).then(() => undefined, (error: unknown) => error)
+  t.ok(isDatabaseUnavailable(failure), String(failure))
 })
