@@ -31,14 +31,19 @@ async function me (app: FastifyInstance, access: string) {
   return await app.inject({ method: 'GET', url: '/api/users/me/', headers: { authorization: `Bearer ${access}` } })
 }
 
-t.test('a seeded SQLite database copied by `migrate-data` gives the same profiles, sessions and refresh rules', async t => {
+/** An SMS sink, a SQLite file to seed, and an empty target on this pass's database. */
+async function setUp (t: Tap) {
   const sms = await startSmsSink()
   t.teardown(async () => { await sms.close() })
   const source = temporarySqlite()
   t.teardown(source.drop)
-  const sourceUrl = source.url
   const target = await openTestDatabase({ shared: true })
   t.teardown(target.drop)
+  return { sms, sourceUrl: source.url, target }
+}
+
+t.test('a seeded SQLite database copied by `migrate-data` gives the same profiles, sessions and refresh rules', async t => {
+  const { sms, sourceUrl, target } = await setUp(t)
 
   const old = await appOn(t, sourceUrl, sms)
   const people = []
@@ -74,13 +79,7 @@ t.test('a seeded SQLite database copied by `migrate-data` gives the same profile
 })
 
 t.test('--force merges, and running it twice changes nothing', async t => {
-  const sms = await startSmsSink()
-  t.teardown(async () => { await sms.close() })
-  const source = temporarySqlite()
-  t.teardown(source.drop)
-  const sourceUrl = source.url
-  const target = await openTestDatabase({ shared: true })
-  t.teardown(target.drop)
+  const { sms, sourceUrl, target } = await setUp(t)
   const old = await appOn(t, sourceUrl, sms)
   const person = await signIn(old, sms, '+79123450001')
   const before = (await me(old, person.access)).json()
