@@ -3,8 +3,9 @@ import { dirname } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import pg from 'pg'
 import {
-  CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver,
-  type DatabaseConnection, type Driver, type SqliteDialectConfig, type Transaction
+  CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteDialect, SqliteDriver, sql,
+  type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type Driver, type SqliteDialectConfig,
+  type TableMetadata, type Transaction
 } from 'kysely'
 import type { Database } from './schema.js'
 
@@ -101,6 +102,46 @@ export function postgresConnectionString (url: string, pgSslMode?: string): stri
   return parsed.toString()
 }
 
+/**
+ * kysely's PostgreSQL introspector reads every table of every schema in the database and asks
+ * each for its serial sequence, which fails when another schema's tables are dropped at that
+ * moment (another service, another test file). Its one user here is the migrator, asking
+ * whether its own tables exist: this introspector answers from the current schema alone
+ * (names only, no columns), which also keeps the migrator from taking another schema's
+ * migration table for its own.
+ */
+class CurrentSchemaIntrospector implements DatabaseIntrospector {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly #db: Kysely<any>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor (db: Kysely<any>) {
+    this.#db = db
+  }
+
+  async getSchemas (): Promise<Array<{ name: string }>> {
+    return await new PostgresIntrospector(this.#db).getSchemas()
+  }
+
+  async getTables (): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string, schema: string, kind: string }>`
+      select c.relname as name, n.nspname as schema, c.relkind as kind
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'v', 'p')`.execute(this.#db)
+    return rows.map(row => ({ name: row.name, schema: row.schema, isView: row.kind === 'v', columns: [] }))
+  }
+
+  async getMetadata (): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() }
+  }
+}
+
+class CurrentSchemaPostgresDialect extends PostgresDialect {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override createIntrospector (db: Kysely<any>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db)
+  }
+}
+
 function createPostgresPool (url: string, options: DatabaseOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: postgresConnectionString(url, options.pgSslMode),
@@ -124,7 +165,7 @@ export function createDatabase (url: string, options: DatabaseOptions = {}): Db 
     const database = openSqlite(url.slice('sqlite:'.length), options)
     return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) })
   }
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPostgresPool(url, options) }) })
+  return new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool: createPostgresPool(url, options) }) })
 }
 
 export function isPostgres (db: DbOrTransaction): boolean {

@@ -65,3 +65,35 @@ t.test('migrations go up, down and up again on PostgreSQL', async t => {
   const { rows } = await adminQuery(`select data_type from information_schema.columns where table_schema = '${schema}' and table_name = 'users' and column_name = 'id'`)
   t.same(rows, [{ data_type: 'bigint' }], 'ids are bigserial')
 })
+
+t.test('migrating while other schemas of the database come and go', async t => {
+  if (!runs) return
+  // kysely's own introspector scans every schema and fails on tables dropped under it.
+  let churning = true
+  const churn = (async () => {
+    let rounds = 0
+    while (churning || rounds < 5) {
+      const { schema, drop } = await createSchema()
+      await adminQuery(`create table ${schema}.a (id bigserial primary key); create table ${schema}.b (id bigserial primary key)`)
+      await drop()
+      rounds++
+    }
+  })()
+  const results: string[][] = []
+  try {
+    for (let i = 0; i < 12; i++) {
+      const { schema, drop } = await createSchema()
+      const db = createDatabase(schemaUrl(schema), { postgresPoolSize: 1 })
+      try {
+        results.push(await migrateToLatest(db))
+      } finally {
+        await db.destroy()
+        await drop()
+      }
+    }
+  } finally {
+    churning = false
+    await churn
+  }
+  t.same(results, Array.from({ length: 12 }, () => ['Up 0001_initial']))
+})
