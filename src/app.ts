@@ -59,7 +59,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
 
   const ownsDatabase = deps.db === undefined
-  const db = deps.db ?? createDatabase(config.databaseUrl)
+  const db = deps.db ?? createDatabase(config.databaseUrl, { postgresPoolSize: config.databasePoolSize, pgSslMode: config.pgSslMode })
   app.decorate('db', db)
   if (ownsDatabase) app.addHook('onClose', async () => { await db.destroy() })
   const applied = await migrateToLatest(db)

@@ -12,6 +12,8 @@ const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'a port number from 0 to 65535' }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'an address to listen on, e.g. 0.0.0.0 or 127.0.0.1' }),
   DATABASE_URL: Type.String({ pattern: '^(sqlite:.+|postgres(ql)?://.+)$', default: 'sqlite:./data/phonepass.db', description: 'sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database' }),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'a whole number of PostgreSQL connections per instance from 1 to 1000' }),
+  PGSSLMODE: Type.Optional(Type.Union(['disable', 'allow', 'prefer', 'require', 'no-verify', 'verify-ca', 'verify-full'].map(mode => Type.Literal(mode)), { description: 'one of disable, allow, prefer, require, no-verify, verify-ca, verify-full' })),
   PHONEPASS_SECRET: Type.Optional(Type.String({ pattern: '^[^,]{32,}(,[^,]{32,})*$', description: 'at least 32 characters (a comma-separated list when rotating: the first signs, all verify)' })),
   SMS_PROVIDER: Type.Union([Type.Literal('console'), Type.Literal('webhook')], { default: 'console', description: 'one of console, webhook' }),
   SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL' })),
@@ -36,6 +38,9 @@ export interface Config {
   readonly port: number
   readonly host: string
   readonly databaseUrl: string
+  /** PostgreSQL only: connections this instance keeps at most, and PGSSLMODE when the URL has no sslmode. */
+  readonly databasePoolSize: number
+  readonly pgSslMode: string | undefined
   /** The first signs and encrypts; all of them verify, so a rotation signs no one out. */
   readonly secrets: readonly string[]
   readonly sms: {
@@ -135,6 +140,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     port: parsed.PORT,
     host: parsed.HOST,
     databaseUrl: parsed.DATABASE_URL,
+    databasePoolSize: parsed.DATABASE_POOL_SIZE,
+    pgSslMode: parsed.PGSSLMODE,
     secrets: resolveSecrets(parsed),
     sms: { provider: parsed.SMS_PROVIDER, webhookUrl: parsed.SMS_WEBHOOK_URL, timeoutMs: parsed.SMS_TIMEOUT_MS },
     otp: {

@@ -5,7 +5,7 @@ import { migrateToLatest } from '../store/migrator.js'
 /** `npm run migrate`: applies pending migrations to DATABASE_URL and says which. */
 try {
   const config = loadConfig()
-  const db = createDatabase(config.databaseUrl)
+  const db = createDatabase(config.databaseUrl, { postgresPoolSize: 1, pgSslMode: config.pgSslMode })
   try {
     const applied = await migrateToLatest(db)
     process.stdout.write(applied.length === 0 ? 'database is up to date\n' : applied.map(line => line + '\n').join(''))

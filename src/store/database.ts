@@ -3,8 +3,9 @@ import { dirname } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import pg from 'pg'
 import {
-  CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, SqliteDriver,
-  type DatabaseConnection, type Driver, type SqliteDialectConfig, type Transaction
+  CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteDialect, SqliteDriver, sql,
+  type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type Driver, type SqliteDialectConfig,
+  type TableMetadata, type Transaction
 } from 'kysely'
 import type { Database } from './schema.js'
 
@@ -15,7 +16,12 @@ export type DbOrTransaction = Kysely<Database> | Transaction<Database>
 export interface DatabaseOptions {
   /** How long a SQLite write waits for another process's lock before giving up (busy → 503). */
   sqliteBusyTimeoutMs?: number
+  /** Connections each instance keeps to PostgreSQL at most (all instances share max_connections). */
   postgresPoolSize?: number
+  /** How long to wait for a PostgreSQL connection before answering 503. */
+  postgresConnectTimeoutMs?: number
+  /** The environment's PGSSLMODE, used when the URL names no sslmode. */
+  pgSslMode?: string | undefined
 }
 
 // Every write transaction takes SQLite's write lock at BEGIN, so a transaction that reads
@@ -67,18 +73,99 @@ export function openSqlite (file: string, options: DatabaseOptions = {}): Sqlite
   return database
 }
 
+// libpq's sslmode words, as PaaS providers set them, mapped onto node-postgres's libpq-compatible
+// parsing. node-postgres cannot fall back from one to the other, so `prefer` encrypts without
+// checking the certificate (as `require` does) and `allow` does not encrypt.
+const sslModes: Record<string, string> = {
+  disable: 'disable',
+  allow: 'disable',
+  prefer: 'require',
+  require: 'require',
+  'no-verify': 'require',
+  'verify-ca': 'verify-ca',
+  'verify-full': 'verify-full'
+}
+
+/**
+ * The connection string node-postgres is given: `?sslmode=` in the URL, or else PGSSLMODE, with
+ * libpq's meaning (`require` encrypts without verifying, `verify-full` verifies the certificate
+ * and the host name), not node-postgres's older one where `require` also verified.
+ */
+export function postgresConnectionString (url: string, pgSslMode?: string): string {
+  const parsed = new URL(url)
+  const requested = parsed.searchParams.get('sslmode') ?? (pgSslMode === '' ? undefined : pgSslMode)
+  if (requested === undefined || requested === null) return url
+  const mode = sslModes[requested]
+  if (mode === undefined) throw new Error(`unknown sslmode ${JSON.stringify(requested)}: use one of ${Object.keys(sslModes).join(', ')}`)
+  parsed.searchParams.set('sslmode', mode)
+  if (!parsed.searchParams.has('uselibpqcompat')) parsed.searchParams.set('uselibpqcompat', 'true')
+  return parsed.toString()
+}
+
+/**
+ * kysely's PostgreSQL introspector reads every table of every schema in the database and asks
+ * each for its serial sequence, which fails when another schema's tables are dropped at that
+ * moment (another service, another test file). Its one user here is the migrator, asking
+ * whether its own tables exist: this introspector answers from the current schema alone
+ * (names only, no columns), which also keeps the migrator from taking another schema's
+ * migration table for its own.
+ */
+class CurrentSchemaIntrospector implements DatabaseIntrospector {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly #db: Kysely<any>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor (db: Kysely<any>) {
+    this.#db = db
+  }
+
+  async getSchemas (): Promise<Array<{ name: string }>> {
+    return await new PostgresIntrospector(this.#db).getSchemas()
+  }
+
+  async getTables (): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string, schema: string, kind: string }>`
+      select c.relname as name, n.nspname as schema, c.relkind as kind
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'v', 'p')`.execute(this.#db)
+    return rows.map(row => ({ name: row.name, schema: row.schema, isView: row.kind === 'v', columns: [] }))
+  }
+
+  async getMetadata (): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() }
+  }
+}
+
+class CurrentSchemaPostgresDialect extends PostgresDialect {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override createIntrospector (db: Kysely<any>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db)
+  }
+}
+
+function createPostgresPool (url: string, options: DatabaseOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: postgresConnectionString(url, options.pgSslMode),
+    max: options.postgresPoolSize ?? 10,
+    // A database that does not answer must give 503 soon, not hold the request forever.
+    connectionTimeoutMillis: options.postgresConnectTimeoutMs ?? 5000,
+    // bigint (epoch-millisecond times, ids) comes back as a number, as on SQLite.
+    types: { getTypeParser: (oid: number, format?: string) => oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text') }
+  })
+  // A connection the server drops (restart, failover, pg_terminate_backend) emits 'error':
+  // from an idle one on the pool, from one in use (a transaction between two statements) on
+  // the client. Unheard, either would end the process; heard, pg drops the connection and
+  // the next statement on it fails with "not queryable", which isDatabaseUnavailable maps to 503.
+  pool.on('error', () => {})
+  pool.on('connect', client => { client.on('error', () => {}) })
+  return pool
+}
+
 export function createDatabase (url: string, options: DatabaseOptions = {}): Db {
   if (url.startsWith('sqlite:')) {
     const database = openSqlite(url.slice('sqlite:'.length), options)
     return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) })
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.postgresPoolSize ?? 10,
-    // bigint (epoch-millisecond times, ids) comes back as a number, as on SQLite.
-    types: { getTypeParser: (oid: number, format?: string) => oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text') }
-  })
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  return new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool: createPostgresPool(url, options) }) })
 }
 
 export function isPostgres (db: DbOrTransaction): boolean {
@@ -91,12 +178,20 @@ export function isUniqueViolation (error: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
 }
 
+// node-postgres reports a lost or refused connection with these messages and no code.
+const pgConnectionMessages = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Query read timeout)/
+
 /** Errors that mean "the database cannot serve this now": the caller gets 503, not 500. */
 export function isDatabaseUnavailable (error: unknown): boolean {
+  if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
-  if (typeof code !== 'string') return false
+  if (typeof code !== 'string') return pgConnectionMessages.test(error.message)
   return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === 'SQLITE_FULL' ||
     code === 'SQLITE_IOERR' || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_READONLY' ||
-    code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === '57P01' ||
-    code === '57P03' || code === '53300' || code.startsWith('08')
+    // The network: refused, reset, unreachable, a host name that does not resolve (yet).
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
+    // PostgreSQL: connection exceptions (08), shutting down or starting (57P01-57P03),
+    // too many connections (53300), a cancelled statement (57014), a deadlock or a
+    // serialization failure (40P01, 40001): each passes, so the client is told to retry.
+    code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014', '40P01', '40001'].includes(code)
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import { openTestDatabase } from './database.js'
 import { startSmsSink, type SmsSink } from './sms-sink.js'
 
 export const testSecret = 'test-secret-that-is-long-enough-0123456789'
@@ -27,15 +28,18 @@ interface Tap {
 }
 
 /**
- * An app on a fresh in-memory SQLite database, its SMS going through the real webhook
+ * An app on a fresh database (in-memory SQLite, or its own PostgreSQL schema in the
+ * PostgreSQL pass: see database.ts), its SMS going through the real webhook
  * provider to a local HTTP sink, and a clock the test moves.
  */
 export async function buildTestApp (t: Tap, env: Record<string, string> = {}): Promise<TestContext> {
   const sms = await startSmsSink()
   const clock = manualClock()
+  const database = await openTestDatabase()
   const config = loadConfig({
     NODE_ENV: 'test',
-    DATABASE_URL: 'sqlite::memory:',
+    DATABASE_URL: database.url,
+    DATABASE_POOL_SIZE: '8',
     PHONEPASS_SECRET: testSecret,
     SMS_PROVIDER: 'webhook',
     SMS_WEBHOOK_URL: sms.url,
@@ -44,10 +48,15 @@ export async function buildTestApp (t: Tap, env: Record<string, string> = {}): P
     TEST_PHONE_NUMBERS: '+15550100001=1234',
     ...env
   })
-  const app = await buildApp(config, { clock })
+  const app = await buildApp(config, { clock }).catch(async (error: unknown) => {
+    await sms.close()
+    await database.drop()
+    throw error
+  })
   t.teardown(async () => {
     await app.close()
     await sms.close()
+    await database.drop()
   })
   return { app, sms, clock, config }
 }

@@ -1,0 +1,78 @@
+import t from 'tap'
+import { bearer, buildTestApp, post, signIn, type TestContext } from '../helpers/app.js'
+
+// Every one-time and counting rule, fired many times at once at one app. In the PostgreSQL
+// pass the requests run on separate pooled connections under READ COMMITTED.
+
+async function patchInvite (context: TestContext, access: string, inviteCode: string) {
+  return await context.app.inject({ method: 'PATCH', url: '/api/profile/', payload: { invite_code: inviteCode }, headers: bearer(access) })
+}
+
+t.test('30 parallel wrong guesses count at most 3 tries', async t => {
+  const context = await buildTestApp(t)
+  const phone = '+79123456789'
+  await post(context.app, '/api/users/register/', { phone })
+  const code = context.sms.lastCode(phone)
+  const wrong = String((Number(code) + 1) % 10_000).padStart(4, '0')
+  const answers = await Promise.all(Array.from({ length: 30 }, async () => await post(context.app, '/api/users/verify_code/', { phone, auth_code: wrong })))
+  t.equal(answers.filter(res => res.json().code === 'code_invalid').length, 3, 'three tries were counted and compared')
+  t.equal(answers.filter(res => res.json().code === 'too_many_attempts').length, 27)
+  t.notOk(answers.some(res => res.statusCode >= 500), 'no 5xx')
+  const right = await post(context.app, '/api/users/verify_code/', { phone, auth_code: code })
+  t.equal(right.json().code, 'too_many_attempts', 'the right code no longer works after three wrong ones')
+})
+
+t.test('20 parallel verifies of one code give one session', async t => {
+  const context = await buildTestApp(t)
+  const phone = '+79123456789'
+  await post(context.app, '/api/users/register/', { phone })
+  const code = context.sms.lastCode(phone)
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await post(context.app, '/api/users/verify_code/', { phone, auth_code: code })))
+  t.equal(answers.filter(res => res.statusCode === 200).length, 1)
+  t.notOk(answers.some(res => res.statusCode >= 500), 'no 5xx')
+  t.same(await context.app.db.selectFrom('users').select('phone').execute(), [{ phone }], 'one account')
+  t.equal((await context.app.db.selectFrom('sessions').select('id').execute()).length, 1, 'one session')
+})
+
+t.test('20 parallel activations by one user give one', async t => {
+  const context = await buildTestApp(t)
+  const inviters = await Promise.all(Array.from({ length: 20 }, async (_, i) => await signIn(context, `+7912345${String(6000 + i)}`)))
+  const me = await signIn(context, '+79123450001')
+  const answers = await Promise.all(inviters.map(async inviter => await patchInvite(context, me.access, inviter.user.invite_code)))
+  t.equal(answers.filter(res => res.statusCode === 200).length, 1)
+  t.equal(answers.filter(res => res.json().code === 'invite_already_activated').length, 19)
+  const invited = await context.app.db.selectFrom('users').select('invited_by').where('phone', '=', '+79123450001').executeTakeFirstOrThrow()
+  t.not(invited.invited_by, null)
+})
+
+t.test('two users taking each other\'s codes at the same moment: not both succeed', async t => {
+  const context = await buildTestApp(t)
+  for (let round = 0; round < 8; round++) {
+    const a = await signIn(context, `+7912345${String(1000 + round * 2)}`)
+    const b = await signIn(context, `+7912345${String(1001 + round * 2)}`)
+    const [ab, ba] = await Promise.all([patchInvite(context, a.access, b.user.invite_code), patchInvite(context, b.access, a.user.invite_code)])
+    t.same([ab.statusCode, ba.statusCode].sort(), [200, 409], `round ${round}: one succeeds, the other is a cycle`)
+    t.ok([ab, ba].some(res => res.json().code === 'invite_cycle'), `round ${round}: ${ab.body} ${ba.body}`)
+  }
+})
+
+t.test('three users closing a ring at the same moment: the graph stays a forest', async t => {
+  const context = await buildTestApp(t)
+  for (let round = 0; round < 5; round++) {
+    const people = await Promise.all([0, 1, 2].map(async i => await signIn(context, `+7912346${String(1000 + round * 3 + i)}`)))
+    const answers = await Promise.all(people.map(async (person, i) => await patchInvite(context, person.access, people[(i + 1) % 3]!.user.invite_code)))
+    t.equal(answers.filter(res => res.statusCode === 200).length, 2, `round ${round}: two of three links are made`)
+    t.equal(answers.filter(res => res.json().code === 'invite_cycle').length, 1, `round ${round}: the third would close the ring`)
+  }
+})
+
+t.test('20 parallel refreshes with one token: one new pair, the reuse revokes the session', async t => {
+  const context = await buildTestApp(t)
+  const signedIn = await signIn(context, '+79123456789')
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await post(context.app, '/api/token/refresh/', { refresh: signedIn.refresh })))
+  const fresh = answers.filter(res => res.statusCode === 200)
+  t.equal(fresh.length, 1, 'the token is spent once')
+  t.equal(answers.filter(res => res.statusCode === 401).length, 19)
+  const next = await post(context.app, '/api/token/refresh/', { refresh: fresh[0]!.json().refresh })
+  t.equal(next.statusCode, 401, 'the reuse revoked the session, so its newest token is dead too')
+})

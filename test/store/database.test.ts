@@ -1,0 +1,53 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../../src/config.js'
+import { sql } from 'kysely'
+import { createDatabase, isDatabaseUnavailable, postgresConnectionString } from '../../src/store/database.js'
+import { testSecret } from '../helpers/app.js'
+
+function failure (code: string | undefined, message = 'failed'): Error {
+  return Object.assign(new Error(message), code === undefined ? {} : { code })
+}
+
+t.test('a database that cannot serve now is told apart from a bug', async t => {
+  for (const code of ['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY',
+    'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+    '08006', '08001', '57P01', '57P02', '57P03', '53300', '57014', '40P01', '40001']) {
+    t.ok(isDatabaseUnavailable(failure(code)), `${code} is unavailable (503)`)
+  }
+  for (const message of ['Connection terminated unexpectedly', 'Connection terminated due to connection timeout',
+    'timeout exceeded when trying to connect', 'Client has encountered a connection error and is not queryable']) {
+    t.ok(isDatabaseUnavailable(failure(undefined, message)), `node-postgres "${message}" is unavailable (503)`)
+  }
+  for (const code of ['SQLITE_CONSTRAINT_UNIQUE', '23505', '42P01', '22P02', undefined]) {
+    t.notOk(isDatabaseUnavailable(failure(code)), `${String(code)} is not (a bug: 500)`)
+  }
+  t.notOk(isDatabaseUnavailable('ECONNREFUSED'), 'only errors count')
+  t.notOk(isDatabaseUnavailable(null))
+})
+
+t.test('DATABASE_POOL_SIZE and PGSSLMODE are read and checked', async t => {
+  const load = (env: Record<string, string>) => loadConfig({ PHONEPASS_SECRET: testSecret, ...env })
+  t.equal(load({}).databasePoolSize, 10, 'ten connections per instance by default')
+  t.equal(load({ DATABASE_POOL_SIZE: '25' }).databasePoolSize, 25)
+  t.throws(() => load({ DATABASE_POOL_SIZE: '0' }), new ConfigError('Invalid configuration: DATABASE_POOL_SIZE must be a whole number of PostgreSQL connections per instance from 1 to 1000, got "0"'))
+  t.equal(load({ PGSSLMODE: 'require' }).pgSslMode, 'require')
+  t.equal(load({}).pgSslMode, undefined)
+  t.throws(() => load({ PGSSLMODE: 'always' }), /PGSSLMODE must be one of disable, allow, prefer, require, no-verify, verify-ca, verify-full, got "always"/)
+  t.equal(load({ DATABASE_URL: 'postgresql://app:pw@db.internal:5432/phonepass?sslmode=require' }).databaseUrl, 'postgresql://app:pw@db.internal:5432/phonepass?sslmode=require')
+})
+
+t.test('the connection string given to node-postgres', async t => {
+  t.equal(postgresConnectionString('postgres://u@h/d'), 'postgres://u@h/d', 'untouched without an sslmode')
+  t.equal(postgresConnectionString('postgres://u@h/d?sslmode=require'), 'postgres://u@h/d?sslmode=require&uselibpqcompat=true')
+  t.equal(postgresConnectionString('postgres://u@h/d', 'prefer'), 'postgres://u@h/d?sslmode=require&uselibpqcompat=true')
+  t.equal(postgresConnectionString('postgres://u@h/d', ''), 'postgres://u@h/d', 'an empty PGSSLMODE is no setting')
+  t.throws(() => postgresConnectionString('postgres://u@h/d?sslmode=sometimes'), /unknown sslmode "sometimes"/)
+})
+
+t.test('a PostgreSQL server that refuses connections gives an "unavailable" error, not a crash', async t => {
+  // Port 1 on this machine: nothing listens, the connection is refused at once.
+  const db = createDatabase('postgres://postgres@127.0.0.1:1/phonepass', { postgresPoolSize: 1 })
+  t.teardown(async () => { await db.destroy() })
+  const failure = await sql`select 1`.execute(db).then(() => undefined, (error: unknown) => error)
+  t.ok(isDatabaseUnavailable(failure), String(failure))
+})
