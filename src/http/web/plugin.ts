@@ -62,6 +62,12 @@ async function webPages (app: FastifyInstance, { config, keys, clock }: WebOptio
 
 /** The pages face: helmet for the whole app, then the pages in their own context. */
 export const webFace = fp(async (app: FastifyInstance, options: WebOptions) => {
-  await app.register(helmet, { contentSecurityPolicy: strictCsp, hsts: { maxAge: 31_536_000 } })
+  await app.register(helmet, {
+    contentSecurityPolicy: strictCsp,
+    hsts: { maxAge: 31_536_000 },
+    // With helmet's default no-referrer, Chromium sends `Origin: null` on a same-site form post,
+    // which the cross-site check has to refuse; same-origin keeps the real Origin.
+    referrerPolicy: { policy: 'same-origin' }
+  })
   await app.register(webPages, options)
 }, { name: 'phonepass-web' })
