@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
 // Functions passed to page.evaluate run in the browser, hence the DOM types.
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -13,7 +15,11 @@ const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run']
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
-const screensDir = new URL('../../docs/screens/', import.meta.url)
+// Screens are always taken; `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/,
+// otherwise they go to a temporary folder so a test run leaves the work tree clean.
+const screensDir = process.env.UPDATE_SCREENS === '1'
+  ? new URL('../../docs/screens/', import.meta.url).pathname
+  : mkdtempSync(join(tmpdir(), 'phonepass-screens-'))
 
 let context: TestContext
 let base: string
@@ -135,7 +141,7 @@ t.test('axe finds no serious or critical violation on any page in either languag
       if (!english) return
       for (const width of [390, 1280]) {
         await page.setViewportSize({ width, height: width === 390 ? 844 : 900 })
-        await page.screenshot({ path: new URL(`${name}-${width}.png`, screensDir).pathname, fullPage: true })
+        await page.screenshot({ path: join(screensDir, `${name}-${width}.png`), fullPage: true })
       }
       await page.setViewportSize({ width: 1280, height: 900 })
     }
