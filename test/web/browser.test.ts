@@ -69,10 +69,6 @@ async function pressEnterAndWait (page: Page, path: string): Promise<void> {
   await Promise.all([page.waitForURL(url => new URL(url).pathname === path), page.keyboard.press('Enter')])
 }
 
-async function inviteCodeOf (client: WebClient): Promise<string> {
-  return /id="own-code" class="code">([A-Z0-9]{6})</.exec((await client.get('/profile')).body)?.[1] ?? ''
-}
-
 const journeys = [
   { name: 'without JavaScript, in English', javaScript: false, locale: 'en-GB', inviter: '+79123456701', person: '+79123456702', typed: '+7 912 345-67-02', shown: '+7 912 345 67 02', texts: { activated: 'Invite code activated.', signedOut: 'You have signed out.' } },
   { name: 'with JavaScript, in Russian', javaScript: true, locale: 'ru-RU', inviter: '+79123456703', person: '+79123456704', typed: '8 (912) 345-67-04', shown: '+7 912 345 67 04', texts: { activated: 'Код приглашения активирован.', signedOut: 'Вы вышли.' } }
@@ -82,7 +78,7 @@ for (const journey of journeys) {
   t.test(`the whole journey by keyboard, ${journey.name}`, async t => {
     const inviter = new WebClient(context.app)
     await inviter.signIn(context, journey.inviter)
-    const inviterCode = await inviteCodeOf(inviter)
+    const inviterCode = await inviter.ownInviteCode()
 
     const page = await (await newContext({ javaScript: journey.javaScript, locale: journey.locale })).newPage()
     const problems = watch(page)
@@ -122,7 +118,7 @@ t.test('axe finds no serious or critical violation on any page in either languag
   mkdirSync(screensDir, { recursive: true })
   const inviter = new WebClient(context.app)
   await inviter.signIn(context, '+79123456705')
-  const inviterCode = await inviteCodeOf(inviter)
+  const inviterCode = await inviter.ownInviteCode()
 
   for (const locale of ['en-GB', 'ru-RU']) {
     const english = locale === 'en-GB'

@@ -22,7 +22,7 @@ t.test('sign in, activate a code, see the list, sign out: each step a 303 to a p
   const context = await buildTestApp(t)
   const inviter = new WebClient(context.app)
   t.equal((await inviter.signIn(context, phoneA)).headers.location, '/profile')
-  const inviterCode = /id="own-code" class="code">([A-Z0-9]{6})</.exec((await inviter.get('/profile')).body)?.[1] ?? ''
+  const inviterCode = await inviter.ownInviteCode()
   t.match(inviterCode, /^[A-Z0-9]{6}$/)
 
   const person = new WebClient(context.app)
@@ -109,10 +109,10 @@ t.test('invite errors: 400 for one\'s own or a malformed code, 404 for an unknow
   const context = await buildTestApp(t)
   const a = new WebClient(context.app)
   await a.signIn(context, phoneA)
-  const own = /id="own-code" class="code">([A-Z0-9]{6})</.exec((await a.get('/profile')).body)?.[1] ?? ''
+  const own = await a.ownInviteCode()
   const b = new WebClient(context.app)
   await b.signIn(context, phoneB)
-  const bCode = /id="own-code" class="code">([A-Z0-9]{6})</.exec((await b.get('/profile')).body)?.[1] ?? ''
+  const bCode = await b.ownInviteCode()
 
   const mine = await a.submit('/profile', '/profile/invite', { invite_code: own })
   t.equal(mine.statusCode, 400)

@@ -50,6 +50,13 @@ export class WebClient {
     return await this.post(action, { _csrf: await this.token(page), ...form })
   }
 
+  /** The invite code shown on this person's profile page. */
+  async ownInviteCode (): Promise<string> {
+    const code = /id="own-code" class="code">([A-Z0-9]{6})</.exec((await this.get('/profile')).body)?.[1]
+    if (code === undefined) throw new Error('no invite code on /profile')
+    return code
+  }
+
   async signIn (context: TestContext, phone: string, next?: string): Promise<LightMyRequestResponse> {
     const sent = await this.submit('/login', '/login', next === undefined ? { phone } : { phone, next })
     if (sent.statusCode !== 303) throw new Error(`POST /login answered ${sent.statusCode}`)
