@@ -24,6 +24,7 @@ export function profileView (locale: Locale, profile: Profile, sessions: Session
     inviteCode: profile.inviteCode,
     activatedInviteCode: profile.activatedInviteCode,
     invited: profile.invitedPhones.map(formatPhoneForDisplay),
+    invitedCount: profile.invitedPhones.length,
     sessions: sessions.map(session => ({
       current: session.id === currentSessionId,
       kind: session.kind,
