@@ -134,6 +134,10 @@ t.test('axe finds no serious or critical violation on any page in either languag
       })
       const serious = result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => `${v.id} (${v.impact}, ${v.nodes.length})`)
       t.same(serious, [], `${name} (${locale})`)
+      await page.setViewportSize({ width: 320, height: 640 })
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      t.equal(overflow, 0, `${name} (${locale}) fits a 320 px screen without sideways scrolling`)
+      await page.setViewportSize({ width: 1280, height: 900 })
       if (!english) return
       for (const width of [390, 1280]) {
         await page.setViewportSize({ width, height: width === 390 ? 844 : 900 })
@@ -165,6 +169,12 @@ t.test('axe finds no serious or critical violation on any page in either languag
     await check('profile')
     await page.goto(base + '/no/such/page')
     await check('not-found')
+    // A stale form: its CSRF token no longer matches, so the post gets the 403 page.
+    await page.goto(base + '/profile')
+    await page.evaluate(() => { (document.querySelector('form[action="/logout"] input[name=_csrf]') as HTMLInputElement).value = 'stale' })
+    const [refused] = await Promise.all([page.waitForNavigation(), page.click('form[action="/logout"] button')])
+    t.equal(refused?.status(), 403)
+    await check('forbidden')
   }
 })
 
