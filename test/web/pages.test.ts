@@ -74,6 +74,7 @@ t.test('a refused form comes back with the message beside the field, the value k
   t.match(bad.body, /<p class="error" id="phone-error">Enter a valid phone number/)
   t.match(bad.body, /value="12abc"/)
   t.match(bad.body, /aria-describedby="phone-hint phone-error" aria-invalid="true"/)
+  t.match(bad.body, 'href="/language/ru?next=%2F"', 'the language switch after a post leads to a page, not to the form action')
 
   const missing = await client.post('/login', { _csrf: await client.token() })
   t.equal(missing.statusCode, 400)

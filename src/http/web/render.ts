@@ -29,7 +29,8 @@ export async function renderPage (
   request: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200
 ): Promise<FastifyReply> {
   const locale = localeOf(request)
-  const here = request.url
+  // After a refused post the URL is the form's action; "/" leads back to the right screen.
+  const here = request.method === 'GET' ? request.url : '/'
   const html = await reply.viewAsync(template, {
     ...data,
     locale,
