@@ -6,6 +6,7 @@ import { cryptoRandomInt, type RandomInt } from './domain/codes.js'
 import { apiRoutes } from './http/api/routes.js'
 import { docsRoutes } from './http/docs.js'
 import { healthRoutes } from './http/health.js'
+import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
 import { systemClock, type Clock } from './services/clock.js'
@@ -98,8 +99,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       tags: [{ name: 'auth', description: 'Codes, sign-in, tokens' }, { name: 'profile', description: 'The signed-in user and invites' }]
     },
+    // Only the JSON API (its routes have tags) is documented; pages and probes are not.
+    hideUntagged: true,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
+  await app.register(webFace, { config, keys, clock })
   await app.register(apiRoutes, { prefix: '/api' })
   await app.register(docsRoutes)
   await app.register(healthRoutes)

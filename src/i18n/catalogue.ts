@@ -18,6 +18,52 @@ export type MessageKey =
   | 'field_too_short'
   | 'field_format'
   | 'field_unknown'
+  // pages
+  | 'page_sign_in_title'
+  | 'page_login_intro'
+  | 'page_phone_label'
+  | 'page_phone_hint'
+  | 'page_send_code'
+  | 'page_code_title'
+  | 'page_code_sent_to'
+  | 'page_code_label'
+  | 'page_code_hint'
+  | 'page_sign_in'
+  | 'page_send_again'
+  | 'page_resend_wait'
+  | 'page_other_number'
+  | 'page_attempts_left'
+  | 'page_profile_title'
+  | 'page_phone'
+  | 'page_own_code'
+  | 'page_own_code_hint'
+  | 'page_copy'
+  | 'page_copied'
+  | 'page_activated_code'
+  | 'page_activate_title'
+  | 'page_invite_label'
+  | 'page_invite_hint'
+  | 'page_activate'
+  | 'page_invited_title'
+  | 'page_invited_none'
+  | 'page_sessions_title'
+  | 'page_session_current'
+  | 'page_session_browser'
+  | 'page_session_app'
+  | 'page_session_since'
+  | 'page_sign_out_others'
+  | 'page_sign_out'
+  | 'page_invite_activated'
+  | 'page_others_signed_out'
+  | 'page_not_found_title'
+  | 'page_not_found_text'
+  | 'page_forbidden_title'
+  | 'page_forbidden_text'
+  | 'page_error_title'
+  | 'page_request_id'
+  | 'page_go_home'
+  | 'page_error_summary'
+  | 'page_language'
 
 const en: Catalogue = {
   validation_error: 'Some fields are missing or invalid.',
@@ -51,7 +97,52 @@ const en: Catalogue = {
   field_too_long: 'Must be at most {limit} characters.',
   field_too_short: 'Must be at least {limit} characters.',
   field_format: 'Has the wrong format.',
-  field_unknown: 'Has an invalid value.'
+  field_unknown: 'Has an invalid value.',
+  page_sign_in_title: 'Sign in',
+  page_login_intro: 'Enter your phone number and we will text you a one-time code. No password needed.',
+  page_phone_label: 'Phone number',
+  page_phone_hint: 'In international format, e.g. +44 7400 123456.',
+  page_send_code: 'Send code',
+  page_code_title: 'Enter the code',
+  page_code_sent_to: 'We sent a code to {phone}.',
+  page_code_label: 'Code from the SMS',
+  page_code_hint: '{length} digits.',
+  page_sign_in: 'Sign in',
+  page_send_again: 'Send a new code',
+  page_resend_wait: 'You can ask for a new code in {wait}.',
+  page_other_number: 'Use another number',
+  page_attempts_left: 'Tries left for this code: {count}.',
+  page_profile_title: 'Your profile',
+  page_phone: 'Phone',
+  page_own_code: 'Your invite code',
+  page_own_code_hint: 'Share it: whoever enters it joins with your code.',
+  page_copy: 'Copy',
+  page_copied: 'Copied',
+  page_activated_code: 'You joined with the code',
+  page_activate_title: 'Have an invite code?',
+  page_invite_label: 'Invite code',
+  page_invite_hint: '6 letters and digits, from the person who invited you.',
+  page_activate: 'Activate',
+  page_invited_title: 'Joined with your code: {count}',
+  page_invited_none: 'No one yet.',
+  page_sessions_title: 'Where you are signed in',
+  page_session_current: 'this browser',
+  page_session_browser: 'Browser',
+  page_session_app: 'App',
+  page_session_since: 'since {date}',
+  page_sign_out_others: 'Sign out everywhere else',
+  page_sign_out: 'Sign out',
+  page_invite_activated: 'Invite code activated.',
+  page_others_signed_out: 'Signed out of other sessions: {count}.',
+  page_not_found_title: 'Page not found',
+  page_not_found_text: 'There is nothing at this address.',
+  page_forbidden_title: 'Request refused',
+  page_forbidden_text: 'This form came from another site or from a page that is too old. Go back, reload the page and try again.',
+  page_error_title: 'Something went wrong',
+  page_request_id: 'Request id: {requestId}',
+  page_go_home: 'Go to the start page',
+  page_error_summary: 'There is a problem',
+  page_language: 'Language'
 }
 
 const ru: Catalogue = {
@@ -86,7 +177,52 @@ const ru: Catalogue = {
   field_too_long: 'Не более {limit} символов.',
   field_too_short: 'Не менее {limit} символов.',
   field_format: 'Неверный формат.',
-  field_unknown: 'Недопустимое значение.'
+  field_unknown: 'Недопустимое значение.',
+  page_sign_in_title: 'Вход',
+  page_login_intro: 'Введите номер телефона, и мы пришлём одноразовый код по SMS. Пароль не нужен.',
+  page_phone_label: 'Номер телефона',
+  page_phone_hint: 'В международном формате, например +7 912 345-67-89.',
+  page_send_code: 'Получить код',
+  page_code_title: 'Введите код',
+  page_code_sent_to: 'Мы отправили код на {phone}.',
+  page_code_label: 'Код из SMS',
+  page_code_hint: 'Цифр: {length}.',
+  page_sign_in: 'Войти',
+  page_send_again: 'Прислать новый код',
+  page_resend_wait: 'Новый код можно запросить через {wait}.',
+  page_other_number: 'Указать другой номер',
+  page_attempts_left: 'Осталось попыток для этого кода: {count}.',
+  page_profile_title: 'Ваш профиль',
+  page_phone: 'Телефон',
+  page_own_code: 'Ваш код приглашения',
+  page_own_code_hint: 'Поделитесь им: кто его введёт, присоединится по вашему коду.',
+  page_copy: 'Копировать',
+  page_copied: 'Скопировано',
+  page_activated_code: 'Вы присоединились по коду',
+  page_activate_title: 'Есть код приглашения?',
+  page_invite_label: 'Код приглашения',
+  page_invite_hint: '6 букв и цифр от человека, который вас пригласил.',
+  page_activate: 'Активировать',
+  page_invited_title: 'Присоединились по вашему коду: {count}',
+  page_invited_none: 'Пока никого.',
+  page_sessions_title: 'Где выполнен вход',
+  page_session_current: 'этот браузер',
+  page_session_browser: 'Браузер',
+  page_session_app: 'Приложение',
+  page_session_since: 'с {date}',
+  page_sign_out_others: 'Выйти на всех других устройствах',
+  page_sign_out: 'Выйти',
+  page_invite_activated: 'Код приглашения активирован.',
+  page_others_signed_out: 'Завершено других сеансов: {count}.',
+  page_not_found_title: 'Страница не найдена',
+  page_not_found_text: 'По этому адресу ничего нет.',
+  page_forbidden_title: 'Запрос отклонён',
+  page_forbidden_text: 'Эта форма пришла с другого сайта или со слишком старой страницы. Вернитесь назад, обновите страницу и повторите.',
+  page_error_title: 'Что-то пошло не так',
+  page_request_id: 'Номер запроса: {requestId}',
+  page_go_home: 'На начальную страницу',
+  page_error_summary: 'Есть ошибка',
+  page_language: 'Язык'
 }
 
 const catalogues: Record<Locale, Catalogue> = { en, ru }

@@ -1,0 +1,73 @@
+import { basename, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import csrf from '@fastify/csrf-protection'
+import helmet from '@fastify/helmet'
+import fastifyStatic from '@fastify/static'
+import view from '@fastify/view'
+import nunjucks from 'nunjucks'
+import type { Config } from '../../config.js'
+import type { Clock } from '../../services/clock.js'
+import type { Keys } from '../../services/keys.js'
+import { pageRoutes } from './routes.js'
+import { registerSession } from './session.js'
+
+export interface WebOptions {
+  config: Config
+  keys: Keys
+  clock: Clock
+}
+
+// views/ and public/ sit at the project root, whether this runs from src/ or from dist/src/.
+const here = fileURLToPath(new URL('../../../', import.meta.url))
+const projectRoot = basename(here) === 'dist' ? dirname(here) : here
+
+/** Security headers for every answer: a strict CSP with no inline script or style. */
+export const strictCsp = {
+  useDefaults: false,
+  directives: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    fontSrc: ["'self'"],
+    connectSrc: ["'self'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+    baseUri: ["'none'"],
+    objectSrc: ["'none'"]
+  }
+}
+
+async function webPages (app: FastifyInstance, { config, keys, clock }: WebOptions): Promise<void> {
+  await registerSession(app, config, keys)
+  await app.register(csrf, { sessionPlugin: '@fastify/secure-session' })
+  await app.register(view, {
+    engine: { nunjucks },
+    root: join(projectRoot, 'views'),
+    viewExt: 'njk',
+    options: { autoescape: true, throwOnUndefined: false }
+  })
+  await app.register(fastifyStatic, {
+    root: join(projectRoot, 'public'),
+    prefix: '/assets/',
+    decorateReply: false,
+    maxAge: '1d',
+    etag: true,
+    lastModified: true
+  })
+  await app.register(pageRoutes, { config, clock })
+}
+
+/** The pages face: helmet for the whole app, then the pages in their own context. */
+export const webFace = fp(async (app: FastifyInstance, options: WebOptions) => {
+  await app.register(helmet, {
+    contentSecurityPolicy: strictCsp,
+    hsts: { maxAge: 31_536_000 },
+    // With helmet's default no-referrer, Chromium sends `Origin: null` on a same-site form post,
+    // which the cross-site check has to refuse; same-origin keeps the real Origin.
+    referrerPolicy: { policy: 'same-origin' }
+  })
+  await app.register(webPages, options)
+}, { name: 'phonepass-web' })

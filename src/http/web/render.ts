@@ -1,0 +1,49 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { locales, pickLocale, translate, type Locale, type MessageKey, type MessageParams } from '../../i18n/catalogue.js'
+import type { ErrorCode } from '../../domain/errors.js'
+
+export const languageCookie = 'phonepass_lang'
+
+const languageNames: Record<Locale, string> = { en: 'English', ru: 'Русский' }
+
+/** The remembered choice from the switch first, then Accept-Language. */
+export function localeOf (request: FastifyRequest): Locale {
+  const chosen = request.cookies[languageCookie]
+  if (chosen !== undefined && (locales as readonly string[]).includes(chosen)) return chosen as Locale
+  return pickLocale(request.headers['accept-language'])
+}
+
+/** What a form page shows after a refused post: messages beside fields, the values typed. */
+export interface FormState {
+  status: number
+  values: Record<string, unknown>
+  fieldErrors: Record<string, string[]>
+  /** A message that belongs to no field of the form. */
+  formError?: string
+  attemptsLeft?: number
+}
+
+export const freshForm: FormState = { status: 200, values: {}, fieldErrors: {} }
+
+export async function renderPage (
+  request: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200
+): Promise<FastifyReply> {
+  const locale = localeOf(request)
+  // After a refused post the URL is the form's action; "/" leads back to the right screen.
+  const here = request.method === 'GET' ? request.url : '/'
+  const html = await reply.viewAsync(template, {
+    ...data,
+    locale,
+    t: (key: MessageKey | ErrorCode, params?: MessageParams) => translate(locale, key, params),
+    csrfToken: reply.generateCsrf(),
+    signedIn: request.session.get('sid') !== undefined,
+    languages: locales.map(code => ({
+      code,
+      name: languageNames[code],
+      current: code === locale,
+      href: `/language/${code}?next=${encodeURIComponent(here)}`
+    }))
+  })
+  // Pages carry personal data: never stored by a shared cache or the back-forward cache.
+  return await reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(html)
+}

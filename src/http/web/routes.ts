@@ -1,0 +1,236 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { DomainError } from '../../domain/errors.js'
+import { formatPhoneForDisplay } from '../../domain/phone.js'
+import { formatWait, locales, translate, type MessageKey } from '../../i18n/catalogue.js'
+import type { Config } from '../../config.js'
+import type { Clock } from '../../services/clock.js'
+import { describeError } from '../error-mapping.js'
+import { localPathOr } from './local-path.js'
+import { freshForm, languageCookie, localeOf, renderPage, type FormState } from './render.js'
+import { isHttps } from './session.js'
+import { profileView } from './view-model.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A form page: a refused post shows it again with the messages beside its fields. */
+    form?: { fields: readonly string[], render: (request: FastifyRequest, reply: FastifyReply, state: FormState) => Promise<FastifyReply> }
+  }
+}
+
+class CrossSiteRequest extends Error {
+  statusCode = 403
+}
+
+const Text = (maxLength: number) => Type.String({ maxLength })
+const NextQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 512 })) })
+
+function clientOf (request: FastifyRequest) {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] }
+}
+
+/**
+ * A form post must come from this site: the browser's Sec-Fetch-Site, or failing that the
+ * Origin, says where it came from. SameSite=Lax and the CSRF token are the other two locks.
+ */
+function refuseCrossSite (request: FastifyRequest): void {
+  const fetchSite = request.headers['sec-fetch-site']
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') throw new CrossSiteRequest('cross-site form post')
+  const origin = request.headers.origin
+  if (origin !== undefined && origin !== `${request.protocol}://${request.host}`) throw new CrossSiteRequest('cross-origin form post')
+}
+
+export async function pageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { auth, profile } = app.services
+
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'POST') refuseCrossSite(request)
+  })
+  app.addHook('preValidation', (request, reply, done) => {
+    if (request.method === 'POST') app.csrfProtection(request, reply, done)
+    else done()
+  })
+
+  function takeFlash (request: FastifyRequest): string | undefined {
+    const flash = request.session.get('flash')
+    if (flash === undefined) return undefined
+    request.session.set('flash', undefined)
+    return translate(localeOf(request), flash.key as MessageKey, { count: flash.count ?? 0 })
+  }
+
+  function seeOther (reply: FastifyReply, url: string): FastifyReply {
+    // 303: the browser follows a form post with a GET, so reload never posts twice.
+    return reply.redirect(url, 303)
+  }
+
+  async function requireSignIn (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const sid = request.session.get('sid')
+    try {
+      if (sid === undefined) throw new DomainError('not_authenticated')
+      request.auth = await auth.authenticateSession(sid)
+    } catch (error) {
+      if (!(error instanceof DomainError) || (error.code !== 'token_not_valid' && error.code !== 'not_authenticated')) throw error
+      request.session.set('sid', undefined)
+      const back = request.method === 'GET' ? request.url : '/profile'
+      await seeOther(reply, `/login?next=${encodeURIComponent(back)}`)
+    }
+  }
+
+  function signedIn (request: FastifyRequest) {
+    if (request.auth === undefined) throw new DomainError('not_authenticated')
+    return request.auth
+  }
+
+  async function renderLogin (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const pending = request.session.get('pendingPhone')
+    const query = request.query as { next?: string }
+    return await renderPage(request, reply, 'login', {
+      title: 'page_sign_in_title',
+      flash: takeFlash(request),
+      form: state,
+      phone: state.values.phone ?? (pending === undefined ? '' : formatPhoneForDisplay(pending)),
+      next: state.values.next ?? query.next ?? ''
+    }, state.status)
+  }
+
+  async function renderCode (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const phone = request.session.get('pendingPhone')
+    if (phone === undefined) return seeOther(reply, '/login')
+    const locale = localeOf(request)
+    const waitMs = (request.session.get('resendAt') ?? 0) - clock.now()
+    return await renderPage(request, reply, 'code', {
+      title: 'page_code_title',
+      form: state,
+      phone: formatPhoneForDisplay(phone),
+      codeLength: config.otp.length,
+      resendWait: waitMs > 0 ? formatWait(locale, waitMs / 1000) : undefined,
+      attemptsLeft: state.attemptsLeft
+    }, state.status)
+  }
+
+  async function renderProfile (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const { userId, sessionId } = signedIn(request)
+    const [person, sessions] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId)])
+    return await renderPage(request, reply, 'profile', {
+      title: 'page_profile_title',
+      flash: takeFlash(request),
+      form: state,
+      inviteValue: state.values.invite_code ?? '',
+      ...profileView(localeOf(request), person, sessions, sessionId)
+    }, state.status)
+  }
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (error.statusCode === 403) {
+      return await renderPage(request, reply, 'error', { title: 'page_forbidden_title', text: translate(localeOf(request), 'page_forbidden_text') }, 403)
+    }
+    const described = describeError(error, localeOf(request), request.id)
+    if (described.unexpected) request.log.error({ err: error }, 'request failed')
+    if (described.retryAfter !== undefined) reply.header('retry-after', String(described.retryAfter))
+    const form = request.routeOptions.config.form
+    if (form !== undefined && !described.unexpected) {
+      const fieldErrors = Object.fromEntries(Object.entries(described.fieldErrors).filter(([field]) => form.fields.includes(field)))
+      return await form.render(request, reply, {
+        status: described.status,
+        values: (request.body ?? {}) as Record<string, unknown>,
+        fieldErrors,
+        formError: Object.keys(fieldErrors).length === 0 ? described.detail : undefined,
+        attemptsLeft: described.attemptsLeft
+      })
+    }
+    return await renderPage(request, reply, 'error', {
+      title: described.status === 404 ? 'page_not_found_title' : 'page_error_title',
+      text: described.detail,
+      // A 500 names the request id, so a person can quote it; the stack stays in the log.
+      requestId: described.unexpected ? request.id : undefined
+    }, described.status)
+  })
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return await renderPage(request, reply, 'error', { title: 'page_not_found_title', text: translate(localeOf(request), 'page_not_found_text') }, 404)
+  })
+
+  app.get('/', async (request, reply) => {
+    if (request.session.get('sid') !== undefined) return seeOther(reply, '/profile')
+    return seeOther(reply, request.session.get('pendingPhone') === undefined ? '/login' : '/login/code')
+  })
+
+  app.get('/login', { schema: { querystring: NextQuery } }, async (request, reply) => {
+    return await renderLogin(request, reply, freshForm)
+  })
+
+  app.post('/login', {
+    schema: { body: Type.Object({ phone: Text(64), next: Type.Optional(Text(512)) }) },
+    config: { form: { fields: ['phone'], render: renderLogin } }
+  }, async (request, reply) => {
+    const sent = await auth.requestCode(request.body.phone, clientOf(request), localeOf(request))
+    request.session.set('pendingPhone', sent.phone)
+    request.session.set('resendAt', clock.now() + sent.resendIn * 1000)
+    request.session.set('next', localPathOr(request.body.next, '/profile'))
+    return seeOther(reply, '/login/code')
+  })
+
+  app.get('/login/code', async (request, reply) => await renderCode(request, reply, freshForm))
+
+  app.post('/login/code', {
+    schema: { body: Type.Object({ auth_code: Text(16) }) },
+    config: { form: { fields: ['auth_code'], render: renderCode } }
+  }, async (request, reply) => {
+    const phone = request.session.get('pendingPhone')
+    if (phone === undefined) return seeOther(reply, '/login')
+    const session = await auth.verifyCode(phone, request.body.auth_code.trim(), 'web', clientOf(request))
+    const next = localPathOr(request.session.get('next'), '/profile')
+    // A fresh cookie at sign-in: nothing from before (CSRF secret, pending phone) carries over.
+    request.session.regenerate()
+    request.session.set('sid', session.sessionId)
+    return seeOther(reply, next)
+  })
+
+  app.post('/login/resend', {
+    config: { form: { fields: [], render: renderCode } }
+  }, async (request, reply) => {
+    const phone = request.session.get('pendingPhone')
+    if (phone === undefined) return seeOther(reply, '/login')
+    const sent = await auth.requestCode(phone, clientOf(request), localeOf(request))
+    request.session.set('resendAt', clock.now() + sent.resendIn * 1000)
+    return seeOther(reply, '/login/code')
+  })
+
+  app.get('/profile', { preHandler: requireSignIn }, async (request, reply) => await renderProfile(request, reply, freshForm))
+
+  app.post('/profile/invite', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ invite_code: Text(32) }) },
+    config: { form: { fields: ['invite_code'], render: renderProfile } }
+  }, async (request, reply) => {
+    await profile.activateInvite(signedIn(request).userId, request.body.invite_code)
+    request.session.set('flash', { key: 'page_invite_activated' })
+    return seeOther(reply, '/profile')
+  })
+
+  app.post('/profile/sessions/sign-out-others', { preHandler: requireSignIn }, async (request, reply) => {
+    const { userId, sessionId } = signedIn(request)
+    const count = await auth.signOutOtherSessions(userId, sessionId)
+    request.session.set('flash', { key: 'page_others_signed_out', count })
+    return seeOther(reply, '/profile')
+  })
+
+  app.post('/logout', async (request, reply) => {
+    const sid = request.session.get('sid')
+    if (sid !== undefined) await auth.signOut(sid)
+    request.session.regenerate()
+    request.session.set('flash', { key: 'signed_out' })
+    return seeOther(reply, '/login')
+  })
+
+  app.get('/language/:locale', {
+    schema: { params: Type.Object({ locale: Type.Union(locales.map(code => Type.Literal(code))) }), querystring: NextQuery }
+  }, async (request, reply) => {
+    reply.setCookie(languageCookie, request.params.locale, {
+      path: '/', sameSite: 'lax', httpOnly: true, secure: isHttps(request), maxAge: 365 * 86_400
+    })
+    return seeOther(reply, localPathOr(request.query.next, '/'))
+  })
+}

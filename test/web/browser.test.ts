@@ -1,0 +1,190 @@
+/// <reference lib="dom" />
+// Functions passed to page.evaluate run in the browser, hence the DOM types.
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { buildTestApp, type TestContext } from '../helpers/app.js'
+import { WebClient } from './web-client.js'
+
+// Real Chromium from the system (Debian's `chromium`), never a downloaded one.
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run']
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+// Screens are always taken; `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/,
+// otherwise they go to a temporary folder so a test run leaves the work tree clean.
+const screensDir = process.env.UPDATE_SCREENS === '1'
+  ? new URL('../../docs/screens/', import.meta.url).pathname
+  : mkdtempSync(join(tmpdir(), 'phonepass-screens-'))
+
+let context: TestContext
+let base: string
+let browser: Browser
+
+t.before(async () => {
+  context = await buildTestApp(t)
+  await context.app.listen({ port: 0, host: '127.0.0.1' })
+  base = `http://127.0.0.1:${(context.app.server.address() as AddressInfo).port}`
+  browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs })
+  t.teardown(async () => { await browser.close() })
+})
+
+async function newContext (options: { javaScript: boolean, locale: string, bypassCSP?: boolean }): Promise<BrowserContext> {
+  const browserContext = await browser.newContext({
+    javaScriptEnabled: options.javaScript,
+    locale: options.locale,
+    bypassCSP: options.bypassCSP ?? false,
+    viewport: { width: 1280, height: 900 }
+  })
+  t.teardown(async () => { await browserContext.close() })
+  return browserContext
+}
+
+/** Collects what the browser complains about: CSP refusals, script errors, failed loads. */
+function watch (page: Page): string[] {
+  const problems: string[] = []
+  page.on('console', message => { if (message.type() === 'error') problems.push(message.text()) })
+  page.on('pageerror', error => { problems.push(error.message) })
+  return problems
+}
+
+/** Presses Tab until `selector` has the focus, as a keyboard user would; fails if it never does. */
+async function tabTo (page: Page, selector: string): Promise<void> {
+  for (let presses = 0; presses < 25; presses++) {
+    await page.keyboard.press('Tab')
+    if (await page.evaluate(s => document.activeElement?.matches(s) ?? false, selector)) {
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)
+      if (outline === 'none') throw new Error(`${selector} has the focus but no visible outline`)
+      return
+    }
+  }
+  throw new Error(`Tab never reached ${selector} on ${page.url()}`)
+}
+
+async function pressEnterAndWait (page: Page, path: string): Promise<void> {
+  await Promise.all([page.waitForURL(url => new URL(url).pathname === path), page.keyboard.press('Enter')])
+}
+
+const journeys = [
+  { name: 'without JavaScript, in English', javaScript: false, locale: 'en-GB', inviter: '+79123456701', person: '+79123456702', typed: '+7 912 345-67-02', shown: '+7 912 345 67 02', texts: { activated: 'Invite code activated.', signedOut: 'You have signed out.' } },
+  { name: 'with JavaScript, in Russian', javaScript: true, locale: 'ru-RU', inviter: '+79123456703', person: '+79123456704', typed: '8 (912) 345-67-04', shown: '+7 912 345 67 04', texts: { activated: 'Код приглашения активирован.', signedOut: 'Вы вышли.' } }
+]
+
+for (const journey of journeys) {
+  t.test(`the whole journey by keyboard, ${journey.name}`, async t => {
+    const inviter = new WebClient(context.app)
+    await inviter.signIn(context, journey.inviter)
+    const inviterCode = await inviter.ownInviteCode()
+
+    const page = await (await newContext({ javaScript: journey.javaScript, locale: journey.locale })).newPage()
+    const problems = watch(page)
+    await page.goto(base + '/')
+    t.equal(new URL(page.url()).pathname, '/login', '/ sends a visitor to /login')
+
+    await tabTo(page, '#phone')
+    await page.keyboard.type(journey.typed)
+    await pressEnterAndWait(page, '/login/code')
+    t.match(await page.textContent('main'), journey.shown, 'the code page names the number, international format')
+
+    await tabTo(page, '#auth_code')
+    await page.keyboard.type(context.sms.lastCode(journey.person))
+    await pressEnterAndWait(page, '/profile')
+    t.match(await page.textContent('main'), journey.shown)
+
+    const copy = page.locator('button[data-copy]')
+    t.equal(await copy.isVisible(), journey.javaScript, 'the copy button appears only with JavaScript')
+
+    await tabTo(page, '#invite_code')
+    await page.keyboard.type(inviterCode.toLowerCase())
+    await pressEnterAndWait(page, '/profile')
+    t.match(await page.textContent('.notice'), journey.texts.activated)
+    t.equal(await page.textContent('dd code.code >> nth=1'), inviterCode, 'the activated code is shown')
+    t.match((await inviter.get('/profile')).body, `<li>${journey.shown}</li>`, "the inviter's list has the new person")
+
+    await tabTo(page, 'form[action="/logout"] button')
+    await pressEnterAndWait(page, '/login')
+    t.match(await page.textContent('.notice'), journey.texts.signedOut)
+    await page.goto(base + '/profile')
+    t.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/login?next=%2Fprofile', 'signed out for real')
+    t.same(problems, [], 'no CSP refusal or script error')
+  })
+}
+
+t.test('axe finds no serious or critical violation on any page in either language; screenshots', async t => {
+  mkdirSync(screensDir, { recursive: true })
+  const inviter = new WebClient(context.app)
+  await inviter.signIn(context, '+79123456705')
+  const inviterCode = await inviter.ownInviteCode()
+
+  for (const locale of ['en-GB', 'ru-RU']) {
+    const english = locale === 'en-GB'
+    // axe is injected as a script, which the CSP rightly refuses: this context alone bypasses it.
+    const page = await (await newContext({ javaScript: true, locale, bypassCSP: true })).newPage()
+    const phone = english ? '+79123456706' : '+79123456707'
+
+    async function check (name: string): Promise<void> {
+      await page.addScriptTag({ content: axeSource })
+      const result = await page.evaluate(async () => {
+        const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: Array<{ id: string, impact: string, nodes: unknown[] }> }> } }).axe
+        return await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })
+      })
+      const serious = result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => `${v.id} (${v.impact}, ${v.nodes.length})`)
+      t.same(serious, [], `${name} (${locale})`)
+      await page.setViewportSize({ width: 320, height: 640 })
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      t.equal(overflow, 0, `${name} (${locale}) fits a 320 px screen without sideways scrolling`)
+      await page.setViewportSize({ width: 1280, height: 900 })
+      if (!english) return
+      for (const width of [390, 1280]) {
+        await page.setViewportSize({ width, height: width === 390 ? 844 : 900 })
+        await page.screenshot({ path: join(screensDir, `${name}-${width}.png`), fullPage: true })
+      }
+      await page.setViewportSize({ width: 1280, height: 900 })
+    }
+
+    await page.goto(base + '/login')
+    await check('login')
+    await page.fill('#phone', '12')
+    await Promise.all([page.waitForURL('**/login'), page.click('button[type=submit]')])
+    await check('login-error')
+    await page.fill('#phone', phone)
+    await Promise.all([page.waitForURL('**/login/code'), page.click('form[action="/login"] button')])
+    await check('code')
+    await page.fill('#auth_code', context.sms.lastCode(phone))
+    await Promise.all([page.waitForURL('**/profile'), page.click('form[action="/login/code"] button')])
+    await check('profile-new')
+    await page.fill('#invite_code', inviterCode)
+    await Promise.all([page.waitForURL('**/profile'), page.click('form[action="/profile/invite"] button')])
+    const ownCode = await page.textContent('#own-code') ?? ''
+    for (const joiner of english ? ['+79123456708', '+79123456709'] : ['+79123456710']) {
+      const client = new WebClient(context.app)
+      await client.signIn(context, joiner)
+      await client.submit('/profile', '/profile/invite', { invite_code: ownCode })
+    }
+    await page.reload()
+    await check('profile')
+    await page.goto(base + '/no/such/page')
+    await check('not-found')
+    // A stale form: its CSRF token no longer matches, so the post gets the 403 page.
+    await page.goto(base + '/profile')
+    await page.evaluate(() => { (document.querySelector('form[action="/logout"] input[name=_csrf]') as HTMLInputElement).value = 'stale' })
+    const [refused] = await Promise.all([page.waitForNavigation(), page.click('form[action="/logout"] button')])
+    t.equal(refused?.status(), 403)
+    await check('forbidden')
+  }
+})
+
+t.test('/redoc/ still renders under its own CSP', async t => {
+  const page = await (await newContext({ javaScript: true, locale: 'en-GB' })).newPage()
+  const problems = watch(page)
+  await page.goto(base + '/redoc/')
+  await page.waitForSelector('h1:has-text("phonepass API")', { timeout: 30_000 })
+  t.ok(await page.isVisible('text=/api/users/register/'), 'the operations are listed')
+  // The bundle's "powered by" logo points at cdn.redoc.ly: refusing it is the point of the CSP.
+  const refusals = problems.filter(p => /Content Security Policy|Refused/i.test(p) && !p.includes("image 'https://cdn.redoc.ly/"))
+  t.same(refusals, [], 'no script, style or worker refused')
+})
