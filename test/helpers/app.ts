@@ -1,5 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp, type AppDeps } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { startSmsSink, type SmsSink } from './sms-sink.js'
 
@@ -30,7 +30,7 @@ interface Tap {
  * An app on a fresh in-memory SQLite database, its SMS going through the real webhook
  * provider to a local HTTP sink, and a clock the test moves.
  */
-export async function buildTestApp (t: Tap, env: Record<string, string> = {}): Promise<TestContext> {
+export async function buildTestApp (t: Tap, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestContext> {
   const sms = await startSmsSink()
   const clock = manualClock()
   const config = loadConfig({
@@ -44,7 +44,7 @@ export async function buildTestApp (t: Tap, env: Record<string, string> = {}): P
     TEST_PHONE_NUMBERS: '+15550100001=1234',
     ...env
   })
-  const app = await buildApp(config, { clock })
+  const app = await buildApp(config, { clock, ...deps })
   t.teardown(async () => {
     await app.close()
     await sms.close()
