@@ -58,15 +58,18 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
 
   /**
    * Before a code is stored: the phone's hourly and daily quota (not for test numbers, which
-   * send nothing) and the client IP's hourly quota. The caller gives the counts back when no
-   * code goes out after all (cooldown, failed send: `phone` only, as the IP stays charged).
+   * send nothing) and the client IP's hourly quota. A device that signed in to this phone
+   * before has a quota of its own, so someone spending the phone's cannot keep the owner
+   * from getting a code. The caller gives the counts back when no code goes out after all
+   * (cooldown; failed send: `phone` only, as the IP stays charged).
    */
-  async function takeCodeSend (phone: string, ip: string, isTestNumber: boolean): Promise<{ phone: Taken, all: Taken }> {
+  async function takeCodeSend (phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<{ phone: Taken, all: Taken }> {
     if (isTestNumber) return { phone: taken([]), all: taken([]) }
     const now = clock.now()
-    const phoneHour = windowOf(`code:phone:h:${phone}`, hour, now)
-    const phoneDay = windowOf(`code:phone:d:${phone}`, day, now)
-    const ipHour = windowOf(`code:ip:h:${ipSubject(ip)}`, hour, now)
+    const subject = deviceId === undefined ? `phone:${phone}` : `device:${deviceId}:${phone}`
+    const phoneHour = windowOf(`code:${subject}:h`, hour, now)
+    const phoneDay = windowOf(`code:${subject}:d`, day, now)
+    const ipHour = windowOf(`code:ip:${ipSubject(ip)}:h`, hour, now)
     await take(phoneHour, limits.codesPerPhoneHour, 'too_many_codes', taken([]), now)
     await take(phoneDay, limits.codesPerPhoneDay, 'too_many_codes', taken([phoneHour]), now)
     await take(ipHour, limits.codesPerIpHour, 'rate_limited', taken([phoneHour, phoneDay]), now)
@@ -98,9 +101,9 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
   async function countCodeTry (phone: string, deviceId: string | undefined, ip: string): Promise<Taken> {
     const now = clock.now()
     const subject = deviceId === undefined
-      ? { window: windowOf(`wrong:phone:d:${phone}`, day, now), limit: limits.wrongCodesPerPhoneDay }
-      : { window: windowOf(`wrong:device:d:${deviceId}:${phone}`, day, now), limit: limits.wrongCodesPerDeviceDay }
-    const ipHour = windowOf(`wrong:ip:h:${ipSubject(ip)}`, hour, now)
+      ? { window: windowOf(`wrong:phone:${phone}:d`, day, now), limit: limits.wrongCodesPerPhoneDay }
+      : { window: windowOf(`wrong:device:${deviceId}:${phone}:d`, day, now), limit: limits.wrongCodesPerDeviceDay }
+    const ipHour = windowOf(`wrong:ip:${ipSubject(ip)}:h`, hour, now)
     const subjectCount = await incrementCounter(db, subject.window) ?? 0
     const ipCount = await incrementCounter(db, ipHour) ?? 0
     if (subjectCount > subject.limit) {
@@ -115,7 +118,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
   /** Counts a try at an invite code before the lookup; a code that exists gives it back. */
   async function countInviteTry (userId: number): Promise<Taken> {
     const now = clock.now()
-    const window = windowOf(`invite:user:h:${userId}`, hour, now)
+    const window = windowOf(`invite:user:${userId}:h`, hour, now)
     const count = await incrementCounter(db, window) ?? 0
     if (count > limits.wrongInvitesPerUserHour) {
       throw new DomainError('rate_limited', { field: 'invite_code', retryAfter: secondsLeft(window, now) })

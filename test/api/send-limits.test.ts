@@ -95,7 +95,7 @@ t.test('parallel requests for many phones from one IP send at most the IP\'s quo
   t.equal(answers.filter(res => res.statusCode === 200).length, 10)
   t.equal(answers.filter(res => res.statusCode === 429).length, 30)
   t.equal(sms.messages.length, 10)
-  const counter = await app.db.selectFrom('limit_counters').select('count').where('key', '=', 'code:ip:h:203.0.113.9').executeTakeFirstOrThrow()
+  const counter = await app.db.selectFrom('limit_counters').select('count').where('key', '=', 'code:ip:203.0.113.9:h').executeTakeFirstOrThrow()
   t.equal(counter.count, 10, 'refused requests are not counted')
 })
 

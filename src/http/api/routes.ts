@@ -70,7 +70,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
     }
   }, async (request) => {
     const locale = pickLocale(request.headers['accept-language'])
-    const sent = await auth.requestCode(request.body.phone, clientOf(request), locale)
+    const sent = await auth.requestCode(request.body.phone, { ...clientOf(request), deviceToken: request.body.device_token }, locale)
     return {
       phone: sent.phone,
       expires_in: sent.expiresIn,
