@@ -1,0 +1,74 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { createDatabase, type Db } from '../../src/store/database.js'
+import { decrementCounter, deleteExpiredCounters, incrementCounter, readCounter } from '../../src/store/limit-counters.js'
+import { migrateToLatest } from '../../src/store/migrator.js'
+
+const postgresUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+interface Tap { teardown: (fn: () => unknown) => void }
+
+async function sqlite (t: Tap): Promise<Db> {
+  const db = createDatabase('sqlite::memory:')
+  t.teardown(async () => { await db.destroy() })
+  await migrateToLatest(db)
+  return db
+}
+
+/** PostgreSQL in a schema of its own, dropped afterwards; this machine's test database. */
+async function postgres (t: Tap): Promise<Db> {
+  const schema = `limits_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: postgresUrl })
+  await admin.connect()
+  await admin.query(`create schema ${schema}`)
+  const url = new URL(postgresUrl)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  const db = createDatabase(url.toString(), { postgresPoolSize: 10 })
+  t.teardown(async () => {
+    await db.destroy()
+    await admin.query(`drop schema ${schema} cascade`)
+    await admin.end()
+  })
+  await migrateToLatest(db)
+  return db
+}
+
+const window = { key: 'test:key', windowStart: 3_600_000, expiresAt: 7_200_000 }
+
+for (const [dialect, open] of [['SQLite', sqlite], ['PostgreSQL', postgres]] as const) {
+  t.test(`${dialect}: 100 parallel increments count 100`, async t => {
+    const db = await open(t)
+    const counts = await Promise.all(Array.from({ length: 100 }, async () => await incrementCounter(db, window)))
+    t.same([...counts].sort((a, b) => (a ?? 0) - (b ?? 0)), Array.from({ length: 100 }, (_, i) => i + 1), 'each increment saw its own count')
+    t.equal(await readCounter(db, window), 100)
+  })
+
+  t.test(`${dialect}: with a ceiling, 100 parallel increments stop exactly at it`, async t => {
+    const db = await open(t)
+    const counts = await Promise.all(Array.from({ length: 100 }, async () => await incrementCounter(db, window, 7)))
+    t.equal(counts.filter(count => count !== undefined).length, 7)
+    t.equal(await readCounter(db, window), 7)
+  })
+
+  t.test(`${dialect}: windows and keys are counted apart; a decrement gives one back, never below 0`, async t => {
+    const db = await open(t)
+    await incrementCounter(db, window)
+    await incrementCounter(db, { ...window, windowStart: 7_200_000, expiresAt: 10_800_000 })
+    await incrementCounter(db, { ...window, key: 'other' })
+    t.equal(await readCounter(db, window), 1)
+    await decrementCounter(db, window)
+    await decrementCounter(db, window)
+    t.equal(await readCounter(db, window), 0)
+    t.equal(await incrementCounter(db, window), 1)
+  })
+
+  t.test(`${dialect}: ended windows are deleted, live ones kept`, async t => {
+    const db = await open(t)
+    await incrementCounter(db, window)
+    await incrementCounter(db, { key: 'later', windowStart: 7_200_000, expiresAt: 10_800_000 })
+    t.equal(await deleteExpiredCounters(db, 7_199_999), 0)
+    t.equal(await deleteExpiredCounters(db, 7_200_000), 1)
+    t.same((await db.selectFrom('limit_counters').select('key').execute()).map(row => row.key), ['later'])
+  })
+}
