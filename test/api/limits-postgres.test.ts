@@ -1,34 +1,16 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.js'
+import { createPostgresSchema } from '../helpers/postgres-schema.js'
 
 // Two app instances on one PostgreSQL database (a schema of its own, dropped afterwards):
 // the limits are counted in the database, so the two behave as one.
-const postgresUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-
-async function sharedPostgres (t: { teardown: (fn: () => unknown) => void }): Promise<string> {
-  const schema = `limits_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: postgresUrl })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  t.teardown(async () => {
-    await admin.query(`drop schema ${schema} cascade`)
-    await admin.end()
-  })
-  const url = new URL(postgresUrl)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return url.toString()
-}
-
 async function verify (app: FastifyInstance, phone: string, code: string, ip: string) {
   return await app.inject({ method: 'POST', url: '/api/users/verify_code/', payload: { phone, auth_code: code }, remoteAddress: ip })
 }
 
 t.test('PostgreSQL, two instances: 50 parallel wrong guesses count 3 on the code and 50 on the phone', async t => {
-  const url = await sharedPostgres(t)
-  // The apps are closed (teardowns run last-in first-out) before the schema is dropped.
+  const url = await createPostgresSchema(t)
   const one = await buildTestApp(t, { DATABASE_URL: url, LIMIT_WRONG_CODES_PER_PHONE_DAY: '1000', LIMIT_WRONG_CODES_PER_IP_HOUR: '1000' })
   const two = await buildTestApp(t, { DATABASE_URL: url, LIMIT_WRONG_CODES_PER_PHONE_DAY: '1000', LIMIT_WRONG_CODES_PER_IP_HOUR: '1000' })
   const sent = await one.app.inject({ method: 'POST', url: '/api/users/register/', payload: { phone: '+79123456789' } })
@@ -42,7 +24,7 @@ t.test('PostgreSQL, two instances: 50 parallel wrong guesses count 3 on the code
 })
 
 t.test('PostgreSQL, two instances: the phone\'s day budget and the IP\'s send budget hold across both', async t => {
-  const url = await sharedPostgres(t)
+  const url = await createPostgresSchema(t)
   const one = await buildTestApp(t, { DATABASE_URL: url, OTP_MAX_ATTEMPTS: '10' })
   const two = await buildTestApp(t, { DATABASE_URL: url, OTP_MAX_ATTEMPTS: '10' })
   await one.app.inject({ method: 'POST', url: '/api/users/register/', payload: { phone: '+79123456789' } })

@@ -1,11 +1,8 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { createDatabase, type Db } from '../../src/store/database.js'
 import { decrementCounter, deleteExpiredCounters, incrementCounter, readCounter } from '../../src/store/limit-counters.js'
 import { migrateToLatest } from '../../src/store/migrator.js'
-
-const postgresUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+import { createPostgresSchema } from '../helpers/postgres-schema.js'
 
 interface Tap { teardown: (fn: () => unknown) => void }
 
@@ -16,20 +13,10 @@ async function sqlite (t: Tap): Promise<Db> {
   return db
 }
 
-/** PostgreSQL in a schema of its own, dropped afterwards; this machine's test database. */
+/** PostgreSQL in a schema of its own, dropped afterwards. */
 async function postgres (t: Tap): Promise<Db> {
-  const schema = `limits_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: postgresUrl })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  const url = new URL(postgresUrl)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  const db = createDatabase(url.toString(), { postgresPoolSize: 10 })
-  t.teardown(async () => {
-    await db.destroy()
-    await admin.query(`drop schema ${schema} cascade`)
-    await admin.end()
-  })
+  const db = createDatabase(await createPostgresSchema(t), { postgresPoolSize: 10 })
+  t.teardown(async () => { await db.destroy() })
   await migrateToLatest(db)
   return db
 }
