@@ -56,7 +56,7 @@ async function startTwilio (t: { teardown: (fn: () => unknown) => void }) {
 }
 
 
-function sender (baseUrl: string, overrides: Partial<TwilioConfig> = {}, timeoutMs = 1000) {
+function sender (baseUrl: string, overrides: Partial<TwilioConfig> = {}, timeoutMs = 5000) {
   const config: TwilioConfig = { accountSid, authToken, from: '+15005550006', messagingServiceSid: undefined, baseUrl, ...overrides }
   return createTwilioSender(config, timeoutMs, pino({ level: 'silent' }))
 }
