@@ -15,6 +15,8 @@ import { createProfileService, type ProfileService } from './services/profile-se
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
+import { createTwilioSender } from './sms/twilio-sender.js'
+import { createLimits } from './services/limits.js'
 import { createDatabase, type Db } from './store/database.js'
 import { migrateToLatest } from './store/migrator.js'
 import { createLogger } from './logger.js'
@@ -42,8 +44,13 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
   if (config.sms.provider === 'webhook' && config.sms.webhookUrl !== undefined) {
     return createWebhookSender(config.sms.webhookUrl, config.sms.timeoutMs)
   }
+  if (config.sms.provider === 'twilio' && config.sms.twilio !== undefined) {
+    return createTwilioSender(config.sms.twilio, config.sms.timeoutMs, logger)
+  }
   return createConsoleSender(logger)
 }
+
+const limitCleanupIntervalMs = 5 * 60_000
 
 /** Builds the app on a migrated database. Never listens: main.ts does, tests inject. */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -80,6 +87,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }
   app.decorate('services', { auth: createAuthService(context), profile: createProfileService(context) })
   app.addHook('onClose', async () => { await context.sms.close?.() })
+
+  // Ended limit windows are deleted every few minutes; any number of instances may do it.
+  const limits = createLimits(context)
+  const cleanup = setInterval(() => {
+    limits.removeExpired().catch((err: unknown) => { app.log.warn({ err }, 'could not delete expired limit counters') })
+  }, limitCleanupIntervalMs).unref()
+  app.addHook('onClose', async () => { clearInterval(cleanup) })
 
   // One log line per request, with its id; the id also goes back to the caller.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })

@@ -15,7 +15,7 @@ const EnvSchema = Type.Object({
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'a whole number of PostgreSQL connections per instance from 1 to 1000' }),
   PGSSLMODE: Type.Optional(Type.Union(['disable', 'allow', 'prefer', 'require', 'no-verify', 'verify-ca', 'verify-full'].map(mode => Type.Literal(mode)), { description: 'one of disable, allow, prefer, require, no-verify, verify-ca, verify-full' })),
   PHONEPASS_SECRET: Type.Optional(Type.String({ pattern: '^[^,]{32,}(,[^,]{32,})*$', description: 'at least 32 characters (a comma-separated list when rotating: the first signs, all verify)' })),
-  SMS_PROVIDER: Type.Union([Type.Literal('console'), Type.Literal('webhook')], { default: 'console', description: 'one of console, webhook' }),
+  SMS_PROVIDER: Type.Union([Type.Literal('console'), Type.Literal('webhook'), Type.Literal('twilio')], { default: 'console', description: 'one of console, webhook, twilio' }),
   SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL' })),
   SMS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'milliseconds from 100 to 60000' }),
   OTP_LENGTH: Type.Integer({ minimum: 4, maximum: 8, default: 4, description: 'a whole number of digits from 4 to 8' }),
@@ -28,6 +28,21 @@ const EnvSchema = Type.Object({
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'seconds from 60 to 86400' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
   PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),
+  TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$', description: 'a Twilio account SID: AC and 32 hex digits' })),
+  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the Twilio auth token (or an API key secret)' })),
+  TWILIO_FROM: Type.Optional(Type.String({ pattern: '^(\\+[0-9]{6,15}|[A-Za-z0-9 ]{1,11})$', description: 'a sender: +E164 number or an alphanumeric sender ID of up to 11 characters' })),
+  TWILIO_MESSAGING_SERVICE_SID: Type.Optional(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$', description: 'a Twilio messaging service SID: MG and 32 hex digits' })),
+  TWILIO_BASE_URL: Type.String({ pattern: '^https?://[^/]+$', default: 'https://api.twilio.com', description: 'an http(s) origin without a path, e.g. https://api.twilio.com' }),
+  SMS_ALLOWED_COUNTRIES: Type.String({ pattern: '^([A-Z]{2}(\\s*,\\s*[A-Z]{2})*)?$', default: '', description: 'a comma-separated list of ISO 3166 country codes, e.g. RU,KZ,GB (empty: all countries)' }),
+  SMS_HOURLY_CAP: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1000, description: 'a whole number of SMS an hour, 1 or more' }),
+  LIMIT_CODES_PER_PHONE_HOUR: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'a whole number from 1 to 1000' }),
+  LIMIT_CODES_PER_PHONE_DAY: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
+  LIMIT_WRONG_CODES_PER_PHONE_DAY: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
+  LIMIT_WRONG_CODES_PER_DEVICE_DAY: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
+  LIMIT_CODES_PER_IP_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10, description: 'a whole number from 1 to 1000000' }),
+  LIMIT_WRONG_CODES_PER_IP_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30, description: 'a whole number from 1 to 1000000' }),
+  LIMIT_WRONG_INVITES_PER_USER_HOUR: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
+  DEVICE_TOKEN_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'days from 1 to 3650' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -47,7 +62,13 @@ export interface Config {
     readonly provider: Env['SMS_PROVIDER']
     readonly webhookUrl: string | undefined
     readonly timeoutMs: number
+    readonly twilio: TwilioConfig | undefined
+    /** ISO 3166 codes SMS may go to; empty: every country. */
+    readonly allowedCountries: readonly CountryCode[]
+    readonly hourlyCap: number
   }
+  readonly limits: LimitsConfig
+  readonly deviceTokenTtlDays: number
   readonly otp: {
     readonly length: number
     readonly ttlSeconds: number
@@ -65,6 +86,26 @@ export interface Config {
   readonly logLevel: string
 }
 
+export interface TwilioConfig {
+  readonly accountSid: string
+  readonly authToken: string
+  /** A sender number or ID, or a messaging service: Twilio needs one of the two. */
+  readonly from: string | undefined
+  readonly messagingServiceSid: string | undefined
+  readonly baseUrl: string
+}
+
+/** Abuse limits; every one is counted in the database (limit_counters), per fixed window. */
+export interface LimitsConfig {
+  readonly codesPerPhoneHour: number
+  readonly codesPerPhoneDay: number
+  readonly wrongCodesPerPhoneDay: number
+  readonly wrongCodesPerDeviceDay: number
+  readonly codesPerIpHour: number
+  readonly wrongCodesPerIpHour: number
+  readonly wrongInvitesPerUserHour: number
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -76,7 +117,7 @@ function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
   const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
   if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
   const expected = schemaProperties[variable]?.description ?? 'a valid value'
-  const shown = variable === 'PHONEPASS_SECRET' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  const shown = variable === 'PHONEPASS_SECRET' || variable === 'TWILIO_AUTH_TOKEN' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
   return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
 }
 
@@ -90,6 +131,34 @@ function parseTestPhoneNumbers (value: string, otpLength: number): Map<string, s
     numbers.set(phone, code)
   }
   return numbers
+}
+
+function parseTwilio (env: Env): TwilioConfig | undefined {
+  if (env.SMS_PROVIDER !== 'twilio') return undefined
+  if (env.TWILIO_ACCOUNT_SID === undefined || env.TWILIO_AUTH_TOKEN === undefined) {
+    throw new ConfigError('Invalid configuration: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required when SMS_PROVIDER=twilio')
+  }
+  if (env.TWILIO_FROM === undefined && env.TWILIO_MESSAGING_SERVICE_SID === undefined) {
+    throw new ConfigError('Invalid configuration: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required when SMS_PROVIDER=twilio')
+  }
+  return {
+    accountSid: env.TWILIO_ACCOUNT_SID,
+    authToken: env.TWILIO_AUTH_TOKEN,
+    from: env.TWILIO_FROM,
+    messagingServiceSid: env.TWILIO_MESSAGING_SERVICE_SID,
+    baseUrl: env.TWILIO_BASE_URL
+  }
+}
+
+function parseAllowedCountries (value: string): CountryCode[] {
+  const countries = value.split(',').map(c => c.trim()).filter(c => c !== '') as CountryCode[]
+  const known = getCountries()
+  for (const country of countries) {
+    if (!known.includes(country)) {
+      throw new ConfigError(`Invalid configuration: SMS_ALLOWED_COUNTRIES must list ISO 3166 country codes such as RU or GB, got ${JSON.stringify(country)}`)
+    }
+  }
+  return countries
 }
 
 function parseTrustProxy (value: string): boolean | number | string {
@@ -143,7 +212,24 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: parsed.DATABASE_POOL_SIZE,
     pgSslMode: parsed.PGSSLMODE,
     secrets: resolveSecrets(parsed),
-    sms: { provider: parsed.SMS_PROVIDER, webhookUrl: parsed.SMS_WEBHOOK_URL, timeoutMs: parsed.SMS_TIMEOUT_MS },
+    sms: {
+      provider: parsed.SMS_PROVIDER,
+      webhookUrl: parsed.SMS_WEBHOOK_URL,
+      timeoutMs: parsed.SMS_TIMEOUT_MS,
+      twilio: parseTwilio(parsed),
+      allowedCountries: parseAllowedCountries(parsed.SMS_ALLOWED_COUNTRIES),
+      hourlyCap: parsed.SMS_HOURLY_CAP
+    },
+    limits: {
+      codesPerPhoneHour: parsed.LIMIT_CODES_PER_PHONE_HOUR,
+      codesPerPhoneDay: parsed.LIMIT_CODES_PER_PHONE_DAY,
+      wrongCodesPerPhoneDay: parsed.LIMIT_WRONG_CODES_PER_PHONE_DAY,
+      wrongCodesPerDeviceDay: parsed.LIMIT_WRONG_CODES_PER_DEVICE_DAY,
+      codesPerIpHour: parsed.LIMIT_CODES_PER_IP_HOUR,
+      wrongCodesPerIpHour: parsed.LIMIT_WRONG_CODES_PER_IP_HOUR,
+      wrongInvitesPerUserHour: parsed.LIMIT_WRONG_INVITES_PER_USER_HOUR
+    },
+    deviceTokenTtlDays: parsed.DEVICE_TOKEN_TTL_DAYS,
     otp: {
       length: parsed.OTP_LENGTH,
       ttlSeconds: parsed.OTP_TTL_SECONDS,

@@ -6,7 +6,7 @@ export function createLogger (config: Pick<Config, 'logLevel'>): Logger {
   return pino({
     level: config.logLevel,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.refresh', '*.access', '*.auth_code'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.refresh', '*.access', '*.auth_code', '*.device_token'],
       censor: '[redacted]'
     }
   })

@@ -47,7 +47,7 @@ t.test('a wrong value stops start-up with one line naming the variable', async t
     [{ DATABASE_URL: 'mysql://x' }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "mysql://x"'],
     [{ OTP_LENGTH: '3' }, 'Invalid configuration: OTP_LENGTH must be a whole number of digits from 4 to 8, got "3"'],
     [{ OTP_LENGTH: '9' }, 'Invalid configuration: OTP_LENGTH must be a whole number of digits from 4 to 8, got "9"'],
-    [{ SMS_PROVIDER: 'carrier-pigeon' }, 'Invalid configuration: SMS_PROVIDER must be one of console, webhook, got "carrier-pigeon"'],
+    [{ SMS_PROVIDER: 'carrier-pigeon' }, 'Invalid configuration: SMS_PROVIDER must be one of console, webhook, twilio, got "carrier-pigeon"'],
     [{ SMS_PROVIDER: 'webhook' }, 'Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook'],
     [{ PHONEPASS_SECRET: 'short' }, 'Invalid configuration: PHONEPASS_SECRET must be at least 32 characters (a comma-separated list when rotating: the first signs, all verify), got (hidden)'],
     [{ TEST_PHONE_NUMBERS: '15550100001:1234' }, 'Invalid configuration: TEST_PHONE_NUMBERS must be a comma-separated list of +E164=code pairs, e.g. +15550100001=1234, got "15550100001:1234"'],

@@ -1,4 +1,4 @@
-import { parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js/max'
+import { parsePhoneNumberWithError, type CountryCode, type NumberType } from 'libphonenumber-js/max'
 import { DomainError } from './errors.js'
 
 // libphonenumber turns full-width and Arabic-Indic digits into ASCII and drops trailing text
@@ -44,4 +44,26 @@ export function formatPhoneForDisplay (e164: string): string {
 export function maskPhone (e164: string): string {
   if (e164.length <= 8) return e164.slice(0, 2) + '***'
   return e164.slice(0, 5) + '***' + e164.slice(-4)
+}
+
+// Types that can take an SMS. FIXED_LINE_OR_MOBILE is how the US and Canada number both;
+// a number whose type the metadata does not know is let through rather than locked out.
+const smsCapableTypes = new Set<NumberType>(['MOBILE', 'FIXED_LINE_OR_MOBILE', undefined])
+
+/**
+ * SMS pumping defence: refuses, before any SMS is sent, numbers outside the allowed countries
+ * and numbers that cannot take an SMS but can bill one (premium rate, shared cost, toll-free,
+ * VoIP, personal numbers, pagers, fixed lines). Test numbers never reach this.
+ */
+export function checkSmsDestination (e164: string, allowedCountries: readonly CountryCode[]): void {
+  let parsed
+  try {
+    parsed = parsePhoneNumberWithError(e164)
+  } catch {
+    throw new DomainError('phone_invalid', { field: 'phone' })
+  }
+  if (allowedCountries.length > 0 && (parsed.country === undefined || !allowedCountries.includes(parsed.country))) {
+    throw new DomainError('phone_country_not_allowed', { field: 'phone' })
+  }
+  if (!smsCapableTypes.has(parsed.getType())) throw new DomainError('phone_not_allowed', { field: 'phone' })
 }

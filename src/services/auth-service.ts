@@ -1,6 +1,6 @@
 import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
-import { maskPhone, normalizePhone } from '../domain/phone.js'
+import { checkSmsDestination, maskPhone, normalizePhone } from '../domain/phone.js'
 import { translate, type Locale } from '../i18n/catalogue.js'
 import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode } from '../store/login-codes.js'
 import type { SessionKind, SessionRow } from '../store/schema.js'
@@ -12,6 +12,8 @@ import { findUserByPhone, insertUser } from '../store/users.js'
 import type { DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
+import { createDeviceTokens } from './device-tokens.js'
+import { createLimits } from './limits.js'
 import {
   generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches
 } from './keys.js'
@@ -35,6 +37,8 @@ export interface SignedIn {
   created: boolean
   /** For app (api) sessions: the first access and refresh tokens. */
   tokens?: TokenPair
+  /** Proof that this device signed in to this phone: present it next time (ClientInfo.deviceToken). */
+  deviceToken: string
 }
 
 export interface Authenticated {
@@ -53,6 +57,8 @@ export function createAuthService (context: ServiceContext) {
   const otpKey = keys.otp[0]
   if (otpKey === undefined) throw new Error('at least one OTP key is needed')
   const signingKey: Buffer = otpKey
+  const limits = createLimits(context)
+  const deviceTokens = createDeviceTokens(keys.device, config.deviceTokenTtlDays, clock)
 
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
@@ -67,8 +73,11 @@ export function createAuthService (context: ServiceContext) {
    */
   async function requestCode (rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
     const phone = normalize(rawPhone)
-    const now = clock.now()
     const fixedCode = config.testPhoneNumbers.get(phone)
+    if (fixedCode === undefined) checkSmsDestination(phone, config.sms.allowedCountries)
+    const deviceId = deviceTokens.verify(client.deviceToken, phone)
+    const quota = await limits.takeCodeSend(phone, deviceId, client.ip, fixedCode !== undefined)
+    const now = clock.now()
     const code = fixedCode ?? generateOneTimeCode(config.otp.length, random)
     const codeHash = hashOneTimeCode(signingKey, phone, code)
     // Test numbers send no SMS, so they are exempt from the send cooldown.
@@ -77,6 +86,7 @@ export function createAuthService (context: ServiceContext) {
       phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
     }, resendAfter)
     if (!stored) {
+      await quota.all.giveBack()
       const current = await findLoginCode(db, phone)
       const retryAfter = secondsUntil((current?.created_at ?? now) + config.otp.resendSeconds * 1000, now)
       throw new DomainError('resend_too_soon', { field: 'phone', retryAfter })
@@ -84,10 +94,19 @@ export function createAuthService (context: ServiceContext) {
     if (fixedCode === undefined) {
       const minutes = Math.round(config.otp.ttlSeconds / 60)
       try {
+        await limits.takeSms()
+      } catch (error) {
+        await deleteLoginCode(db, phone, codeHash)
+        await quota.all.giveBack()
+        throw error
+      }
+      try {
         await sms.send({ to: phone, code, body: translate(locale, 'sms_text', { code, minutes }) })
       } catch (error) {
         // A code that was not delivered must not be usable, nor hold the cooldown.
         await deleteLoginCode(db, phone, codeHash)
+        // Not the person's fault: the phone's quota is given back; the IP's stays charged.
+        await quota.phone.giveBack()
         logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
         throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })
       }
@@ -152,12 +171,17 @@ export function createAuthService (context: ServiceContext) {
     if (!new RegExp(`^[0-9]{${config.otp.length}}$`).test(code)) {
       throw new DomainError('code_invalid', { field: 'auth_code' })
     }
+    const deviceId = deviceTokens.verify(client.deviceToken, phone)
+    // Counted before the code is looked at, like the code's own tries: parallel guesses
+    // cannot get past the phone's (or device's) daily budget.
+    const counted = await limits.countCodeTry(phone, deviceId, client.ip)
     const now = clock.now()
     const attempt = await countLoginAttempt(db, phone, now, config.otp.maxAttempts)
     if (attempt === undefined) throw await explainMissingTry(phone, now)
     if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
       throw new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts })
     }
+    await counted.giveBack()
     const signedIn = await db.transaction().execute(async (trx) => {
       if (!await deleteLoginCode(trx, phone, attempt.codeHash)) {
         throw new DomainError('code_not_found', { field: 'auth_code' })
@@ -168,7 +192,8 @@ export function createAuthService (context: ServiceContext) {
       return { userId: user.id, sessionId, created, refresh }
     })
     logger.info({ userId: signedIn.userId, sessionId: signedIn.sessionId, kind, created: signedIn.created }, 'signed in')
-    const { refresh, ...result } = signedIn
+    const { refresh, ...rest } = signedIn
+    const result = { ...rest, deviceToken: deviceTokens.issue(phone, deviceId) }
     return refresh === undefined ? result : { ...result, tokens: tokenPair(result.userId, result.sessionId, refresh) }
   }
 

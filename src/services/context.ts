@@ -23,4 +23,10 @@ export interface ServiceContext {
 export interface ClientInfo {
   ip: string
   userAgent?: string | undefined
+  /**
+   * The device token issued at an earlier sign-in (API body field or web cookie). Valid for
+   * the phone, it gives this device its own budget of wrong codes, so an attacker spending
+   * the phone's budget does not lock the owner out.
+   */
+  deviceToken?: string | undefined
 }

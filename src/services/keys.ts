@@ -1,6 +1,6 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 
-export type KeyPurpose = 'otp' | 'jwt' | 'cookie'
+export type KeyPurpose = 'otp' | 'jwt' | 'cookie' | 'device'
 
 /**
  * One PHONEPASS_SECRET, a key per use: a leak of one derived key (say, a JWT key in a
@@ -11,6 +11,8 @@ export interface Keys {
   readonly otp: readonly Buffer[]
   readonly jwt: readonly Buffer[]
   readonly cookie: readonly Buffer[]
+  /** Signs device tokens: the owner's own budget of wrong codes. */
+  readonly device: readonly Buffer[]
 }
 
 function derive (secret: string, purpose: KeyPurpose): Buffer {
@@ -21,7 +23,8 @@ export function deriveKeys (secrets: readonly string[]): Keys {
   return {
     otp: secrets.map(secret => derive(secret, 'otp')),
     jwt: secrets.map(secret => derive(secret, 'jwt')),
-    cookie: secrets.map(secret => derive(secret, 'cookie'))
+    cookie: secrets.map(secret => derive(secret, 'cookie')),
+    device: secrets.map(secret => derive(secret, 'device'))
   }
 }
 

@@ -4,10 +4,14 @@ import {
   findProfile, findUserById, findUserByInviteCode, isInReferralChain, listInvitedPhones, lockReferralGraph, setInviter, type ProfileRow
 } from '../store/users.js'
 import type { ServiceContext } from './context.js'
+import { createLimits } from './limits.js'
 
 export type Profile = ProfileRow
 
-export function createProfileService ({ db, clock, config }: ServiceContext) {
+export function createProfileService (context: ServiceContext) {
+  const { db, clock, config } = context
+  const limits = createLimits(context)
+
   async function getProfile (userId: number): Promise<Profile> {
     const profile = await findProfile(db, userId, config.profileInvitedLimit)
     // A live session of a deleted user: treat it like a bad token.
@@ -21,6 +25,20 @@ export function createProfileService ({ db, clock, config }: ServiceContext) {
    */
   async function activateInvite (userId: number, rawInviteCode: string): Promise<Profile> {
     const inviteCode = normalizeInviteCode(rawInviteCode)
+    // Counted before the lookup, so parallel guesses cannot enumerate codes past the limit;
+    // only a code that does not exist stays counted.
+    const counted = await limits.countInviteTry(userId)
+    try {
+      await activate(userId, inviteCode)
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'invite_not_found')) await counted.giveBack()
+      throw error
+    }
+    await counted.giveBack()
+    return await getProfile(userId)
+  }
+
+  async function activate (userId: number, inviteCode: string): Promise<void> {
     await db.transaction().execute(async (trx) => {
       await lockReferralGraph(trx)
       const me = await findUserById(trx, userId)
@@ -33,7 +51,6 @@ export function createProfileService ({ db, clock, config }: ServiceContext) {
         throw new DomainError('invite_already_activated', { field: 'invite_code' })
       }
     })
-    return await getProfile(userId)
   }
 
   /** The whole invited list a page at a time, for users who invited more than a profile shows. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp, type AppDeps } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { openTestDatabase } from './database.js'
 import { startSmsSink, type SmsSink } from './sms-sink.js'
@@ -32,7 +32,7 @@ interface Tap {
  * PostgreSQL pass: see database.ts), its SMS going through the real webhook
  * provider to a local HTTP sink, and a clock the test moves.
  */
-export async function buildTestApp (t: Tap, env: Record<string, string> = {}): Promise<TestContext> {
+export async function buildTestApp (t: Tap, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestContext> {
   const sms = await startSmsSink()
   const clock = manualClock()
   const database = await openTestDatabase()
@@ -43,13 +43,14 @@ export async function buildTestApp (t: Tap, env: Record<string, string> = {}): P
     PHONEPASS_SECRET: testSecret,
     SMS_PROVIDER: 'webhook',
     SMS_WEBHOOK_URL: sms.url,
-    // Generous: on a loaded machine the sink's first answer can be slow; timeout tests set their own.
+    // Generous: on a loaded machine a process's first request can take over a second. A test
+    // of the timeout itself sets a short one.
     SMS_TIMEOUT_MS: '10000',
     LOG_LEVEL: 'silent',
     TEST_PHONE_NUMBERS: '+15550100001=1234',
     ...env
   })
-  const app = await buildApp(config, { clock }).catch(async (error: unknown) => {
+  const app = await buildApp(config, { clock, ...deps }).catch(async (error: unknown) => {
     await sms.close()
     await database.drop()
     throw error

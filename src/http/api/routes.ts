@@ -65,13 +65,13 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
     schema: {
       tags: ['auth'],
       summary: 'Send a one-time code by SMS',
-      description: 'Answers alike for known and unknown phones. 429 with Retry-After while the previous code is younger than the resend interval.',
+      description: 'Answers alike for known and unknown phones. 400 for numbers that cannot take an SMS or are outside the allowed countries; 429 with Retry-After while the previous code is younger than the resend interval or a per-phone or per-IP quota is spent; 503 when the SMS provider fails or the hourly SMS cap is reached.',
       body: RegisterBody,
       response: { 200: RegisterReply, ...errorResponses(400, 429, 503) }
     }
   }, async (request) => {
     const locale = pickLocale(request.headers['accept-language'])
-    const sent = await auth.requestCode(request.body.phone, clientOf(request), locale)
+    const sent = await auth.requestCode(request.body.phone, { ...clientOf(request), deviceToken: request.body.device_token }, locale)
     return {
       phone: sent.phone,
       expires_in: sent.expiresIn,
@@ -84,15 +84,16 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
     schema: {
       tags: ['auth'],
       summary: 'Sign in with the code; the first sign-in creates the account',
-      description: 'Each code allows a limited number of tries (attempts_left in a 400); then 429.',
+      description: 'Each code allows a limited number of tries (attempts_left in a 400); then 429. Wrong codes are also limited per phone a day (then 429 too_many_wrong_codes for devices that never signed in to it) and per IP an hour.',
       body: VerifyBody,
       response: { 200: VerifyReply, ...errorResponses(400, 429) }
     }
   }, async (request) => {
-    const signedIn = await auth.verifyCode(request.body.phone, request.body.auth_code, 'api', clientOf(request))
+    const client = { ...clientOf(request), deviceToken: request.body.device_token }
+    const signedIn = await auth.verifyCode(request.body.phone, request.body.auth_code, 'api', client)
     if (signedIn.tokens === undefined) throw new Error('an api sign-in always has tokens')
     const user = await profile.getProfile(signedIn.userId)
-    return { ...toTokenBody(signedIn.tokens), created: signedIn.created, user: toProfileBody(user) }
+    return { ...toTokenBody(signedIn.tokens), created: signedIn.created, user: toProfileBody(user), device_token: signedIn.deviceToken }
   })
 
   app.get('/users/me/', {
@@ -139,7 +140,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
         description: '400 for a malformed code or one\'s own, 404 for an unknown one, 409 when a code was already activated or this one would close a cycle.',
         security: bearerSecurity,
         body: InviteBody,
-        response: { 200: Type.Ref('Profile'), ...errorResponses(400, 401, 404, 409) }
+        response: { 200: Type.Ref('Profile'), ...errorResponses(400, 401, 404, 409, 429) }
       },
       handler: async (request) => toProfileBody(await profile.activateInvite(authOf(request).userId, request.body.invite_code))
     })

@@ -43,7 +43,9 @@ export const TokenPair = Type.Object({
   expires_in: Type.Integer({ description: 'Seconds the access token lives' })
 })
 
-export const RegisterBody = Type.Object({ phone: PhoneInput })
+export const DeviceTokenInput = Type.String({ maxLength: 256, description: 'The device_token of this device\'s last sign-in to this phone, if any: the device keeps budgets of codes and wrong codes of its own, so the owner is not locked out by someone spending the phone\'s' })
+
+export const RegisterBody = Type.Object({ phone: PhoneInput, device_token: Type.Optional(DeviceTokenInput) })
 export const RegisterReply = Type.Object({
   phone: Type.String({ description: 'The number the code was sent to, E.164' }),
   expires_in: Type.Integer({ description: 'Seconds the code lives' }),
@@ -53,12 +55,14 @@ export const RegisterReply = Type.Object({
 
 export const VerifyBody = Type.Object({
   phone: PhoneInput,
-  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'The code from the SMS', examples: ['1234'] })
+  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'The code from the SMS', examples: ['1234'] }),
+  device_token: Type.Optional(DeviceTokenInput)
 })
 export const VerifyReply = Type.Object({
   ...TokenPair.properties,
   created: Type.Boolean({ description: 'True when this sign-in created the account' }),
-  user: Type.Ref('Profile')
+  user: Type.Ref('Profile'),
+  device_token: Type.String({ description: 'Keep it and send it with the next verify_code for this phone (optional)' })
 })
 
 export const InviteBody = Type.Object({

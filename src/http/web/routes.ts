@@ -9,7 +9,7 @@ import type { Clock } from '../../services/clock.js'
 import { describeError } from '../error-mapping.js'
 import { localPathOr } from './local-path.js'
 import { freshForm, languageCookie, localeOf, renderPage, type FormState } from './render.js'
-import { isHttps } from './session.js'
+import { isHttps, readDeviceToken, rememberDevice } from './session.js'
 import { profileView } from './view-model.js'
 
 declare module 'fastify' {
@@ -27,7 +27,7 @@ const Text = (maxLength: number) => Type.String({ maxLength })
 const NextQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 512 })) })
 
 function clientOf (request: FastifyRequest) {
-  return { ip: request.ip, userAgent: request.headers['user-agent'] }
+  return { ip: request.ip, userAgent: request.headers['user-agent'], deviceToken: readDeviceToken(request) }
 }
 
 /**
@@ -185,6 +185,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     // A fresh cookie at sign-in: nothing from before (CSRF secret, pending phone) carries over.
     request.session.regenerate()
     request.session.set('sid', session.sessionId)
+    rememberDevice(request, reply, session.deviceToken, config.deviceTokenTtlDays)
     return seeOther(reply, next)
   })
 

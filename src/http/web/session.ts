@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import secureSession from '@fastify/secure-session'
 import type { Config } from '../../config.js'
 import type { Keys } from '../../services/keys.js'
@@ -30,6 +30,21 @@ const plainCookie = 'phonepass'
 // The __Host- prefix makes the browser refuse the cookie unless it is Secure, has Path=/ and
 // no Domain: a neighbour on the same site cannot plant or overwrite it.
 const httpsCookie = '__Host-phonepass'
+
+// The device cookie outlives sign-outs: it proves this browser signed in to the phone before,
+// so it keeps its own budget of codes and wrong tries (an attacker cannot lock the owner out).
+const plainDeviceCookie = 'phonepass_device'
+const httpsDeviceCookie = '__Host-phonepass_device'
+
+export function readDeviceToken (request: FastifyRequest): string | undefined {
+  return request.cookies[isHttps(request) ? httpsDeviceCookie : plainDeviceCookie]
+}
+
+export function rememberDevice (request: FastifyRequest, reply: FastifyReply, deviceToken: string, ttlDays: number): void {
+  reply.setCookie(isHttps(request) ? httpsDeviceCookie : plainDeviceCookie, deviceToken, {
+    path: '/', httpOnly: true, sameSite: 'lax', secure: isHttps(request), maxAge: ttlDays * 86_400
+  })
+}
 
 export function isHttps (request: FastifyRequest): boolean {
   return request.protocol === 'https'

@@ -1,0 +1,137 @@
+import { DomainError } from '../domain/errors.js'
+import { decrementCounter, deleteExpiredCounters, incrementCounter, type CounterWindow } from '../store/limit-counters.js'
+import type { ServiceContext } from './context.js'
+
+const hour = 3_600_000
+const day = 86_400_000
+
+/**
+ * An IPv6 client usually holds a whole /64, so its addresses share one budget; an IPv4
+ * address mapped into IPv6 counts as the IPv4 address.
+ */
+export function ipSubject (ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped?.[1] !== undefined) return mapped[1]
+  if (!ip.includes(':')) return ip
+  const [head = '', tail] = ip.toLowerCase().split('%')[0]?.split('::') ?? []
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+  return groups.slice(0, 4).map(group => group.replace(/^0+(?=.)/, '')).join(':') + '::/64'
+}
+
+/** A count taken that may have to be given back. */
+export interface Taken {
+  giveBack: () => Promise<void>
+}
+
+/**
+ * The abuse rules of docs/SECURITY.md. Every counter lives in limit_counters, in fixed
+ * windows (an hour, a UTC day), incremented atomically, so the rules hold across instances
+ * and restarts. Each refusal carries Retry-After: the end of the window that refused.
+ */
+export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'logger'>) {
+  const limits = config.limits
+
+  function windowOf (key: string, length: number, now: number): CounterWindow {
+    const windowStart = Math.floor(now / length) * length
+    return { key, windowStart, expiresAt: windowStart + length }
+  }
+
+  function secondsLeft (window: CounterWindow, now: number): number {
+    return Math.max(1, Math.ceil((window.expiresAt - now) / 1000))
+  }
+
+  function taken (windows: CounterWindow[]): Taken {
+    return { giveBack: async () => { for (const window of windows) await decrementCounter(db, window) } }
+  }
+
+  /**
+   * Takes one of a budget that is never overdrawn: at the limit nothing is counted and the
+   * refusal is thrown; `before` is given back then, as the request does not go on.
+   */
+  async function take (window: CounterWindow, limit: number, refusal: DomainError['code'], before: Taken, now: number): Promise<void> {
+    if (await incrementCounter(db, window, limit) !== undefined) return
+    await before.giveBack()
+    throw new DomainError(refusal, { field: 'phone', retryAfter: secondsLeft(window, now) })
+  }
+
+  /**
+   * Before a code is stored: the phone's hourly and daily quota (not for test numbers, which
+   * send nothing) and the client IP's hourly quota. A device that signed in to this phone
+   * before has a quota of its own, so someone spending the phone's cannot keep the owner
+   * from getting a code. The caller gives the counts back when no code goes out after all
+   * (cooldown; failed send: `phone` only, as the IP stays charged).
+   */
+  async function takeCodeSend (phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<{ phone: Taken, all: Taken }> {
+    if (isTestNumber) return { phone: taken([]), all: taken([]) }
+    const now = clock.now()
+    const subject = deviceId === undefined ? `phone:${phone}` : `device:${deviceId}:${phone}`
+    const phoneHour = windowOf(`code:${subject}:h`, hour, now)
+    const phoneDay = windowOf(`code:${subject}:d`, day, now)
+    const ipHour = windowOf(`code:ip:${ipSubject(ip)}:h`, hour, now)
+    await take(phoneHour, limits.codesPerPhoneHour, 'too_many_codes', taken([]), now)
+    await take(phoneDay, limits.codesPerPhoneDay, 'too_many_codes', taken([phoneHour]), now)
+    await take(ipHour, limits.codesPerIpHour, 'rate_limited', taken([phoneHour, phoneDay]), now)
+    return { phone: taken([phoneHour, phoneDay]), all: taken([phoneHour, phoneDay, ipHour]) }
+  }
+
+  /**
+   * The service-wide SMS budget. Every attempt is counted, so exactly one request — the
+   * first over the cap, on whichever instance — writes the alert line.
+   */
+  async function takeSms (): Promise<void> {
+    const now = clock.now()
+    const window = windowOf('sms:all:h', hour, now)
+    const count = await incrementCounter(db, window) ?? 0
+    if (count <= config.sms.hourlyCap) return
+    if (count === config.sms.hourlyCap + 1) {
+      logger.error({ alert: 'sms_hourly_cap', cap: config.sms.hourlyCap, windowStart: new Date(window.windowStart).toISOString() },
+        'ALERT: SMS_HOURLY_CAP reached; no more SMS this hour')
+    }
+    throw new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(window, now) })
+  }
+
+  /**
+   * Counts a try at a code before it is compared, whatever it turns out to be: on the
+   * device's own budget when the device signed in to this phone before, else on the phone's,
+   * and on the client IP's. Tries are counted even when refused, so the counters tell how
+   * many were made; the window does not grow for it. A right code gives its count back.
+   */
+  async function countCodeTry (phone: string, deviceId: string | undefined, ip: string): Promise<Taken> {
+    const now = clock.now()
+    const subject = deviceId === undefined
+      ? { window: windowOf(`wrong:phone:${phone}:d`, day, now), limit: limits.wrongCodesPerPhoneDay }
+      : { window: windowOf(`wrong:device:${deviceId}:${phone}:d`, day, now), limit: limits.wrongCodesPerDeviceDay }
+    const ipHour = windowOf(`wrong:ip:${ipSubject(ip)}:h`, hour, now)
+    const subjectCount = await incrementCounter(db, subject.window) ?? 0
+    const ipCount = await incrementCounter(db, ipHour) ?? 0
+    if (subjectCount > subject.limit) {
+      throw new DomainError('too_many_wrong_codes', { field: 'auth_code', retryAfter: secondsLeft(subject.window, now) })
+    }
+    if (ipCount > limits.wrongCodesPerIpHour) {
+      throw new DomainError('rate_limited', { field: 'auth_code', retryAfter: secondsLeft(ipHour, now) })
+    }
+    return taken([subject.window, ipHour])
+  }
+
+  /** Counts a try at an invite code before the lookup; a code that exists gives it back. */
+  async function countInviteTry (userId: number): Promise<Taken> {
+    const now = clock.now()
+    const window = windowOf(`invite:user:${userId}:h`, hour, now)
+    const count = await incrementCounter(db, window) ?? 0
+    if (count > limits.wrongInvitesPerUserHour) {
+      throw new DomainError('rate_limited', { field: 'invite_code', retryAfter: secondsLeft(window, now) })
+    }
+    return taken([window])
+  }
+
+  /** Deletes ended windows; any instance may run it at any time. */
+  async function removeExpired (): Promise<number> {
+    return await deleteExpiredCounters(db, clock.now())
+  }
+
+  return { takeCodeSend, takeSms, countCodeTry, countInviteTry, removeExpired }
+}
+
+export type Limits = ReturnType<typeof createLimits>

@@ -1,0 +1,57 @@
+import t from 'tap'
+import { createDatabase, type Db } from '../../src/store/database.js'
+import { decrementCounter, deleteExpiredCounters, incrementCounter, readCounter } from '../../src/store/limit-counters.js'
+import { migrateToLatest } from '../../src/store/migrator.js'
+import { openTestDatabase, testDatabaseKind } from '../helpers/database.js'
+
+interface Tap { teardown: (fn: () => unknown) => void }
+
+/** This pass's database (SQLite in memory, or a PostgreSQL schema of its own), migrated. */
+async function open (t: Tap): Promise<Db> {
+  const database = await openTestDatabase()
+  const db = createDatabase(database.url, { postgresPoolSize: 10 })
+  t.teardown(async () => {
+    await db.destroy()
+    await database.drop()
+  })
+  await migrateToLatest(db)
+  return db
+}
+
+const dialect = testDatabaseKind === 'postgres' ? 'PostgreSQL' : 'SQLite'
+const window = { key: 'test:key', windowStart: 3_600_000, expiresAt: 7_200_000 }
+
+t.test(`${dialect}: 100 parallel increments count 100`, async t => {
+  const db = await open(t)
+  const counts = await Promise.all(Array.from({ length: 100 }, async () => await incrementCounter(db, window)))
+  t.same([...counts].sort((a, b) => (a ?? 0) - (b ?? 0)), Array.from({ length: 100 }, (_, i) => i + 1), 'each increment saw its own count')
+  t.equal(await readCounter(db, window), 100)
+})
+
+t.test(`${dialect}: with a ceiling, 100 parallel increments stop exactly at it`, async t => {
+  const db = await open(t)
+  const counts = await Promise.all(Array.from({ length: 100 }, async () => await incrementCounter(db, window, 7)))
+  t.equal(counts.filter(count => count !== undefined).length, 7)
+  t.equal(await readCounter(db, window), 7)
+})
+
+t.test(`${dialect}: windows and keys are counted apart; a decrement gives one back, never below 0`, async t => {
+  const db = await open(t)
+  await incrementCounter(db, window)
+  await incrementCounter(db, { ...window, windowStart: 7_200_000, expiresAt: 10_800_000 })
+  await incrementCounter(db, { ...window, key: 'other' })
+  t.equal(await readCounter(db, window), 1)
+  await decrementCounter(db, window)
+  await decrementCounter(db, window)
+  t.equal(await readCounter(db, window), 0)
+  t.equal(await incrementCounter(db, window), 1)
+})
+
+t.test(`${dialect}: ended windows are deleted, live ones kept`, async t => {
+  const db = await open(t)
+  await incrementCounter(db, window)
+  await incrementCounter(db, { key: 'later', windowStart: 7_200_000, expiresAt: 10_800_000 })
+  t.equal(await deleteExpiredCounters(db, 7_199_999), 0)
+  t.equal(await deleteExpiredCounters(db, 7_200_000), 1)
+  t.same((await db.selectFrom('limit_counters').select('key').execute()).map(row => row.key), ['later'])
+})
