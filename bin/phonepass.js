@@ -7,4 +7,5 @@ if (!existsSync(entry)) {
   process.stderr.write('phonepass: dist/ is missing; run `npm run build` first\n')
   process.exit(70)
 }
-await import(entry.href)
+const { main } = await import(entry.href)
+process.exitCode = await main(process.argv.slice(2))

@@ -13,10 +13,12 @@ function prettyTransport (nodeEnv: string | undefined): pino.TransportSingleOpti
   return { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } }
 }
 
+type LoggerConfig = Pick<Config, 'logLevel'> & Partial<Pick<Config, 'nodeEnv'>>
+
 /** JSON lines; anything that grants access is cut out before it is written. */
-export function createLogger (config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'nodeEnv'>>): Logger {
+export function loggerOptions (config: LoggerConfig): pino.LoggerOptions {
   const transport = prettyTransport(config.nodeEnv)
-  return pino({
+  return {
     level: config.logLevel,
     ...(transport === undefined ? {} : { transport }),
     redact: {
@@ -26,5 +28,11 @@ export function createLogger (config: Pick<Config, 'logLevel'> & Partial<Pick<Co
       ],
       censor: '[redacted]'
     }
-  })
+  }
+}
+
+/** `destination` lets a test read the lines; a transport (pretty) cannot take one. */
+export function createLogger (config: LoggerConfig, destination?: pino.DestinationStream): Logger {
+  const options = loggerOptions(config)
+  return destination === undefined ? pino(options) : pino({ ...options, transport: undefined }, destination)
 }

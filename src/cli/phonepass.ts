@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config.js'
+import { ConfigError, loadConfig, type Config } from '../config.js'
 import { DomainError } from '../domain/errors.js'
 import { systemClock } from '../services/clock.js'
 import { createOperatorService, type InviteNode, type UserState } from '../services/operator-service.js'
@@ -58,8 +58,7 @@ function phoneArgument (rest: string[]): string {
   return phone
 }
 
-async function run (command: string[], db: Db, output: Output): Promise<void> {
-  const config = loadConfig()
+async function run (command: string[], db: Db, config: Config, output: Output): Promise<void> {
   const operator = createOperatorService({ db, config, clock: systemClock })
   const emit = (value: unknown, human: () => void): void => {
     if (output.json) output.out(JSON.stringify(value, null, 2))
@@ -102,13 +101,26 @@ function describe (error: unknown, command: string[]): { message: string, code: 
   return { message: `failed: ${error instanceof Error ? error.message : String(error)}`, code: exitCodes.failed }
 }
 
-export async function main (argv: string[]): Promise<number> {
-  const out = (text: string): void => { process.stdout.write(text + '\n') }
+export interface Io {
+  env: NodeJS.ProcessEnv
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+const processIo: Io = {
+  env: process.env,
+  stdout: text => { process.stdout.write(text) },
+  stderr: text => { process.stderr.write(text) }
+}
+
+/** Runs one command; returns the exit code. bin/phonepass.js calls it. */
+export async function main (argv: string[], io: Io = processIo): Promise<number> {
+  const out = (text: string): void => { io.stdout(text + '\n') }
   let parsed
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } })
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${usage}`)
+    io.stderr(`phonepass: ${(error as Error).message}\n\n${usage}`)
     return exitCodes.usage
   }
   if (parsed.values.help) {
@@ -118,16 +130,15 @@ export async function main (argv: string[]): Promise<number> {
   const command = parsed.positionals
   let db: Db | undefined
   try {
-    db = createDatabase(loadConfig().databaseUrl)
-    await run(command, db, { json: parsed.values.json, out })
+    const config = loadConfig(io.env)
+    db = createDatabase(config.databaseUrl)
+    await run(command, db, config, { json: parsed.values.json, out })
     return exitCodes.ok
   } catch (error) {
     const { message, code } = describe(error, command)
-    process.stderr.write(`phonepass: ${message}\n`)
+    io.stderr(`phonepass: ${message}\n`)
     return code
   } finally {
     await db?.destroy()
   }
 }
-
-process.exitCode = await main(process.argv.slice(2))
