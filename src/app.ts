@@ -17,6 +17,7 @@ import { createWebhookSender } from './sms/webhook-sender.js'
 import { createDatabase, type Db } from './store/database.js'
 import { migrateToLatest } from './store/migrator.js'
 import { createLogger } from './logger.js'
+import { closeConnectionsWhenClosing } from './ops/shutdown.js'
 import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, type Metrics } from './ops/metrics.js'
 
 declare module 'fastify' {
@@ -93,6 +94,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
 
   installMetrics(app, { metrics, token: config.metricsToken })
+  closeConnectionsWhenClosing(app)
   await app.register(formbody)
   await app.register(swagger, {
     openapi: {

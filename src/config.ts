@@ -71,7 +71,7 @@ function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
   const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
   if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
   const expected = schemaProperties[variable]?.description ?? 'a valid value'
-  const shown = variable === 'PHONEPASS_SECRET' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  const shown = variable === 'PHONEPASS_SECRET' || variable === 'METRICS_TOKEN' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
   return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
 }
 

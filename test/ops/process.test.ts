@@ -1,0 +1,96 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { buildDist, childEnv } from '../helpers/build.js'
+import { startSmsSink } from '../helpers/sms-sink.js'
+
+// The built server, started as `node dist/src/main.js` the way the image starts it.
+const built = buildDist(t)
+const main = join(built, 'dist', 'src', 'main.js')
+const secret = 'process-test-secret-0123456789-abcdef'
+
+function start (env: Record<string, string>) {
+  return spawnSync(process.execPath, [main], { env: childEnv(env), encoding: 'utf8', timeout: 30_000 })
+}
+
+t.test('a wrong configuration stops start-up with one line naming the variable', async t => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ NODE_ENV: 'production' }, 'Invalid configuration: PHONEPASS_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. from `openssl rand -base64 32`)'],
+    [{ DATABASE_URL: 'mysql://db/phonepass' }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "mysql://db/phonepass"'],
+    [{ PORT: 'abc' }, 'Invalid configuration: PORT must be a port number from 0 to 65535, got "abc"'],
+    [{ PORT: '70000' }, 'Invalid configuration: PORT must be a port number from 0 to 65535, got "70000"'],
+    [{ OTP_LENGTH: '12' }, 'Invalid configuration: OTP_LENGTH must be a whole number of digits from 4 to 8, got "12"'],
+    [{ TEST_PHONE_NUMBERS: '+15550100001=12' }, 'Invalid configuration: TEST_PHONE_NUMBERS must be a comma-separated list of +E164=code pairs, e.g. +15550100001=1234, got "+15550100001=12"'],
+    [{ PHONEPASS_SECRET: 'short' }, 'Invalid configuration: PHONEPASS_SECRET must be at least 32 characters (a comma-separated list when rotating: the first signs, all verify), got (hidden)'],
+    [{ METRICS_TOKEN: 'short' }, 'Invalid configuration: METRICS_TOKEN must be at least 16 characters; GET /metrics then needs Authorization: Bearer <token>, got (hidden)']
+  ]
+  for (const [env, line] of cases) {
+    const result = start({ DATABASE_URL: 'sqlite::memory:', ...env })
+    t.equal(result.stderr, line + '\n', Object.keys(env).join())
+    t.equal(result.status, 78)
+    t.equal(result.stdout, '')
+  }
+})
+
+async function freePort (): Promise<number> {
+  return await new Promise(resolve => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+t.test('SIGTERM lets a request in flight finish, then exits 0', async t => {
+  const sms = await startSmsSink()
+  const dir = mkdtempSync(join(tmpdir(), 'phonepass-shutdown-'))
+  t.teardown(async () => { await sms.close(); rmSync(dir, { recursive: true, force: true }) })
+  let answerSms: (() => void) | undefined
+  sms.behave((_message, response) => {
+    answerSms = () => response.writeHead(202, { 'content-type': 'application/json' }).end('{}')
+  })
+  const port = await freePort()
+  const child = spawn(process.execPath, [main], {
+    env: childEnv({
+      NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', PHONEPASS_SECRET: secret,
+      DATABASE_URL: `sqlite:${join(dir, 'phonepass.db')}`, SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url, LOG_LEVEL: 'warn'
+    }),
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  const base = `http://127.0.0.1:${port}`
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(base + '/healthz')).ok) break
+    } catch {}
+    if (i > 300) throw new Error('the server did not start')
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+
+  // The SMS provider holds the request open, so it is in flight when SIGTERM arrives.
+  const inFlight = fetch(base + '/api/users/register/', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone: '+79123456789' })
+  })
+  while (answerSms === undefined) await new Promise(resolve => setTimeout(resolve, 20))
+  child.kill('SIGTERM')
+  // New connections are refused once the server has stopped listening.
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(base + '/healthz', { headers: { connection: 'close' } })
+    } catch {
+      break
+    }
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  answerSms()
+  const response = await inFlight
+  t.equal(response.status, 200, 'the request in flight was answered')
+  t.equal((await response.json() as { phone: string }).phone, '+79123456789')
+  t.equal(await exited, 0, `exits 0 ${output}`.trim())
+})
