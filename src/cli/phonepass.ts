@@ -65,12 +65,12 @@ async function run (command: string[], db: Db, config: Config, output: Output): 
     else human()
   }
   const [noun, verb, ...rest] = command
+  if (noun === 'migrate') {
+    if (verb !== undefined) throw new UsageError('migrate takes no arguments')
+    const applied = await migrateToLatest(db)
+    return emit({ applied }, () => output.out(applied.length === 0 ? 'database is up to date' : applied.join('\n')))
+  }
   switch (`${noun ?? ''} ${verb ?? ''}`.trim()) {
-    case 'migrate': {
-      if (verb !== undefined) throw new UsageError('migrate takes no arguments')
-      const applied = await migrateToLatest(db)
-      return emit({ applied }, () => output.out(applied.length === 0 ? 'database is up to date' : applied.join('\n')))
-    }
     case 'user show': {
       const state = await operator.showUser(phoneArgument(rest))
       return emit(state, () => printUser(state, output))

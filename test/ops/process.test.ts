@@ -94,3 +94,13 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async t => {
   t.equal((await response.json() as { phone: string }).phone, '+79123456789')
   t.equal(await exited, 0, `exits 0 ${output}`.trim())
 })
+
+t.test('the bin shim runs the built CLI: `npx phonepass migrate` on a fresh file', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'phonepass-bin-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const env = childEnv({ DATABASE_URL: `sqlite:${join(dir, 'phonepass.db')}`, PHONEPASS_SECRET: secret })
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(built, 'bin', 'phonepass.js'), ...args], { env, encoding: 'utf8', timeout: 30_000 })
+  t.match(cli('migrate'), { status: 0, stdout: 'Up 0001_initial\n', stderr: '' })
+  t.match(cli('migrate', '--json'), { status: 0, stdout: '{\n  "applied": []\n}\n' })
+  t.match(cli('user', 'show', '+79123456789'), { status: 1, stderr: 'phonepass: no user with phone +79123456789\n' })
+})
