@@ -98,7 +98,9 @@ async function waitForHealth (base, child) {
     try {
       const response = await fetch(base + '/healthz')
       if (response.ok) return
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     await new Promise(resolveWait => setTimeout(resolveWait, 100))
   }
   fail('the server did not answer /healthz within 20 s')

@@ -68,7 +68,9 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async t => {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(base + '/healthz')).ok) break
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     if (i > 300) throw new Error('the server did not start')
     await new Promise(resolve => setTimeout(resolve, 50))
   }
