@@ -7,13 +7,24 @@ import t from 'tap'
 import { buildDist, childEnv } from '../helpers/build.js'
 import { startSmsSink } from '../helpers/sms-sink.js'
 
+// Compiling and starting child processes takes minutes on a loaded 2-core machine: a budget
+// for this file, not a timing assertion.
+t.setTimeout(600_000)
+
 // The built server, started as `node dist/src/main.js` the way the image starts it.
 const built = buildDist(t)
 const main = join(built, 'dist', 'src', 'main.js')
 const secret = 'process-test-secret-0123456789-abcdef'
 
-function start (env: Record<string, string>) {
-  return spawnSync(process.execPath, [main], { env: childEnv(env), encoding: 'utf8', timeout: 30_000 })
+/** Starts the server, expecting it to refuse; resolves with what it printed and its exit code. */
+async function startRefused (env: Record<string, string>): Promise<{ status: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [main], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const status = await new Promise<number | null>(resolve => child.once('close', code => resolve(code)))
+  return { status, stdout, stderr }
 }
 
 t.test('a wrong configuration stops start-up with one line naming the variable', async t => {
@@ -27,8 +38,9 @@ t.test('a wrong configuration stops start-up with one line naming the variable',
     [{ PHONEPASS_SECRET: 'short' }, 'Invalid configuration: PHONEPASS_SECRET must be at least 32 characters (a comma-separated list when rotating: the first signs, all verify), got (hidden)'],
     [{ METRICS_TOKEN: 'short' }, 'Invalid configuration: METRICS_TOKEN must be at least 16 characters; GET /metrics then needs Authorization: Bearer <token>, got (hidden)']
   ]
-  for (const [env, line] of cases) {
-    const result = start({ DATABASE_URL: 'sqlite::memory:', ...env })
+  const results = await Promise.all(cases.map(async ([env]) => await startRefused({ DATABASE_URL: 'sqlite::memory:', ...env })))
+  for (const [i, [env, line]] of cases.entries()) {
+    const result = results[i] as Awaited<ReturnType<typeof startRefused>>
     t.equal(result.stderr, line + '\n', Object.keys(env).join())
     t.equal(result.status, 78)
     t.equal(result.stdout, '')
