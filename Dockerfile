@@ -1,7 +1,11 @@
 # syntax=docker/dockerfile:1
 # phonepass: one container, SQLite on the /data volume (or PostgreSQL via DATABASE_URL).
 # `npm run smoke:prod` repeats the runtime stage's steps without Docker: keep them in step.
-ARG NODE_VERSION=24
+# Node 22 LTS, not 24: better-sqlite3 12 (the last major that runs on Node 20, which
+# development uses) aborts on Node 24 when a statement is garbage-collected or at exit
+# (`Assertion failed: (env) != nullptr` in RemoveEnvironmentCleanupHook; better-sqlite3 #1515,
+# fixed in 13, which needs Node >= 22). .ci/node-lts.sh caught it. Move to 24 with better-sqlite3 13.
+ARG NODE_VERSION=22
 FROM node:${NODE_VERSION}-slim AS base
 WORKDIR /app
 
