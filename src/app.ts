@@ -20,11 +20,14 @@ import { createLimits } from './services/limits.js'
 import { createDatabase, type Db } from './store/database.js'
 import { migrateToLatest } from './store/migrator.js'
 import { createLogger } from './logger.js'
+import { closeConnectionsWhenClosing } from './ops/shutdown.js'
+import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, type Metrics } from './ops/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db
     services: { auth: AuthService, profile: ProfileService }
+    metrics: Metrics
   }
   interface FastifyRequest {
     auth?: Authenticated
@@ -73,6 +76,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const applied = await migrateToLatest(db)
   if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
 
+  const metrics = createMetrics()
+  app.decorate('metrics', metrics)
   const clock = deps.clock ?? systemClock
   const keys = deriveKeys(config.secrets)
   const context = {
@@ -82,10 +87,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     random: deps.random ?? cryptoRandomInt,
     keys,
     accessTokens: createAccessTokens(keys.jwt, config.accessTokenTtlSeconds, clock),
-    sms: deps.sms ?? createSmsSender(config, app.log),
+    sms: instrumentSmsSender(deps.sms ?? createSmsSender(config, app.log), metrics),
     logger: app.log
   }
-  app.decorate('services', { auth: createAuthService(context), profile: createProfileService(context) })
+  app.decorate('services', {
+    auth: countRefusals(countSignIns(createAuthService(context), metrics), metrics),
+    profile: countRefusals(createProfileService(context), metrics)
+  })
   app.addHook('onClose', async () => { await context.sms.close?.() })
 
   // Ended limit windows are deleted every few minutes; any number of instances may do it.
@@ -101,6 +109,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     request.log.info({ method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
+  installMetrics(app, { metrics, token: config.metricsToken })
+  closeConnectionsWhenClosing(app)
   await app.register(formbody)
   await app.register(swagger, {
     openapi: {

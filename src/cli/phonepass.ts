@@ -1,0 +1,144 @@
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig, type Config } from '../config.js'
+import { DomainError } from '../domain/errors.js'
+import { systemClock } from '../services/clock.js'
+import { createOperatorService, type InviteNode, type UserState } from '../services/operator-service.js'
+import { createDatabase, type Db } from '../store/database.js'
+import { migrateToLatest } from '../store/migrator.js'
+
+/** Exit codes: 0 done, 1 nothing to act on (no such user), 2 wrong usage, 78 bad configuration. */
+const exitCodes = { ok: 0, notFound: 1, usage: 2, failed: 70, config: 78 } as const
+
+const usage = `Usage: phonepass <command> [--json]
+
+Commands:
+  migrate                   apply pending database migrations
+  user show <phone>         profile, sessions, code and limit state
+  user sign-out <phone>     revoke all of the user's sessions
+  limits clear <phone>      delete the phone's rate-limit counters
+  invites tree <phone>      the users invited by this one, and theirs, as a tree
+
+Reads the same environment as the server (DATABASE_URL, PHONEPASS_SECRET, ...).
+`
+
+class UsageError extends Error {}
+
+interface Output {
+  json: boolean
+  out: (text: string) => void
+}
+
+const time = (ms: number | null): string => ms === null ? '-' : new Date(ms).toISOString()
+
+function printUser (state: UserState, { out }: Output): void {
+  const { profile } = state
+  out(`user ${profile.id}  ${profile.phone}  invite code ${profile.inviteCode}  since ${time(state.createdAt)}`)
+  out(`activated invite code: ${profile.activatedInviteCode ?? '-'}`)
+  out(`invited: ${profile.invitedPhones.length === 0 ? '-' : profile.invitedPhones.join(', ')}`)
+  out(`sessions (${state.sessions.filter(s => s.state === 'live').length} live of ${state.sessions.length}):`)
+  for (const s of state.sessions) {
+    out(`  ${s.id.slice(0, 8)}…  ${s.kind.padEnd(3)}  ${s.state.padEnd(7)}  last seen ${time(s.lastSeenAt)}  ${s.ip ?? '-'}  ${s.userAgent ?? ''}`)
+  }
+  out(state.loginCode === undefined
+    ? 'login code: none'
+    : `login code: ${state.loginCode.live ? 'live' : 'expired'}, ${state.loginCode.attempts} wrong tries, expires ${time(state.loginCode.expiresAt)}`)
+  out(`limit counters (${state.limits.length}):`)
+  for (const l of state.limits) out(`  ${l.key}  window ${time(l.window_start)}  count ${l.count}  until ${time(l.expires_at)}`)
+}
+
+function printTree (node: InviteNode, out: (text: string) => void, prefix = '', last = true, root = true): void {
+  out(root ? node.phone : `${prefix}${last ? '└── ' : '├── '}${node.phone}  (${time(node.invitedAt)})`)
+  const childPrefix = root ? '' : prefix + (last ? '    ' : '│   ')
+  node.invited.forEach((child, i) => printTree(child, out, childPrefix, i === node.invited.length - 1, false))
+}
+
+function phoneArgument (rest: string[]): string {
+  const [phone, ...extra] = rest
+  if (phone === undefined || extra.length > 0) throw new UsageError('exactly one phone number is expected')
+  return phone
+}
+
+async function run (command: string[], db: Db, config: Config, output: Output): Promise<void> {
+  const operator = createOperatorService({ db, config, clock: systemClock })
+  const emit = (value: unknown, human: () => void): void => {
+    if (output.json) output.out(JSON.stringify(value, null, 2))
+    else human()
+  }
+  const [noun, verb, ...rest] = command
+  if (noun === 'migrate') {
+    if (verb !== undefined) throw new UsageError('migrate takes no arguments')
+    const applied = await migrateToLatest(db)
+    return emit({ applied }, () => output.out(applied.length === 0 ? 'database is up to date' : applied.join('\n')))
+  }
+  switch (`${noun ?? ''} ${verb ?? ''}`.trim()) {
+    case 'user show': {
+      const state = await operator.showUser(phoneArgument(rest))
+      return emit(state, () => printUser(state, output))
+    }
+    case 'user sign-out': {
+      const result = await operator.signOutUser(phoneArgument(rest))
+      return emit(result, () => output.out(`${result.phone}: ${result.revoked} session(s) revoked`))
+    }
+    case 'limits clear': {
+      const result = await operator.clearLimits(phoneArgument(rest))
+      return emit(result, () => output.out(`${result.phone}: ${result.deleted} limit counter(s) deleted`))
+    }
+    case 'invites tree': {
+      const tree = await operator.inviteTree(phoneArgument(rest))
+      return emit(tree, () => printTree(tree, output.out))
+    }
+    default:
+      throw new UsageError(command.length === 0 ? 'a command is needed' : `unknown command: ${command.join(' ')}`)
+  }
+}
+
+function describe (error: unknown, command: string[]): { message: string, code: number } {
+  if (error instanceof UsageError) return { message: `${error.message}\n\n${usage}`, code: exitCodes.usage }
+  if (error instanceof ConfigError) return { message: error.message, code: exitCodes.config }
+  const phone = command.at(-1) ?? ''
+  if (error instanceof DomainError && error.code === 'phone_invalid') return { message: `not a phone number: ${phone}`, code: exitCodes.usage }
+  if (error instanceof DomainError && error.code === 'not_found') return { message: `no user with phone ${phone}`, code: exitCodes.notFound }
+  return { message: `failed: ${error instanceof Error ? error.message : String(error)}`, code: exitCodes.failed }
+}
+
+export interface Io {
+  env: NodeJS.ProcessEnv
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+const processIo: Io = {
+  env: process.env,
+  stdout: text => { process.stdout.write(text) },
+  stderr: text => { process.stderr.write(text) }
+}
+
+/** Runs one command; returns the exit code. bin/phonepass.js calls it. */
+export async function main (argv: string[], io: Io = processIo): Promise<number> {
+  const out = (text: string): void => { io.stdout(text + '\n') }
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } })
+  } catch (error) {
+    io.stderr(`phonepass: ${(error as Error).message}\n\n${usage}`)
+    return exitCodes.usage
+  }
+  if (parsed.values.help) {
+    out(usage.trimEnd())
+    return exitCodes.ok
+  }
+  const command = parsed.positionals
+  let db: Db | undefined
+  try {
+    const config = loadConfig(io.env)
+    db = createDatabase(config.databaseUrl)
+    await run(command, db, config, { json: parsed.values.json, out })
+    return exitCodes.ok
+  } catch (error) {
+    const { message, code } = describe(error, command)
+    io.stderr(`phonepass: ${message}\n`)
+    return code
+  } finally {
+    await db?.destroy()
+  }
+}

@@ -1,0 +1,146 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client'
+import { DomainError } from '../domain/errors.js'
+import type { SmsSender } from '../sms/sms-sender.js'
+
+/**
+ * The app's Prometheus metrics. Each app has its own Registry (not prom-client's global one),
+ * so a test can build many apps and read each one's counts.
+ */
+export interface Metrics {
+  readonly registry: Registry
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>
+  readonly smsSent: Counter<'provider'>
+  readonly smsFailed: Counter<'provider'>
+  readonly smsDuration: Histogram<'provider' | 'outcome'>
+  readonly signIns: Counter<'kind' | 'created'>
+  readonly refusals: Counter<'code'>
+}
+
+export function createMetrics (): Metrics {
+  const registry = new Registry()
+  // Node defaults: CPU, memory, handles, GC, and event loop lag (nodejs_eventloop_lag_*).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+  const registers = [registry]
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'phonepass_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers
+    }),
+    smsSent: new Counter({ name: 'phonepass_sms_sent_total', help: 'Codes handed to the SMS provider', labelNames: ['provider'], registers }),
+    smsFailed: new Counter({ name: 'phonepass_sms_failed_total', help: 'Codes the SMS provider did not take', labelNames: ['provider'], registers }),
+    smsDuration: new Histogram({
+      name: 'phonepass_sms_provider_duration_seconds',
+      help: 'Time the SMS provider took to answer, by outcome (sent, failed)',
+      labelNames: ['provider', 'outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    }),
+    signIns: new Counter({ name: 'phonepass_sign_ins_total', help: 'Successful sign-ins by session kind (web, api) and whether the account was created', labelNames: ['kind', 'created'], registers }),
+    refusals: new Counter({ name: 'phonepass_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'], registers })
+  }
+}
+
+/** Counts and times every send, whichever provider is configured. */
+export function instrumentSmsSender (sender: SmsSender, metrics: Metrics): SmsSender {
+  const labels: LabelValues<'provider'> = { provider: sender.name }
+  return {
+    ...sender,
+    name: sender.name,
+    async send (message) {
+      const stop = metrics.smsDuration.startTimer(labels)
+      try {
+        await sender.send(message)
+      } catch (error) {
+        stop({ outcome: 'failed' })
+        metrics.smsFailed.inc(labels)
+        throw error
+      }
+      stop({ outcome: 'sent' })
+      metrics.smsSent.inc(labels)
+    }
+  }
+}
+
+type AnyFunction = (...args: never[]) => unknown
+
+/**
+ * Wraps a service so each DomainError it throws is counted by code; both faces call the
+ * same services, so pages and the API are counted alike. Sync members stay sync.
+ */
+export function countRefusals<S extends object> (service: S, metrics: Metrics): S {
+  const count = (error: unknown): never => {
+    if (error instanceof DomainError) metrics.refusals.inc({ code: error.code })
+    throw error
+  }
+  const wrapped: Record<string, unknown> = {}
+  for (const [name, member] of Object.entries(service)) {
+    if (typeof member !== 'function') {
+      wrapped[name] = member
+      continue
+    }
+    const fn = member as AnyFunction
+    wrapped[name] = (...args: never[]) => {
+      let result: unknown
+      try {
+        result = fn(...args)
+      } catch (error) {
+        return count(error)
+      }
+      return result instanceof Promise ? result.catch(count) : result
+    }
+  }
+  return wrapped as S
+}
+
+export interface MetricsOptions {
+  metrics: Metrics
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  token: string | undefined
+}
+
+/** The per-request histogram and GET /metrics, added to the root app so every route is timed. */
+export function installMetrics (app: FastifyInstance, { metrics, token }: MetricsOptions): void {
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: unmatched paths share one label.
+    const route = request.routeOptions.url ?? 'unmatched'
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+  })
+  app.addHook('onError', async (_request, _reply, error) => {
+    if ((error as { validation?: unknown }).validation !== undefined) metrics.refusals.inc({ code: 'validation_error' })
+  })
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (token !== undefined && !bearerMatches(request.headers.authorization, token)) {
+      return await reply.code(401).header('www-authenticate', 'Bearer').send({ detail: 'A metrics token is needed.', code: 'not_authenticated' })
+    }
+    return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+}
+
+function bearerMatches (header: string | undefined, token: string): boolean {
+  const expected = Buffer.from(`Bearer ${token}`)
+  const given = Buffer.from(header ?? '')
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+interface SignInService {
+  verifyCode: (...args: never[]) => Promise<{ created: boolean }>
+}
+
+/** Counts successful sign-ins by session kind; the kind is verifyCode's third argument. */
+export function countSignIns<S extends SignInService> (auth: S, metrics: Metrics): S {
+  const verifyCode = auth.verifyCode
+  return {
+    ...auth,
+    verifyCode: async (...args: Parameters<S['verifyCode']>) => {
+      const signedIn = await verifyCode(...args)
+      metrics.signIns.inc({ kind: String(args[2]), created: String(signedIn.created) })
+      return signedIn
+    }
+  }
+}

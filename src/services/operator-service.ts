@@ -1,0 +1,107 @@
+import { DomainError } from '../domain/errors.js'
+import { normalizePhone } from '../domain/phone.js'
+import {
+  deleteLimitCounters, findLoginCodeState, listInviteTree, listLimitCounters, listUserSessions,
+  type InviteTreeRow, type LimitCounterRow
+} from '../store/operator.js'
+import { revokeUserSessions } from '../store/sessions.js'
+import { findProfile, findUserByPhone } from '../store/users.js'
+import type { Config } from '../config.js'
+import type { Db } from '../store/database.js'
+import type { ProfileRow } from '../store/users.js'
+import type { Clock } from './clock.js'
+
+export interface SessionState {
+  id: string
+  kind: string
+  state: 'live' | 'revoked' | 'expired'
+  createdAt: number
+  lastSeenAt: number
+  expiresAt: number
+  userAgent: string | null
+  ip: string | null
+}
+
+export interface UserState {
+  profile: ProfileRow
+  createdAt: number
+  sessions: SessionState[]
+  loginCode: { attempts: number, createdAt: number, expiresAt: number, live: boolean } | undefined
+  limits: LimitCounterRow[]
+}
+
+export interface InviteNode {
+  phone: string
+  invitedAt: number | null
+  invited: InviteNode[]
+}
+
+/** What an operator does to help a person: look, sign them out, lift their limits. */
+export function createOperatorService ({ db, config, clock }: { db: Db, config: Config, clock: Clock }) {
+  function normalize (rawPhone: string): string {
+    return normalizePhone(rawPhone, {
+      defaultCountry: config.phoneDefaultCountry,
+      isTestNumber: phone => config.testPhoneNumbers.has(phone)
+    })
+  }
+
+  async function requireUser (rawPhone: string) {
+    const user = await findUserByPhone(db, normalize(rawPhone))
+    if (user === undefined) throw new DomainError('not_found', { field: 'phone' })
+    return user
+  }
+
+  async function showUser (rawPhone: string): Promise<UserState> {
+    const user = await requireUser(rawPhone)
+    const now = clock.now()
+    const profile = await findProfile(db, user.id, config.profileInvitedLimit)
+    if (profile === undefined) throw new DomainError('not_found', { field: 'phone' })
+    const sessions = (await listUserSessions(db, user.id)).map((session): SessionState => ({
+      id: session.id,
+      kind: session.kind,
+      state: session.revoked_at !== null ? 'revoked' : session.expires_at <= now ? 'expired' : 'live',
+      createdAt: session.created_at,
+      lastSeenAt: session.last_seen_at,
+      expiresAt: session.expires_at,
+      userAgent: session.user_agent,
+      ip: session.ip
+    }))
+    const code = await findLoginCodeState(db, user.phone)
+    return {
+      profile,
+      createdAt: user.created_at,
+      sessions,
+      loginCode: code === undefined
+        ? undefined
+        : { attempts: code.attempts, createdAt: code.created_at, expiresAt: code.expires_at, live: code.expires_at > now },
+      limits: await listLimitCounters(db, user.phone)
+    }
+  }
+
+  /** Revokes every live session: browsers and apps must sign in again. */
+  async function signOutUser (rawPhone: string): Promise<{ phone: string, revoked: number }> {
+    const user = await requireUser(rawPhone)
+    return { phone: user.phone, revoked: await revokeUserSessions(db, user.id, clock.now()) }
+  }
+
+  /** Works for phones without an account too: limits are counted before sign-up. */
+  async function clearLimits (rawPhone: string): Promise<{ phone: string, deleted: number }> {
+    const phone = normalize(rawPhone)
+    return { phone, deleted: await deleteLimitCounters(db, phone) }
+  }
+
+  async function inviteTree (rawPhone: string): Promise<InviteNode> {
+    const user = await requireUser(rawPhone)
+    const rows = await listInviteTree(db, user.id)
+    const nodes = new Map<number, InviteNode>()
+    for (const row of rows) nodes.set(row.id, { phone: row.phone, invitedAt: row.invited_at, invited: [] })
+    for (const row of rows as InviteTreeRow[]) {
+      if (row.depth > 0 && row.invited_by !== null) nodes.get(row.invited_by)?.invited.push(nodes.get(row.id) as InviteNode)
+    }
+    return nodes.get(user.id) as InviteNode
+  }
+
+  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree }
+}
+
+export type OperatorService = ReturnType<typeof createOperatorService>

@@ -1,0 +1,27 @@
+import { spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+
+/**
+ * Compiles src/ and migrations/ as `npm run build` does, into a folder of its own inside the
+ * repository (so node_modules resolves), with bin/ beside it: tests run the built server and
+ * CLI as child processes without racing other test files for dist/.
+ */
+export function buildDist (t: { teardown: (fn: () => unknown) => void }): string {
+  const dir = join(repoRoot, '.tap', `build-${process.pid}-${Date.now()}`)
+  mkdirSync(dir, { recursive: true })
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+  const result = spawnSync(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { encoding: 'utf8' })
+  if (result.status !== 0) throw new Error(`tsc failed: ${result.stdout}${result.stderr}`)
+  cpSync(join(repoRoot, 'bin'), join(dir, 'bin'), { recursive: true })
+  return dir
+}
+
+/** A clean environment for a child process: nothing leaks in from the test runner. */
+export function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '', ...env }
+}

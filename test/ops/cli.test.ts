@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { main } from '../../src/cli/phonepass.js'
+import { loadConfig } from '../../src/config.js'
+import { bearer, post, testSecret } from '../helpers/app.js'
+
+const [alice, bob, carol, dave] = ['+15550100001', '+15550100002', '+15550100003', '+15550100004']
+const testNumbers = [alice, bob, carol, dave].map(phone => `${phone}=1234`).join(',')
+
+interface Run { code: number, stdout: string, stderr: string }
+
+/** A real SQLite file with users signed in through the API, and the CLI run in-process on it. */
+async function setup (t: { teardown: (fn: () => unknown) => void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'phonepass-cli-'))
+  const env = { NODE_ENV: 'test', DATABASE_URL: `sqlite:${join(dir, 'phonepass.db')}`, PHONEPASS_SECRET: testSecret, LOG_LEVEL: 'silent', TEST_PHONE_NUMBERS: testNumbers }
+  const app = await buildApp(loadConfig(env))
+  t.teardown(async () => { await app.close(); rmSync(dir, { recursive: true, force: true }) })
+  const tokens = new Map<string, { access: string, user: { invite_code: string } }>()
+  for (const phone of [alice, bob, carol]) {
+    await post(app, '/api/users/register/', { phone })
+    tokens.set(phone, (await post(app, '/api/users/verify_code/', { phone, auth_code: '1234' })).json())
+  }
+  const token = (phone: string) => tokens.get(phone) as { access: string, user: { invite_code: string } }
+  // alice invited bob, bob invited carol.
+  await app.inject({ method: 'PATCH', url: '/api/profile/', headers: bearer(token(bob).access), payload: { invite_code: token(alice).user.invite_code } })
+  await app.inject({ method: 'PATCH', url: '/api/profile/', headers: bearer(token(carol).access), payload: { invite_code: token(bob).user.invite_code } })
+  await app.db.insertInto('limit_counters').values([
+    { key: `send:phone:${alice}`, window_start: 1, count: 3, expires_at: Date.now() + 3_600_000 },
+    { key: `verify:phone:${alice}`, window_start: 1, count: 2, expires_at: Date.now() + 3_600_000 },
+    { key: `send:phone:${alice}9`, window_start: 1, count: 1, expires_at: Date.now() + 3_600_000 },
+    { key: 'send:ip:127.0.0.1', window_start: 1, count: 5, expires_at: Date.now() + 3_600_000 }
+  ]).execute()
+
+  async function cli (...argv: string[]): Promise<Run> {
+    let stdout = ''
+    let stderr = ''
+    const code = await main(argv, { env, stdout: text => { stdout += text }, stderr: text => { stderr += text } })
+    return { code, stdout, stderr }
+  }
+  return { app, cli, token, env }
+}
+
+t.test('migrate says the database is up to date', async t => {
+  const { cli } = await setup(t)
+  t.same(await cli('migrate'), { code: 0, stdout: 'database is up to date\n', stderr: '' })
+  const json = await cli('migrate', '--json')
+  t.same(JSON.parse(json.stdout), { applied: [] })
+})
+
+t.test('user show: profile, sessions, code and limit state', async t => {
+  const { cli } = await setup(t)
+  const shown = await cli('user', 'show', bob)
+  t.equal(shown.code, 0)
+  t.match(shown.stdout, new RegExp(`^user \\d+  \\${bob}  invite code [A-Z0-9]{6}`))
+  t.match(shown.stdout, /activated invite code: [A-Z0-9]{6}/)
+  t.match(shown.stdout, `invited: ${carol}`)
+  t.match(shown.stdout, /sessions \(1 live of 1\):\n {2}[0-9a-f]{8}… {2}api {2}live/)
+  const json = JSON.parse((await cli('user', 'show', alice, '--json')).stdout)
+  t.equal(json.profile.phone, alice)
+  t.same(json.profile.invitedPhones, [bob])
+  t.equal(json.sessions.length, 1)
+  t.equal(json.sessions[0].state, 'live')
+  t.same(json.limits.map((l: { key: string }) => l.key).sort(), [`send:phone:${alice}`, `verify:phone:${alice}`], 'whole-segment match: not the longer number')
+})
+
+t.test('user sign-out revokes every session, and the tokens stop working', async t => {
+  const { app, cli, token } = await setup(t)
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(token(alice).access) })).statusCode, 200)
+  t.same(await cli('user', 'sign-out', alice), { code: 0, stdout: `${alice}: 1 session(s) revoked\n`, stderr: '' })
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(token(alice).access) })).statusCode, 401)
+  t.same(JSON.parse((await cli('user', 'sign-out', alice, '--json')).stdout), { phone: alice, revoked: 0 })
+  t.equal(JSON.parse((await cli('user', 'show', alice, '--json')).stdout).sessions[0].state, 'revoked')
+})
+
+t.test('limits clear deletes only the counters of that phone', async t => {
+  const { app, cli } = await setup(t)
+  t.same(await cli('limits', 'clear', alice), { code: 0, stdout: `${alice}: 2 limit counter(s) deleted\n`, stderr: '' })
+  const left = await app.db.selectFrom('limit_counters').select('key').orderBy('key').execute()
+  t.same(left.map(row => row.key), ['send:ip:127.0.0.1', `send:phone:${alice}9`])
+  t.same(JSON.parse((await cli('limits', 'clear', dave, '--json')).stdout), { phone: dave, deleted: 0 }, 'a phone without an account is fine')
+})
+
+t.test('invites tree draws the referral tree', async t => {
+  const { cli } = await setup(t)
+  const tree = await cli('invites', 'tree', alice)
+  t.equal(tree.code, 0)
+  t.match(tree.stdout, new RegExp(`^\\${alice}\\n└── \\${bob}  \\(\\d{4}-.*\\)\\n {4}└── \\${carol}  \\(`))
+  const json = JSON.parse((await cli('invites', 'tree', alice, '--json')).stdout)
+  t.equal(json.phone, alice)
+  t.equal(json.invited[0].phone, bob)
+  t.equal(json.invited[0].invited[0].phone, carol)
+  t.same(json.invited[0].invited[0].invited, [])
+  t.same(JSON.parse((await cli('invites', 'tree', carol, '--json')).stdout).invited, [])
+})
+
+t.test('clear errors and exit codes', async t => {
+  const { cli, env } = await setup(t)
+  t.same(await cli('user', 'show', dave), { code: 1, stdout: '', stderr: `phonepass: no user with phone ${dave}\n` })
+  t.same(await cli('user', 'show', 'not-a-phone'), { code: 2, stdout: '', stderr: 'phonepass: not a phone number: not-a-phone\n' })
+  const unknown = await cli('user', 'delete', alice)
+  t.equal(unknown.code, 2)
+  t.match(unknown.stderr, /^phonepass: unknown command: user delete \+15550100001\n\nUsage: phonepass <command>/)
+  t.match(await cli(), { code: 2, stderr: /a command is needed/ })
+  t.match(await cli('user', 'show'), { code: 2, stderr: /exactly one phone number is expected/ })
+  t.match(await cli('user', 'show', alice, bob), { code: 2, stderr: /exactly one phone number is expected/ })
+  t.match(await cli('migrate', 'now'), { code: 2, stderr: /migrate takes no arguments/ })
+  t.match(await cli('--bogus'), { code: 2, stderr: /Unknown option '--bogus'/ })
+  t.match(await cli('--help'), { code: 0, stdout: /^Usage: phonepass <command> \[--json\]/ })
+  let stderr = ''
+  const code = await main(['migrate'], { env: { ...env, DATABASE_URL: 'mysql://x' }, stdout: () => {}, stderr: text => { stderr += text } })
+  t.equal(code, 78)
+  t.match(stderr, /^phonepass: Invalid configuration: DATABASE_URL must be/)
+})

@@ -1,0 +1,95 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+import { createLogger, loggerOptions } from '../../src/logger.js'
+import { createConsoleSender } from '../../src/sms/console-sender.js'
+import { bearer, manualClock, post, testSecret } from '../helpers/app.js'
+import { startSmsSink } from '../helpers/sms-sink.js'
+
+interface LogCapture {
+  logger: ReturnType<typeof createLogger>
+  lines: string[]
+}
+
+/** The app's own pino settings (redaction included), writing into an array. */
+function captureLogs (): LogCapture {
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(line => line !== ''))
+      done()
+    }
+  })
+  return { logger: createLogger({ logLevel: 'trace' }, stream), lines }
+}
+
+async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}) {
+  const sms = await startSmsSink()
+  const capture = captureLogs()
+  const config = loadConfig({
+    NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', PHONEPASS_SECRET: testSecret,
+    SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url, LOG_LEVEL: 'trace', ...env
+  })
+  const app = await buildApp(config, { clock: manualClock(), logger: capture.logger })
+  t.teardown(async () => { await app.close(); await sms.close() })
+  return { app, sms, lines: capture.lines }
+}
+
+const phone = '+79123456789'
+
+t.test("a sign-in's log lines hold no code, token, cookie or full phone", async t => {
+  const { app, sms, lines } = await buildLoggedApp(t)
+  await post(app, '/api/users/register/', { phone })
+  const code = sms.lastCode(phone)
+  const verified = await post(app, '/api/users/verify_code/', { phone, auth_code: code })
+  t.equal(verified.statusCode, 200)
+  const { access, refresh } = verified.json<{ access: string, refresh: string }>()
+  const me = await app.inject({ method: 'GET', url: '/api/users/me/', headers: { ...bearer(access), cookie: 'session=cookie-secret-value' } })
+  t.equal(me.statusCode, 200)
+  const refreshed = await post(app, '/api/token/refresh/', { refresh })
+  t.equal(refreshed.statusCode, 200)
+  await post(app, '/api/users/logout/', { refresh: refreshed.json<{ refresh: string }>().refresh })
+
+  t.ok(lines.length >= 6, `${lines.length} lines`)
+  const all = lines.join('\n')
+  for (const [what, secret] of [['code', code], ['access token', access], ['refresh token', refresh], ['full phone', phone], ['phone digits', phone.slice(1)], ['cookie', 'cookie-secret-value']] as const) {
+    t.notOk(all.includes(secret), `no ${what} in the logs`)
+  }
+  t.notOk(/"auth_code"\s*:\s*"\d/.test(all))
+  const requests = lines.map(line => JSON.parse(line) as Record<string, unknown>).filter(line => line.msg === 'request')
+  t.equal(requests.length, 5, 'one line per request')
+  t.ok(requests.every(line => typeof line.reqId === 'string' && typeof line.status === 'number'))
+  t.ok(lines.some(line => line.includes('+7912***6789')), 'the phone appears masked')
+})
+
+t.test('the console provider writes its one deliberate line with the code', async t => {
+  const capture = captureLogs()
+  await createConsoleSender(capture.logger).send({ to: phone, code: '4321', body: 'Your code: 4321' })
+  t.equal(capture.lines.length, 1)
+  t.match(capture.lines[0], /4321/)
+})
+
+t.test('X-Request-Id is honoured, or made, and returned', async t => {
+  const { app, lines } = await buildLoggedApp(t)
+  const given = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'trace-abc-123' } })
+  t.equal(given.headers['x-request-id'], 'trace-abc-123')
+  const made = await app.inject({ method: 'GET', url: '/healthz' })
+  t.type(made.headers['x-request-id'], 'string')
+  t.not(made.headers['x-request-id'], 'trace-abc-123')
+  const ids = lines.map(line => JSON.parse(line) as { msg: string, reqId?: string }).filter(line => line.msg === 'request').map(line => line.reqId)
+  t.same(ids, ['trace-abc-123', made.headers['x-request-id']])
+})
+
+t.test('pretty output only in development; production writes JSON', async t => {
+  t.equal(loggerOptions({ logLevel: 'info', nodeEnv: 'production' }).transport, undefined)
+  t.equal(loggerOptions({ logLevel: 'info', nodeEnv: 'test' }).transport, undefined)
+  t.match(loggerOptions({ logLevel: 'info', nodeEnv: 'development' }).transport, { target: 'pino-pretty' })
+})
+
+t.test('headers, tokens and codes in logged objects are redacted', async t => {
+  const { logger, lines } = captureLogs()
+  logger.info({ req: { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'session=xyz' } }, body: { auth_code: '5678', refresh: 'rrr', access: 'aaa' } }, 'x')
+  t.notMatch(lines[0], /abc\.def|session=xyz|5678|"rrr"|"aaa"/)
+  t.match(lines[0], /\[redacted\]/)
+})

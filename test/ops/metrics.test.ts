@@ -1,0 +1,85 @@
+import t, { type Test } from 'tap'
+import { buildTestApp, post, signIn, testSecret } from '../helpers/app.js'
+
+/** The value of one sample line, e.g. sample(text, 'phonepass_sign_ins_total{kind="api",created="true"}'). */
+function sample (text: string, series: string): number | undefined {
+  const line = text.split('\n').find(l => l.startsWith(series + ' '))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+/** Each series has the expected value in the exposition text. */
+function expectSamples (t: Test, text: string, expected: Record<string, number>): void {
+  for (const [series, value] of Object.entries(expected)) t.equal(sample(text, series), value, series)
+}
+
+t.test('a sign-in shows in the metrics, by provider, kind, route and status', async t => {
+  const context = await buildTestApp(t)
+  await signIn(context, '+79123456789')
+  const wrong = await post(context.app, '/api/users/verify_code/', { phone: '+79123456789', auth_code: '0000' })
+  t.equal(wrong.statusCode, 400)
+  const invalid = await post(context.app, '/api/users/register/', {})
+  t.equal(invalid.statusCode, 400)
+
+  const response = await context.app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(response.statusCode, 200)
+  t.match(response.headers['content-type'], /^text\/plain/)
+  const text = response.body
+  for (const name of [
+    'phonepass_http_request_duration_seconds', 'phonepass_sms_sent_total', 'phonepass_sms_failed_total',
+    'phonepass_sms_provider_duration_seconds', 'phonepass_sign_ins_total', 'phonepass_refusals_total',
+    'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_cpu_seconds_total',
+    'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds'
+  ]) {
+    t.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name)
+  }
+  expectSamples(t, text, {
+    'phonepass_sms_sent_total{provider="webhook"}': 1,
+    'phonepass_sms_provider_duration_seconds_count{provider="webhook",outcome="sent"}': 1,
+    'phonepass_sign_ins_total{kind="api",created="true"}': 1,
+    'phonepass_refusals_total{code="code_not_found"}': 1,
+    'phonepass_refusals_total{code="validation_error"}': 1,
+    'phonepass_http_request_duration_seconds_count{method="POST",route="/api/users/verify_code/",status="200"}': 1,
+    'phonepass_http_request_duration_seconds_count{method="POST",route="/api/users/verify_code/",status="400"}': 1,
+    'phonepass_http_request_duration_seconds_count{method="POST",route="/api/users/register/",status="200"}': 1
+  })
+})
+
+t.test('a wrong code and a failed SMS are counted', async t => {
+  const context = await buildTestApp(t)
+  await post(context.app, '/api/users/register/', { phone: '+79123456789' })
+  const code = context.sms.lastCode('+79123456789')
+  const wrong = code === '0000' ? '1111' : '0000'
+  await post(context.app, '/api/users/verify_code/', { phone: '+79123456789', auth_code: wrong })
+  context.sms.behave((_message, response) => { response.writeHead(500).end() })
+  const failed = await post(context.app, '/api/users/register/', { phone: '+79123456780' })
+  t.equal(failed.statusCode, 503)
+  const text = (await context.app.inject({ method: 'GET', url: '/metrics' })).body
+  expectSamples(t, text, {
+    'phonepass_refusals_total{code="code_invalid"}': 1,
+    'phonepass_refusals_total{code="sms_unavailable"}': 1,
+    'phonepass_sms_failed_total{provider="webhook"}': 1,
+    'phonepass_sms_sent_total{provider="webhook"}': 1,
+    'phonepass_sms_provider_duration_seconds_count{provider="webhook",outcome="failed"}': 1
+  })
+})
+
+t.test('each app counts for itself', async t => {
+  const first = await buildTestApp(t)
+  const second = await buildTestApp(t)
+  await signIn(first, '+79123456789')
+  const text = (await second.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.equal(sample(text, 'phonepass_sign_ins_total{kind="api",created="true"}'), undefined)
+  t.equal(sample((await first.app.inject({ method: 'GET', url: '/metrics' })).body, 'phonepass_sign_ins_total{kind="api",created="true"}'), 1)
+})
+
+t.test('METRICS_TOKEN protects /metrics', async t => {
+  const token = 'metrics-token-0123456789'
+  const { app } = await buildTestApp(t, { METRICS_TOKEN: token, PHONEPASS_SECRET: testSecret })
+  const anonymous = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(anonymous.statusCode, 401)
+  t.equal(anonymous.headers['www-authenticate'], 'Bearer')
+  t.equal((await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode, 401)
+  const allowed = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } })
+  t.equal(allowed.statusCode, 200)
+  t.match(allowed.body, /phonepass_sign_ins_total/)
+})
