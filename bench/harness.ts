@@ -67,9 +67,9 @@ export async function startPhonepass (name: string, port: number, sinkPort: numb
 }
 
 const benchLimits: Record<string, string> = {
-  LIMIT_IP_CODES_PER_HOUR: '100000000',
-  LIMIT_IP_WRONG_CODES_PER_HOUR: '100000000',
-  SMS_HOURLY_CAP: '100000000'
+  LIMIT_CODES_PER_IP_HOUR: '1000000',
+  LIMIT_WRONG_CODES_PER_IP_HOUR: '1000000',
+  SMS_HOURLY_CAP: '10000000'
 }
 
 export function load (job: LoadJob): Promise<LoadResult> {
