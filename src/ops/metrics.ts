@@ -106,10 +106,19 @@ export interface MetricsOptions {
 
 /** The per-request histogram and GET /metrics, added to the root app so every route is timed. */
 export function installMetrics (app: FastifyInstance, { metrics, token }: MetricsOptions): void {
+  // prom-client hashes the label set on every observe; the set per route and status is
+  // fixed, so its child is looked up once (the map is bounded by routes × methods × statuses).
+  const durationByLabels = new Map<string, ReturnType<typeof metrics.httpDuration.labels>>()
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: unmatched paths share one label.
     const route = request.routeOptions.url ?? 'unmatched'
-    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    const key = `${request.method} ${route} ${reply.statusCode}`
+    let duration = durationByLabels.get(key)
+    if (duration === undefined) {
+      duration = metrics.httpDuration.labels({ method: request.method, route, status: String(reply.statusCode) })
+      durationByLabels.set(key, duration)
+    }
+    duration.observe(reply.elapsedTime / 1000)
   })
   app.addHook('onError', async (_request, _reply, error) => {
     if ((error as { validation?: unknown }).validation !== undefined) metrics.refusals.inc({ code: 'validation_error' })
