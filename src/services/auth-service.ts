@@ -6,7 +6,7 @@ import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode } f
 import type { SessionKind, SessionRow } from '../store/schema.js'
 import {
   findLiveSession, findRefreshTokenSession, insertRefreshToken, insertSession, listLiveSessions,
-  revokeSession, revokeUserSessions, spendRefreshToken
+  revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
 import { findUserByPhone, insertUser } from '../store/users.js'
 import type { DbOrTransaction } from '../store/database.js'
@@ -47,6 +47,7 @@ export interface Authenticated {
 }
 
 const maxInviteCodeTries = 10
+const lastSeenEveryMs = 5 * 60_000
 
 function secondsUntil (moment: number, now: number): number {
   return Math.max(1, Math.ceil((moment - now) / 1000))
@@ -198,8 +199,12 @@ export function createAuthService (context: ServiceContext) {
   }
 
   async function requireLiveSession (sessionId: string): Promise<SessionRow> {
-    const session = await findLiveSession(db, sessionId, clock.now())
+    const now = clock.now()
+    const session = await findLiveSession(db, sessionId, now)
     if (session === undefined) throw new DomainError('token_not_valid')
+    // "Last seen" for the person's list of sessions, written at most every few minutes so a
+    // busy session does not turn every read into a write.
+    if (now - session.last_seen_at >= lastSeenEveryMs) await touchSession(db, session.id, now)
     return session
   }
 

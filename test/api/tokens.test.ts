@@ -110,3 +110,16 @@ t.test('logout with the refresh token', async t => {
   t.equal((await post(context.app, '/api/users/logout/', { refresh: 'unknown-token' })).statusCode, 401)
   t.equal((await context.app.inject({ method: 'POST', url: '/api/users/logout/' })).statusCode, 401, 'neither token: 401')
 })
+
+t.test('a session\'s last-seen time follows its use, written at most every 5 minutes', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const lastSeen = async () => (await context.app.db.selectFrom('sessions').select('last_seen_at').executeTakeFirstOrThrow()).last_seen_at
+  const signedInAt = await lastSeen()
+  context.clock.advance(60_000)
+  t.equal((await me(context, alice.access)).statusCode, 200)
+  t.equal(await lastSeen(), signedInAt, 'a minute later: not written again')
+  context.clock.advance(5 * 60_000)
+  t.equal((await me(context, alice.access)).statusCode, 200)
+  t.equal(await lastSeen(), signedInAt + 6 * 60_000, 'six minutes later: the time of that request')
+})
