@@ -58,6 +58,7 @@ export function createAuthService (context: ServiceContext) {
   const otpKey = keys.otp[0]
   if (otpKey === undefined) throw new Error('at least one OTP key is needed')
   const signingKey: Buffer = otpKey
+  const codeFormat = new RegExp(`^[0-9]{${config.otp.length}}$`)
   const limits = createLimits(context)
   const deviceTokens = createDeviceTokens(keys.device, config.deviceTokenTtlDays, clock)
 
@@ -169,7 +170,7 @@ export function createAuthService (context: ServiceContext) {
    */
   async function verifyCode (rawPhone: string, code: string, kind: SessionKind, client: ClientInfo): Promise<SignedIn> {
     const phone = normalize(rawPhone)
-    if (!new RegExp(`^[0-9]{${config.otp.length}}$`).test(code)) {
+    if (!codeFormat.test(code)) {
       throw new DomainError('code_invalid', { field: 'auth_code' })
     }
     const deviceId = deviceTokens.verify(client.deviceToken, phone)

@@ -172,12 +172,6 @@ export function isPostgres (db: DbOrTransaction): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter
 }
 
-/** True for a unique-index violation on either database. */
-export function isUniqueViolation (error: unknown): boolean {
-  const code = (error as { code?: unknown }).code
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
-}
-
 // node-postgres reports a lost or refused connection with these messages and no code.
 const pgConnectionMessages = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Query read timeout)/
 
