@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { FastifyInstance } from 'fastify'
+import { securityHeaders } from './security-headers.js'
+import { appSecurityOptions } from './web/plugin.js'
 
 const redocBundle = createRequire(import.meta.url).resolve('redoc/bundles/redoc.standalone.js')
 
@@ -35,11 +37,12 @@ const redocCsp = {
     objectSrc: ["'none'"]
   }
 }
+const redocHeaders = securityHeaders({ ...appSecurityOptions, contentSecurityPolicy: redocCsp })
 
 /** /openapi.json (generated from the route schemas) and ReDoc, served from this service. */
 export async function docsRoutes (app: FastifyInstance): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-  app.get('/redoc/', { schema: { hide: true }, helmet: { contentSecurityPolicy: redocCsp } }, async (_request, reply) => {
+  app.get('/redoc/', { schema: { hide: true }, config: { securityHeaders: redocHeaders } }, async (_request, reply) => {
     return await reply.type('text/html; charset=utf-8').send(redocPage)
   })
   app.get('/redoc/redoc.standalone.js', { schema: { hide: true } }, async (_request, reply) => {

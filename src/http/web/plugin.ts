@@ -3,13 +3,13 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import csrf from '@fastify/csrf-protection'
-import helmet from '@fastify/helmet'
 import fastifyStatic from '@fastify/static'
 import view from '@fastify/view'
 import nunjucks from 'nunjucks'
 import type { Config } from '../../config.js'
 import type { Clock } from '../../services/clock.js'
 import type { Keys } from '../../services/keys.js'
+import { securityHeadersPlugin } from '../security-headers.js'
 import { pageRoutes } from './routes.js'
 import { registerSession } from './session.js'
 
@@ -60,14 +60,17 @@ async function webPages (app: FastifyInstance, { config, keys, clock }: WebOptio
   await app.register(pageRoutes, { config, clock })
 }
 
-/** The pages face: helmet for the whole app, then the pages in their own context. */
+/** helmet's headers on every answer of the app: a strict CSP with no inline script or style. */
+export const appSecurityOptions = {
+  contentSecurityPolicy: strictCsp,
+  strictTransportSecurity: { maxAge: 31_536_000 },
+  // With helmet's default no-referrer, Chromium sends `Origin: null` on a same-site form post,
+  // which the cross-site check has to refuse; same-origin keeps the real Origin.
+  referrerPolicy: { policy: 'same-origin' as const }
+}
+
+/** The pages face: security headers for the whole app, then the pages in their own context. */
 export const webFace = fp(async (app: FastifyInstance, options: WebOptions) => {
-  await app.register(helmet, {
-    contentSecurityPolicy: strictCsp,
-    hsts: { maxAge: 31_536_000 },
-    // With helmet's default no-referrer, Chromium sends `Origin: null` on a same-site form post,
-    // which the cross-site check has to refuse; same-origin keeps the real Origin.
-    referrerPolicy: { policy: 'same-origin' }
-  })
+  await app.register(securityHeadersPlugin, appSecurityOptions)
   await app.register(webPages, options)
 }, { name: 'phonepass-web' })
