@@ -78,37 +78,40 @@ export function createAuthService (context: ServiceContext) {
     const fixedCode = config.testPhoneNumbers.get(phone)
     if (fixedCode === undefined) checkSmsDestination(phone, config.sms.allowedCountries)
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
-    const quota = await limits.takeCodeSend(phone, deviceId, client.ip, fixedCode !== undefined)
     const now = clock.now()
     const code = fixedCode ?? generateOneTimeCode(config.otp.length, random)
     const codeHash = hashOneTimeCode(signingKey, phone, code)
     // Test numbers send no SMS, so they are exempt from the send cooldown.
     const resendAfter = fixedCode === undefined ? now - config.otp.resendSeconds * 1000 : now
-    const stored = await replaceLoginCode(db, {
-      phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
-    }, resendAfter)
-    if (!stored) {
-      await quota.all.giveBack()
-      const current = await findLoginCode(db, phone)
-      const retryAfter = secondsUntil((current?.created_at ?? now) + config.otp.resendSeconds * 1000, now)
-      throw new DomainError('resend_too_soon', { field: 'phone', retryAfter })
-    }
+    // The quotas, the cooldown and the SMS budget in one transaction: a refusal by any of
+    // them rolls back the counts taken before it.
+    const phoneQuota = await db.transaction().execute(async (trx) => {
+      const taken = await limits.takeCodeSend(trx, phone, deviceId, client.ip, fixedCode !== undefined)
+      const stored = await replaceLoginCode(trx, {
+        phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
+      }, resendAfter)
+      if (!stored) {
+        const current = await findLoginCode(trx, phone)
+        const retryAfter = secondsUntil((current?.created_at ?? now) + config.otp.resendSeconds * 1000, now)
+        throw new DomainError('resend_too_soon', { field: 'phone', retryAfter })
+      }
+      if (fixedCode === undefined) await limits.takeSms(trx)
+      return taken
+    }).catch(async (error: unknown) => {
+      if (error instanceof DomainError && error.code === 'sms_cap_reached') await limits.smsCapRefused()
+      throw error
+    })
     if (fixedCode === undefined) {
       const minutes = Math.round(config.otp.ttlSeconds / 60)
       try {
-        await limits.takeSms()
-      } catch (error) {
-        await deleteLoginCode(db, phone, codeHash)
-        await quota.all.giveBack()
-        throw error
-      }
-      try {
         await sms.send({ to: phone, code, body: translate(locale, 'sms_text', { code, minutes }) })
       } catch (error) {
-        // A code that was not delivered must not be usable, nor hold the cooldown.
-        await deleteLoginCode(db, phone, codeHash)
-        // Not the person's fault: the phone's quota is given back; the IP's stays charged.
-        await quota.phone.giveBack()
+        // A code that was not delivered must not be usable, nor hold the cooldown; and it is
+        // not the person's fault, so the phone's quota is given back (the IP's stays charged).
+        await db.transaction().execute(async (trx) => {
+          await deleteLoginCode(trx, phone, codeHash)
+          await phoneQuota.giveBack(trx)
+        })
         logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
         throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })
       }
@@ -174,20 +177,27 @@ export function createAuthService (context: ServiceContext) {
       throw new DomainError('code_invalid', { field: 'auth_code' })
     }
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
-    // Counted before the code is looked at, like the code's own tries: parallel guesses
-    // cannot get past the phone's (or device's) daily budget.
-    const counted = await limits.countCodeTry(phone, deviceId, client.ip)
     const now = clock.now()
-    const attempt = await countLoginAttempt(db, phone, now, config.otp.maxAttempts)
+    // The try is counted on the phone's (or device's) and the IP's budgets, and on the code,
+    // before the code is looked at: parallel guesses cannot get past any of them. Counts are
+    // kept even when refused, so the refusal is thrown after the commit.
+    const tried = await db.transaction().execute(async (trx) => {
+      const counted = await limits.countCodeTry(trx, phone, deviceId, client.ip)
+      if (counted.refusal !== undefined) return { ...counted, attempt: undefined }
+      return { ...counted, attempt: await countLoginAttempt(trx, phone, now, config.otp.maxAttempts) }
+    })
+    if (tried.refusal !== undefined) throw tried.refusal
+    const attempt = tried.attempt
     if (attempt === undefined) throw await explainMissingTry(phone, now)
     if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
       throw new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts })
     }
-    await counted.giveBack()
     const signedIn = await db.transaction().execute(async (trx) => {
       if (!await deleteLoginCode(trx, phone, attempt.codeHash)) {
         throw new DomainError('code_not_found', { field: 'auth_code' })
       }
+      // A right code's try is not held against the phone or the address.
+      await tried.taken.giveBack(trx)
       const { user, created } = await findOrCreateUser(trx, phone, now)
       const sessionId = await openSession(trx, user.id, kind, client, now)
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined

@@ -1,5 +1,6 @@
 import { DomainError } from '../domain/errors.js'
 import { decrementCounter, deleteExpiredCounters, incrementCounter, type CounterWindow } from '../store/limit-counters.js'
+import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
 
 const hour = 3_600_000
@@ -20,15 +21,24 @@ export function ipSubject (ip: string): string {
   return groups.slice(0, 4).map(group => group.replace(/^0+(?=.)/, '')).join(':') + '::/64'
 }
 
-/** A count taken that may have to be given back. */
+/** Counts taken that may have to be given back, in the caller's transaction or on their own. */
 export interface Taken {
-  giveBack: () => Promise<void>
+  giveBack: (db: DbOrTransaction) => Promise<void>
+}
+
+/** A try that was counted, and the refusal it met if it went over a limit. */
+export interface CountedTry {
+  taken: Taken
+  refusal?: DomainError
 }
 
 /**
  * The abuse rules of docs/SECURITY.md. Every counter lives in limit_counters, in fixed
  * windows (an hour, a UTC day), incremented atomically, so the rules hold across instances
  * and restarts. Each refusal carries Retry-After: the end of the window that refused.
+ *
+ * The counters are taken in the caller's transaction (`trx`), beside the write they guard:
+ * a refused request rolls back what it had taken, and a request's counts cost one commit.
  */
 export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'logger'>) {
   const limits = config.limits
@@ -43,16 +53,15 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
   }
 
   function taken (windows: CounterWindow[]): Taken {
-    return { giveBack: async () => { for (const window of windows) await decrementCounter(db, window) } }
+    return { giveBack: async (trx) => { for (const window of windows) await decrementCounter(trx, window) } }
   }
 
   /**
    * Takes one of a budget that is never overdrawn: at the limit nothing is counted and the
-   * refusal is thrown; `before` is given back then, as the request does not go on.
+   * refusal is thrown, which rolls back the caller's transaction.
    */
-  async function take (window: CounterWindow, limit: number, refusal: DomainError['code'], before: Taken, now: number): Promise<void> {
-    if (await incrementCounter(db, window, limit) !== undefined) return
-    await before.giveBack()
+  async function take (trx: DbOrTransaction, window: CounterWindow, limit: number, refusal: DomainError['code'], now: number): Promise<void> {
+    if (await incrementCounter(trx, window, limit) !== undefined) return
     throw new DomainError(refusal, { field: 'phone', retryAfter: secondsLeft(window, now) })
   }
 
@@ -60,70 +69,82 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
    * Before a code is stored: the phone's hourly and daily quota (not for test numbers, which
    * send nothing) and the client IP's hourly quota. A device that signed in to this phone
    * before has a quota of its own, so someone spending the phone's cannot keep the owner
-   * from getting a code. The caller gives the counts back when no code goes out after all
-   * (cooldown; failed send: `phone` only, as the IP stays charged).
+   * from getting a code. Returns the phone's counts, given back when the SMS then fails
+   * (not the person's fault; the IP stays charged).
    */
-  async function takeCodeSend (phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<{ phone: Taken, all: Taken }> {
-    if (isTestNumber) return { phone: taken([]), all: taken([]) }
+  async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<Taken> {
+    if (isTestNumber) return taken([])
     const now = clock.now()
     const subject = deviceId === undefined ? `phone:${phone}` : `device:${deviceId}:${phone}`
     const phoneHour = windowOf(`code:${subject}:h`, hour, now)
     const phoneDay = windowOf(`code:${subject}:d`, day, now)
     const ipHour = windowOf(`code:ip:${ipSubject(ip)}:h`, hour, now)
-    await take(phoneHour, limits.codesPerPhoneHour, 'too_many_codes', taken([]), now)
-    await take(phoneDay, limits.codesPerPhoneDay, 'too_many_codes', taken([phoneHour]), now)
-    await take(ipHour, limits.codesPerIpHour, 'rate_limited', taken([phoneHour, phoneDay]), now)
-    return { phone: taken([phoneHour, phoneDay]), all: taken([phoneHour, phoneDay, ipHour]) }
+    await take(trx, phoneHour, limits.codesPerPhoneHour, 'too_many_codes', now)
+    await take(trx, phoneDay, limits.codesPerPhoneDay, 'too_many_codes', now)
+    await take(trx, ipHour, limits.codesPerIpHour, 'rate_limited', now)
+    return taken([phoneHour, phoneDay])
   }
 
   /**
-   * The service-wide SMS budget. Every attempt is counted, so exactly one request — the
-   * first over the cap, on whichever instance — writes the alert line.
+   * The service-wide SMS budget, taken last in the transaction (its row is the one every
+   * send writes). Over the cap the transaction rolls back; the caller then reports the
+   * refusal with smsCapRefused, outside it.
    */
-  async function takeSms (): Promise<void> {
+  async function takeSms (trx: DbOrTransaction): Promise<void> {
     const now = clock.now()
     const window = windowOf('sms:all:h', hour, now)
-    const count = await incrementCounter(db, window) ?? 0
-    if (count <= config.sms.hourlyCap) return
-    if (count === config.sms.hourlyCap + 1) {
-      logger.error({ alert: 'sms_hourly_cap', cap: config.sms.hourlyCap, windowStart: new Date(window.windowStart).toISOString() },
-        'ALERT: SMS_HOURLY_CAP reached; no more SMS this hour')
-    }
+    if (await incrementCounter(trx, window, config.sms.hourlyCap) !== undefined) return
     throw new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(window, now) })
+  }
+
+  /**
+   * Counts refusals by the SMS cap, so exactly one request — the first refused in the hour,
+   * on whichever instance — writes the alert line.
+   */
+  async function smsCapRefused (): Promise<void> {
+    const window = windowOf('sms:refused:h', hour, clock.now())
+    if (await incrementCounter(db, window) !== 1) return
+    logger.error({ alert: 'sms_hourly_cap', cap: config.sms.hourlyCap, windowStart: new Date(window.windowStart).toISOString() },
+      'ALERT: SMS_HOURLY_CAP reached; no more SMS this hour')
   }
 
   /**
    * Counts a try at a code before it is compared, whatever it turns out to be: on the
    * device's own budget when the device signed in to this phone before, else on the phone's,
    * and on the client IP's. Tries are counted even when refused, so the counters tell how
-   * many were made; the window does not grow for it. A right code gives its count back.
+   * many were made; the window does not grow for it. The refusal is returned, not thrown, so
+   * the caller's transaction keeps the counts. A right code gives its count back.
    */
-  async function countCodeTry (phone: string, deviceId: string | undefined, ip: string): Promise<Taken> {
+  async function countCodeTry (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string): Promise<CountedTry> {
     const now = clock.now()
     const subject = deviceId === undefined
       ? { window: windowOf(`wrong:phone:${phone}:d`, day, now), limit: limits.wrongCodesPerPhoneDay }
       : { window: windowOf(`wrong:device:${deviceId}:${phone}:d`, day, now), limit: limits.wrongCodesPerDeviceDay }
     const ipHour = windowOf(`wrong:ip:${ipSubject(ip)}:h`, hour, now)
-    const subjectCount = await incrementCounter(db, subject.window) ?? 0
-    const ipCount = await incrementCounter(db, ipHour) ?? 0
+    const subjectCount = await incrementCounter(trx, subject.window) ?? 0
+    const ipCount = await incrementCounter(trx, ipHour) ?? 0
+    const counted = taken([subject.window, ipHour])
     if (subjectCount > subject.limit) {
-      throw new DomainError('too_many_wrong_codes', { field: 'auth_code', retryAfter: secondsLeft(subject.window, now) })
+      return { taken: counted, refusal: new DomainError('too_many_wrong_codes', { field: 'auth_code', retryAfter: secondsLeft(subject.window, now) }) }
     }
     if (ipCount > limits.wrongCodesPerIpHour) {
-      throw new DomainError('rate_limited', { field: 'auth_code', retryAfter: secondsLeft(ipHour, now) })
+      return { taken: counted, refusal: new DomainError('rate_limited', { field: 'auth_code', retryAfter: secondsLeft(ipHour, now) }) }
     }
-    return taken([subject.window, ipHour])
+    return { taken: counted }
   }
 
-  /** Counts a try at an invite code before the lookup; a code that exists gives it back. */
-  async function countInviteTry (userId: number): Promise<Taken> {
+  /**
+   * Counts a try at an invite code before the lookup, even when refused (returned, like a
+   * code try's); a code that exists gives it back.
+   */
+  async function countInviteTry (trx: DbOrTransaction, userId: number): Promise<CountedTry> {
     const now = clock.now()
     const window = windowOf(`invite:user:${userId}:h`, hour, now)
-    const count = await incrementCounter(db, window) ?? 0
+    const count = await incrementCounter(trx, window) ?? 0
     if (count > limits.wrongInvitesPerUserHour) {
-      throw new DomainError('rate_limited', { field: 'invite_code', retryAfter: secondsLeft(window, now) })
+      return { taken: taken([window]), refusal: new DomainError('rate_limited', { field: 'invite_code', retryAfter: secondsLeft(window, now) }) }
     }
-    return taken([window])
+    return { taken: taken([window]) }
   }
 
   /** Deletes ended windows; any instance may run it at any time. */
@@ -131,7 +152,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     return await deleteExpiredCounters(db, clock.now())
   }
 
-  return { takeCodeSend, takeSms, countCodeTry, countInviteTry, removeExpired }
+  return { takeCodeSend, takeSms, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
 }
 
 export type Limits = ReturnType<typeof createLimits>

@@ -3,6 +3,7 @@ import { DomainError } from '../domain/errors.js'
 import {
   findProfile, findUserById, findUserByInviteCode, isInReferralChain, listInvitedPhones, lockReferralGraph, setInviter, type ProfileRow
 } from '../store/users.js'
+import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
 import { createLimits } from './limits.js'
 
@@ -25,32 +26,36 @@ export function createProfileService (context: ServiceContext) {
    */
   async function activateInvite (userId: number, rawInviteCode: string): Promise<Profile> {
     const inviteCode = normalizeInviteCode(rawInviteCode)
-    // Counted before the lookup, so parallel guesses cannot enumerate codes past the limit;
-    // only a code that does not exist stays counted.
-    const counted = await limits.countInviteTry(userId)
-    try {
-      await activate(userId, inviteCode)
-    } catch (error) {
-      if (!(error instanceof DomainError && error.code === 'invite_not_found')) await counted.giveBack()
-      throw error
-    }
-    await counted.giveBack()
+    const refusal = await db.transaction().execute(async (trx) => {
+      // Counted before the lookup, so parallel guesses cannot enumerate codes past the limit;
+      // only a code that does not exist stays counted (so the refusal is returned, not thrown).
+      const counted = await limits.countInviteTry(trx, userId)
+      if (counted.refusal !== undefined) return counted.refusal
+      const refused = await activate(trx, userId, inviteCode)
+      if (refused?.code !== 'invite_not_found') await counted.taken.giveBack(trx)
+      return refused
+    })
+    if (refusal !== undefined) throw refusal
     return await getProfile(userId)
   }
 
-  async function activate (userId: number, inviteCode: string): Promise<void> {
-    await db.transaction().execute(async (trx) => {
-      await lockReferralGraph(trx)
-      const me = await findUserById(trx, userId)
-      if (me?.invited_by != null) throw new DomainError('invite_already_activated', { field: 'invite_code' })
-      const inviter = await findUserByInviteCode(trx, inviteCode)
-      if (inviter === undefined) throw new DomainError('invite_not_found', { field: 'invite_code' })
-      if (inviter.id === userId) throw new DomainError('invite_own_code', { field: 'invite_code' })
-      if (await isInReferralChain(trx, inviter.id, userId)) throw new DomainError('invite_cycle', { field: 'invite_code' })
-      if (!await setInviter(trx, userId, inviter.id, clock.now())) {
-        throw new DomainError('invite_already_activated', { field: 'invite_code' })
-      }
-    })
+  /**
+   * Once per user; never one's own code, never one that would close a cycle. Returns why
+   * not, or sets the inviter.
+   */
+  async function activate (trx: DbOrTransaction, userId: number, inviteCode: string): Promise<DomainError | undefined> {
+    await lockReferralGraph(trx)
+    const me = await findUserById(trx, userId)
+    if (me?.invited_by != null) return new DomainError('invite_already_activated', { field: 'invite_code' })
+    const inviter = await findUserByInviteCode(trx, inviteCode)
+    if (inviter === undefined) return new DomainError('invite_not_found', { field: 'invite_code' })
+    if (inviter.id === userId) return new DomainError('invite_own_code', { field: 'invite_code' })
+    if (await isInReferralChain(trx, inviter.id, userId)) return new DomainError('invite_cycle', { field: 'invite_code' })
+    // Of parallel activations (one write transaction each), exactly one sets it.
+    if (!await setInviter(trx, userId, inviter.id, clock.now())) {
+      return new DomainError('invite_already_activated', { field: 'invite_code' })
+    }
+    return undefined
   }
 
   /** The whole invited list a page at a time, for users who invited more than a profile shows. */
