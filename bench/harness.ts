@@ -42,7 +42,11 @@ export async function waitForHealth (url: string): Promise<void> {
   throw new Error(`${url} did not come up`)
 }
 
-export async function startPhonepass (name: string, port: number, sinkPort: number): Promise<{ url: string, child: ChildProcess }> {
+/**
+ * phonepass in production mode on the SQLite file `name`. SMS go to the sink's webhook, or,
+ * with `sinkPort` undefined, to the console provider (below the log level: nothing written).
+ */
+export async function startPhonepass (name: string, port: number, sinkPort: number | undefined): Promise<{ url: string, child: ChildProcess }> {
   const child = fork(join(root, 'dist', 'src', 'main.js'), [], {
     env: {
       ...process.env,
@@ -52,8 +56,9 @@ export async function startPhonepass (name: string, port: number, sinkPort: numb
       DATABASE_URL: `sqlite:${join(work, name)}`,
       PHONEPASS_SECRET: secret,
       LOG_LEVEL: 'warn',
-      SMS_PROVIDER: 'webhook',
-      SMS_WEBHOOK_URL: `http://127.0.0.1:${sinkPort}/sms`,
+      ...(sinkPort === undefined
+        ? { SMS_PROVIDER: 'console' }
+        : { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `http://127.0.0.1:${sinkPort}/sms` }),
       // The load comes from one address: the per-address limits are raised for it by
       // configuration (the per-phone rules stay, and every register uses a new phone).
       ...benchLimits

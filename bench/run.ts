@@ -4,6 +4,7 @@ import {
   connections, here, load, machine, processStats, record, rounds, seconds, secret, start, startPhonepass, stopAll,
   summarise, table, work, writeResults
 } from './harness.js'
+import { signInThroughPages } from './pages.js'
 import { inviteCodeOf, migrate, seedSessions, seedUsers } from './seed.js'
 
 // `npm run bench`: phonepass in production mode on fresh SQLite files, beside a bare fastify
@@ -37,6 +38,10 @@ async function main (): Promise<void> {
   await start(join(here, 'sms-sink-server.js'), { PORT: '3200' })
   const phonepass = await startPhonepass('main.db', 3000, 3200)
   const big = await startPhonepass('big.db', 3001, 3200)
+  const quiet = await startPhonepass('console.db', 3002, undefined)
+  // Browsers signed in through the pages, for GET /profile.
+  const pageCookies: string[] = []
+  for (let i = 0; i < 200; i++) pageCookies.push(await signInThroughPages(phonepass.url, 'http://127.0.0.1:3200', '+7913' + String(i).padStart(7, '0')))
 
   let patchCursor = 0
   let refreshCursor = 0
@@ -53,9 +58,12 @@ async function main (): Promise<void> {
     { name: 'baseline (bare fastify)', job: () => ({ ...base, kind: 'get', url: 'http://127.0.0.1:3100', path: '/' }) },
     { name: 'GET /api/users/me/', job: () => ({ ...base, kind: 'me', url: phonepass.url, path: '/api/users/me/', pool: meTokens.map(t => t.access) }) },
     { name: 'POST /api/users/register/', job: round => ({ ...base, kind: 'register', url: phonepass.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }) },
+    { name: 'register, console SMS provider', job: round => ({ ...base, kind: 'register', url: quiet.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }) },
     { name: 'sign-in (register + verify)', job: round => ({ ...base, kind: 'signin', url: phonepass.url, path: '', phoneOffset: 5_000_000 + 1_000_000 * round, sinkUrl: 'http://127.0.0.1:3200' }) },
     { name: 'PATCH /api/profile/', job: () => ({ ...base, kind: 'patch', url: phonepass.url, path: '/api/profile/', pool: take(budget, 'patch'), inviteCode: inviteCodeOf(1) }) },
     { name: 'POST /api/token/refresh/', job: () => ({ ...base, kind: 'refresh', url: phonepass.url, path: '/api/token/refresh/', pool: take(budget, 'refresh') }) },
+    { name: 'GET /login (page)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/login' }) },
+    { name: 'GET /profile (page, signed in)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/profile', pool: pageCookies }) },
     { name: 'me, 1,000,000 users', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: bigTokens.map(t => t.access) }) },
     { name: 'me, user with 10,000 invitees', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: [heavyToken!.access] }) }
   ]
@@ -77,16 +85,17 @@ async function main (): Promise<void> {
   const rows = summarise(results, ratios)
   const server = processStats(phonepass.child.pid!)
   const bigServer = processStats(big.child.pid!)
+  const quietServer = processStats(quiet.child.pid!)
   const report = {
     date: new Date().toISOString(),
     machine: machine(),
     settings: { seconds, rounds, connections },
     seeding: { oneMillionUsersSeconds: bigSeedSeconds },
     rows,
-    server: { mainRssMb: server.rssMb, mainCpuSeconds: server.cpuSeconds, bigRssMb: bigServer.rssMb, bigCpuSeconds: bigServer.cpuSeconds },
+    server: { mainRssMb: server.rssMb, mainCpuSeconds: server.cpuSeconds, bigRssMb: bigServer.rssMb, bigCpuSeconds: bigServer.cpuSeconds, consoleRssMb: quietServer.rssMb },
     wallSeconds: Math.round((Date.now() - started) / 1000)
   }
-  process.stdout.write(`\n${table(rows, '× baseline')}\n\nserver RSS ${server.rssMb} MB, CPU ${server.cpuSeconds} s (1M-user server: ${bigServer.rssMb} MB); ${report.wallSeconds} s in all\n`)
+  process.stdout.write(`\n${table(rows, '× baseline')}\n\nserver RSS ${server.rssMb} MB, CPU ${server.cpuSeconds} s (1M-user server: ${bigServer.rssMb} MB, console-provider server: ${quietServer.rssMb} MB); ${report.wallSeconds} s in all\n`)
   const out = writeResults(`${report.date.slice(0, 10)}.json`, report)
   process.stdout.write(`written to ${out}\n`)
 }
