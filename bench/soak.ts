@@ -182,11 +182,14 @@ async function main (): Promise<number> {
     sessions.push({ user, refresh: verified.body.refresh as string, access: verified.body.access as string, issuedAt: Date.now(), busy: false })
   }
 
+  function forget (session: Session): void {
+    const index = sessions.indexOf(session)
+    if (index !== -1) sessions.splice(index, 1)
+  }
+
   async function refresh (session: Session): Promise<void> {
-    session.busy = true
     const answer = await call('refresh', [200], 'POST', '/api/token/refresh/', { refresh: session.refresh })
-    session.busy = false
-    if (answer === undefined) { sessions.splice(sessions.indexOf(session), 1); return }
+    if (answer === undefined) return forget(session)
     session.refresh = answer.body.refresh as string
     session.access = answer.body.access as string
     session.issuedAt = Date.now()
@@ -194,24 +197,31 @@ async function main (): Promise<number> {
 
   async function operate (): Promise<void> {
     const choice = Math.random()
-    const session = idleSession()
-    if (session === undefined || choice < mix.signIn) return await signIn()
-    if (choice < mix.signIn + mix.limitProbe) {
+    if (choice < mix.limitProbe) {
       // The same few phones again and again: 200 now and then, mostly 429 (resend interval, hourly quota).
       await call('probe', [200, 429], 'POST', '/api/users/register/', { phone: pick(hotPhones) })
       return
     }
+    const session = idleSession()
+    if (session === undefined || choice < mix.limitProbe + mix.signIn) return await signIn()
+    // One operation at a time per session, as one app would: a logout never overtakes a read.
+    session.busy = true
+    try {
+      await operateOn(session, choice - mix.limitProbe - mix.signIn)
+    } finally {
+      session.busy = false
+    }
+  }
+
+  async function operateOn (session: Session, choice: number): Promise<void> {
     // An access token near its end is refreshed first, as an app would.
     if (Date.now() - session.issuedAt > (accessTtlSeconds - 60) * 1000) return await refresh(session)
-    let threshold = mix.signIn + mix.limitProbe + mix.me
-    if (choice < threshold) {
+    if (choice < mix.me) {
       await call('me', [200], 'GET', '/api/users/me/', undefined, session.access)
       return
     }
-    threshold += mix.refresh
-    if (choice < threshold) return await refresh(session)
-    threshold += mix.activate
-    if (choice < threshold) {
+    if (choice < mix.me + mix.refresh) return await refresh(session)
+    if (choice < mix.me + mix.refresh + mix.activate) {
       const inviter = pick(users)
       if (session.user.activated || inviter === undefined || inviter.id >= session.user.id) {
         await call('me', [200], 'GET', '/api/users/me/', undefined, session.access)
@@ -219,15 +229,12 @@ async function main (): Promise<number> {
       }
       // Codes of earlier users only: no cycle, so every activation is answered 200.
       session.user.activated = true
-      session.busy = true
       await call('activate', [200], 'PATCH', '/api/profile/', { invite_code: inviter.inviteCode }, session.access)
-      session.busy = false
       return
     }
     if (sessions.length < 100) return await signIn()
-    session.busy = true
     await call('logout', [204], 'POST', '/api/users/logout/', { refresh: session.refresh })
-    sessions.splice(sessions.indexOf(session), 1)
+    forget(session)
   }
 
   const sampler = setInterval(() => {
