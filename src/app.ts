@@ -70,7 +70,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
 
   const ownsDatabase = deps.db === undefined
-  const db = deps.db ?? createDatabase(config.databaseUrl, { postgresPoolSize: config.databasePoolSize, pgSslMode: config.pgSslMode })
+  const db = deps.db ?? createDatabase(config.databaseUrl, {
+    postgresPoolSize: config.databasePoolSize,
+    pgSslMode: config.pgSslMode,
+    lockTimeoutMs: config.databaseLockTimeoutMs,
+    postgresStatementTimeoutMs: config.databaseStatementTimeoutMs
+  })
   app.decorate('db', db)
   if (ownsDatabase) app.addHook('onClose', async () => { await db.destroy() })
   const applied = await migrateToLatest(db)

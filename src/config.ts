@@ -13,6 +13,8 @@ const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'an address to listen on, e.g. 0.0.0.0 or 127.0.0.1' }),
   DATABASE_URL: Type.String({ pattern: '^(sqlite:.+|postgres(ql)?://.+)$', default: 'sqlite:./data/phonepass.db', description: 'sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'a whole number of PostgreSQL connections per instance from 1 to 1000' }),
+  DATABASE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 2000, description: 'milliseconds from 10 to 60000' }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000, description: 'milliseconds from 100 to 600000' }),
   PGSSLMODE: Type.Optional(Type.Union(['disable', 'allow', 'prefer', 'require', 'no-verify', 'verify-ca', 'verify-full'].map(mode => Type.Literal(mode)), { description: 'one of disable, allow, prefer, require, no-verify, verify-ca, verify-full' })),
   PHONEPASS_SECRET: Type.Optional(Type.String({ pattern: '^[^,]{32,}(,[^,]{32,})*$', description: 'at least 32 characters (a comma-separated list when rotating: the first signs, all verify)' })),
   SMS_PROVIDER: Type.Union([Type.Literal('console'), Type.Literal('webhook'), Type.Literal('twilio')], { default: 'console', description: 'one of console, webhook, twilio' }),
@@ -57,6 +59,10 @@ export interface Config {
   /** PostgreSQL only: connections this instance keeps at most, and PGSSLMODE when the URL has no sslmode. */
   readonly databasePoolSize: number
   readonly pgSslMode: string | undefined
+  /** How long a write waits for a lock another connection holds (SQLite's busy timeout, PostgreSQL's lock_timeout), then 503. */
+  readonly databaseLockTimeoutMs: number
+  /** PostgreSQL only: the longest a statement may run (statement_timeout), then 503. */
+  readonly databaseStatementTimeoutMs: number
   /** The first signs and encrypts; all of them verify, so a rotation signs no one out. */
   readonly secrets: readonly string[]
   readonly sms: {
@@ -214,6 +220,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: parsed.DATABASE_URL,
     databasePoolSize: parsed.DATABASE_POOL_SIZE,
     pgSslMode: parsed.PGSSLMODE,
+    databaseLockTimeoutMs: parsed.DATABASE_LOCK_TIMEOUT_MS,
+    databaseStatementTimeoutMs: parsed.DATABASE_STATEMENT_TIMEOUT_MS,
     secrets: resolveSecrets(parsed),
     sms: {
       provider: parsed.SMS_PROVIDER,

@@ -9,7 +9,7 @@ import {
   revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
 import { findUserByPhone, insertUser } from '../store/users.js'
-import type { DbOrTransaction } from '../store/database.js'
+import { isDatabaseUnavailable, type DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
 import { createDeviceTokens } from './device-tokens.js'
@@ -215,7 +215,13 @@ export function createAuthService (context: ServiceContext) {
     if (session === undefined) throw new DomainError('token_not_valid')
     // "Last seen" for the person's list of sessions, written at most every few minutes so a
     // busy session does not turn every read into a write.
-    if (now - session.last_seen_at >= lastSeenEveryMs) await touchSession(db, session.id, now)
+    if (now - session.last_seen_at >= lastSeenEveryMs) {
+      // Optional: a busy or full database does not fail the read for it; the next read retries.
+      await touchSession(db, session.id, now).catch((error: unknown) => {
+        if (!isDatabaseUnavailable(error)) throw error
+        logger.warn({ err: error, sessionId: session.id }, 'last-seen time not written: the database is unavailable')
+      })
+    }
     return session
   }
 

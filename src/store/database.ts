@@ -4,8 +4,8 @@ import SqliteDatabase from 'better-sqlite3'
 import pg from 'pg'
 import {
   CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteDialect, SqliteDriver, sql,
-  type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type Driver, type SqliteDialectConfig,
-  type TableMetadata, type Transaction
+  type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type DialectAdapter, type Driver,
+  type MigrationLockOptions, type SqliteDialectConfig, type TableMetadata, type Transaction
 } from 'kysely'
 import type { Database } from './schema.js'
 
@@ -14,8 +14,13 @@ export type Db = Kysely<Database>
 export type DbOrTransaction = Kysely<Database> | Transaction<Database>
 
 export interface DatabaseOptions {
-  /** How long a SQLite write waits for another process's lock before giving up (busy → 503). */
-  sqliteBusyTimeoutMs?: number
+  /**
+   * How long a write waits for a lock another connection holds before giving up (→ 503):
+   * SQLite's busy timeout (2 s when not given), PostgreSQL's lock_timeout (none when not given).
+   */
+  lockTimeoutMs?: number
+  /** PostgreSQL's statement_timeout (none when not given): a statement running longer fails (→ 503). */
+  postgresStatementTimeoutMs?: number
   /** Connections each instance keeps to PostgreSQL at most (all instances share max_connections). */
   postgresPoolSize?: number
   /** How long to wait for a PostgreSQL connection before answering 503. */
@@ -65,7 +70,7 @@ function withStatementCache (database: SqliteDatabase.Database): SqliteDialectCo
 
 export function openSqlite (file: string, options: DatabaseOptions = {}): SqliteDatabase.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const database = new SqliteDatabase(file, { timeout: options.sqliteBusyTimeoutMs ?? 2000 })
+  const database = new SqliteDatabase(file, { timeout: options.lockTimeoutMs ?? 2000 })
   database.pragma('journal_mode = WAL')
   // NORMAL in WAL: a process crash loses nothing; a power loss may lose the last commits.
   database.pragma('synchronous = NORMAL')
@@ -135,10 +140,34 @@ class CurrentSchemaIntrospector implements DatabaseIntrospector {
   }
 }
 
+/**
+ * Migrations run on the app's pool at start-up, but are exempt from its lock and statement
+ * timeouts: a migration may wait for a busy table and may take long (an index on a big table).
+ * kysely holds its migration lock on one connection for the whole run; these settings last
+ * as long as the lock and are reset to the connection's defaults with it.
+ */
+class PostgresAdapterWithMigrationTimeouts extends PostgresAdapter {
+  override async acquireMigrationLock (db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
+    await super.acquireMigrationLock(db, options)
+    await sql`set lock_timeout = 0`.execute(db)
+    await sql`set statement_timeout = 0`.execute(db)
+  }
+
+  override async releaseMigrationLock (db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
+    await sql`reset lock_timeout`.execute(db)
+    await sql`reset statement_timeout`.execute(db)
+    await super.releaseMigrationLock(db, options)
+  }
+}
+
 class CurrentSchemaPostgresDialect extends PostgresDialect {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override createIntrospector (db: Kysely<any>): DatabaseIntrospector {
     return new CurrentSchemaIntrospector(db)
+  }
+
+  override createAdapter (): DialectAdapter {
+    return new PostgresAdapterWithMigrationTimeouts()
   }
 }
 
@@ -148,6 +177,11 @@ function createPostgresPool (url: string, options: DatabaseOptions): pg.Pool {
     max: options.postgresPoolSize ?? 10,
     // A database that does not answer must give 503 soon, not hold the request forever.
     connectionTimeoutMillis: options.postgresConnectTimeoutMs ?? 5000,
+    // A row or advisory lock held elsewhere, or a statement that runs away, must end in 503
+    // too: PostgreSQL waits for a lock for ever by default. Sent as start-up parameters, so
+    // every connection has them from its first statement (PgBouncer: docs/OPERATIONS.md).
+    lock_timeout: options.lockTimeoutMs,
+    statement_timeout: options.postgresStatementTimeoutMs,
     // bigint (epoch-millisecond times, ids) comes back as a number, as on SQLite.
     types: { getTypeParser: (oid: number, format?: string) => oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text') }
   })
@@ -185,7 +219,8 @@ export function isDatabaseUnavailable (error: unknown): boolean {
     // The network: refused, reset, unreachable, a host name that does not resolve (yet).
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
     // PostgreSQL: connection exceptions (08), shutting down or starting (57P01-57P03),
-    // too many connections (53300), a cancelled statement (57014), a deadlock or a
-    // serialization failure (40P01, 40001): each passes, so the client is told to retry.
-    code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014', '40P01', '40001'].includes(code)
+    // too many connections (53300), a cancelled statement or statement_timeout (57014),
+    // lock_timeout (55P03), a deadlock or a serialization failure (40P01, 40001): each
+    // passes, so the client is told to retry.
+    code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014', '55P03', '40P01', '40001'].includes(code)
 }
