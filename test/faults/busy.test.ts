@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import SqliteDatabase from 'better-sqlite3'
 import type { LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
 import { bearer, buildTestApp, post, signIn } from '../helpers/app.js'
 import { temporarySqlite } from '../helpers/database.js'
 import { WebClient } from '../web/web-client.js'
@@ -36,6 +37,8 @@ t.test('a write lock held elsewhere: writes 503 with Retry-After, reads served, 
     OTP_TTL_SECONDS: '600'
   })
   const { app, clock, sms } = context
+  const [busy] = (await sql<{ timeout: number }>`pragma busy_timeout`.execute(app.db)).rows
+  t.equal(busy?.timeout, lockTimeoutMs, 'the busy timeout is the configured one')
   const inviter = await signIn(context, '+79123456701')
   const person = await signIn(context, '+79123456702')
   const pending = '+79123456703'
