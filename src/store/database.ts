@@ -32,20 +32,35 @@ export interface DatabaseOptions {
 // Every write transaction takes SQLite's write lock at BEGIN, so a transaction that reads
 // and then writes never fails half-way when another process wrote in between.
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #database: SqliteDatabase.Database
+  constructor (config: SqliteDialectConfig, database: SqliteDatabase.Database) {
+    super(config)
+    this.#database = database
+  }
+
   override async beginTransaction (connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+
+  // SQLite rolls a transaction back itself on some errors (SQLITE_FULL, SQLITE_IOERR, …); a
+  // ROLLBACK then fails with "no transaction is active" and would hide the error that matters.
+  override async rollbackTransaction (connection: DatabaseConnection): Promise<void> {
+    if (this.#database.inTransaction) await super.rollbackTransaction(connection)
   }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig
-  constructor (config: SqliteDialectConfig) {
+  readonly #database: SqliteDatabase.Database
+  constructor (database: SqliteDatabase.Database) {
+    const config = { database: withStatementCache(database) }
     super(config)
     this.#config = config
+    this.#database = database
   }
 
   override createDriver (): Driver {
-    return new ImmediateSqliteDriver(this.#config)
+    return new ImmediateSqliteDriver(this.#config, this.#database)
   }
 }
 
@@ -197,7 +212,7 @@ function createPostgresPool (url: string, options: DatabaseOptions): pg.Pool {
 export function createDatabase (url: string, options: DatabaseOptions = {}): Db {
   if (url.startsWith('sqlite:')) {
     const database = openSqlite(url.slice('sqlite:'.length), options)
-    return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) })
+    return new Kysely<Database>({ dialect: new ImmediateSqliteDialect(database) })
   }
   return new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool: createPostgresPool(url, options) }) })
 }

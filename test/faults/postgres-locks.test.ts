@@ -128,3 +128,22 @@ t.test('migrations wait for a busy table, whatever the timeouts, and leave them 
   const { rows } = await sql<{ lock: string, statement: string }>`select current_setting('lock_timeout') as lock, current_setting('statement_timeout') as statement`.execute(app.db)
   t.same(rows, [{ lock: '100ms', statement: '100ms' }])
 })
+
+t.test('a register held up half-way (one of its counters locked) charges nothing: retries do not lock the person out', async t => {
+  if (!runs) return
+  const context = await buildTestApp(t, { DATABASE_LOCK_TIMEOUT_MS: '200', OTP_RESEND_SECONDS: '0' })
+  const { app, clock } = context
+  const phone = '+79123456701'
+  t.equal((await post(app, '/api/users/register/', { phone })).statusCode, 200)
+  // The next clock hour of the same day: the phone's hourly counter is a new row, its daily
+  // one is the row this session holds, so each register fails after taking the hourly count.
+  clock.advance(3_600_000)
+  const other = await holder(t, context.config.databaseUrl)
+  await other.query('begin')
+  await other.query('select count from limit_counters where key = $1 for update', [`code:phone:${phone}:d`])
+  for (let i = 0; i < 4; i++) assertUnavailable(t, await within(5000, post(app, '/api/users/register/', { phone })), `register, try ${i + 1}`)
+  await other.query('rollback')
+  const { rows } = await other.query<{ key: string, count: number }>('select key, count from limit_counters where key like $1 order by key', [`code:phone:${phone}:%`])
+  t.same(rows.map(row => [row.key.slice(-1), Number(row.count)]).sort(), [['d', 1], ['h', 0], ['h', 1]], 'the hourly count taken by each failed try was given back')
+  t.equal((await post(app, '/api/users/register/', { phone })).statusCode, 200, 'the person gets a code once the lock is let go')
+})
