@@ -15,6 +15,7 @@ import { createProfileService, type ProfileService } from './services/profile-se
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
+import { limitInFlight } from './sms/in-flight-limit.js'
 import { createTwilioSender } from './sms/twilio-sender.js'
 import { createLimits } from './services/limits.js'
 import { createDatabase, type Db } from './store/database.js'
@@ -92,7 +93,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     random: deps.random ?? cryptoRandomInt,
     keys,
     accessTokens: createAccessTokens(keys.jwt, config.accessTokenTtlSeconds, clock),
-    sms: instrumentSmsSender(deps.sms ?? createSmsSender(config, app.log), metrics),
+    sms: instrumentSmsSender(limitInFlight(deps.sms ?? createSmsSender(config, app.log), config.sms.maxInFlight), metrics),
     logger: app.log
   }
   app.decorate('services', {

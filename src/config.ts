@@ -20,6 +20,7 @@ const EnvSchema = Type.Object({
   SMS_PROVIDER: Type.Union([Type.Literal('console'), Type.Literal('webhook'), Type.Literal('twilio')], { default: 'console', description: 'one of console, webhook, twilio' }),
   SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL' })),
   SMS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'milliseconds from 100 to 60000' }),
+  SMS_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'a whole number of SMS sends at once from 1 to 10000' }),
   OTP_LENGTH: Type.Integer({ minimum: 4, maximum: 8, default: 4, description: 'a whole number of digits from 4 to 8' }),
   OTP_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 600, default: 300, description: 'seconds from 30 to 600 (NIST: at most 10 minutes)' }),
   OTP_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'a whole number from 1 to 10' }),
@@ -69,6 +70,8 @@ export interface Config {
     readonly provider: Env['SMS_PROVIDER']
     readonly webhookUrl: string | undefined
     readonly timeoutMs: number
+    /** Sends waiting on the provider at once; more are refused at once (503), so a hanging provider cannot pile them up. */
+    readonly maxInFlight: number
     readonly twilio: TwilioConfig | undefined
     /** ISO 3166 codes SMS may go to; empty: every country. */
     readonly allowedCountries: readonly CountryCode[]
@@ -227,6 +230,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       provider: parsed.SMS_PROVIDER,
       webhookUrl: parsed.SMS_WEBHOOK_URL,
       timeoutMs: parsed.SMS_TIMEOUT_MS,
+      maxInFlight: parsed.SMS_MAX_IN_FLIGHT,
       twilio: parseTwilio(parsed),
       allowedCountries: parseAllowedCountries(parsed.SMS_ALLOWED_COUNTRIES),
       hourlyCap: parsed.SMS_HOURLY_CAP

@@ -85,7 +85,8 @@ export function createAuthService (context: ServiceContext) {
     const resendAfter = fixedCode === undefined ? now - config.otp.resendSeconds * 1000 : now
     // The quotas, the cooldown and the SMS budget in one transaction: a refusal by any of
     // them rolls back the counts taken before it.
-    const phoneQuota = await db.transaction().execute(async (trx) => {
+    // What is given back if the SMS then fails: the phone's quota and the hour's SMS budget.
+    const refundable = await db.transaction().execute(async (trx) => {
       const taken = await limits.takeCodeSend(trx, phone, deviceId, client.ip, fixedCode !== undefined)
       const stored = await replaceLoginCode(trx, {
         phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
@@ -95,8 +96,7 @@ export function createAuthService (context: ServiceContext) {
         const retryAfter = secondsUntil((current?.created_at ?? now) + config.otp.resendSeconds * 1000, now)
         throw new DomainError('resend_too_soon', { field: 'phone', retryAfter })
       }
-      if (fixedCode === undefined) await limits.takeSms(trx)
-      return taken
+      return fixedCode === undefined ? [taken, await limits.takeSms(trx)] : [taken]
     }).catch(async (error: unknown) => {
       if (error instanceof DomainError && error.code === 'sms_cap_reached') await limits.smsCapRefused()
       throw error
@@ -107,10 +107,11 @@ export function createAuthService (context: ServiceContext) {
         await sms.send({ to: phone, code, body: translate(locale, 'sms_text', { code, minutes }) })
       } catch (error) {
         // A code that was not delivered must not be usable, nor hold the cooldown; and it is
-        // not the person's fault, so the phone's quota is given back (the IP's stays charged).
+        // not the person's fault, so the phone's quota is given back (the IP's stays charged),
+        // nor the service's: an outage must not use up the hour's SMS cap.
         await db.transaction().execute(async (trx) => {
           await deleteLoginCode(trx, phone, codeHash)
-          await phoneQuota.giveBack(trx)
+          for (const counts of refundable) await counts.giveBack(trx)
         })
         logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
         throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })

@@ -88,12 +88,12 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
   /**
    * The service-wide SMS budget, taken last in the transaction (its row is the one every
    * send writes). Over the cap the transaction rolls back; the caller then reports the
-   * refusal with smsCapRefused, outside it.
+   * refusal with smsCapRefused, outside it. A send the provider fails is given back.
    */
-  async function takeSms (trx: DbOrTransaction): Promise<void> {
+  async function takeSms (trx: DbOrTransaction): Promise<Taken> {
     const now = clock.now()
     const window = windowOf('sms:all:h', hour, now)
-    if (await incrementCounter(trx, window, config.sms.hourlyCap) !== undefined) return
+    if (await incrementCounter(trx, window, config.sms.hourlyCap) !== undefined) return taken([window])
     throw new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(window, now) })
   }
 

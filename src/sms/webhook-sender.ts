@@ -13,20 +13,26 @@ export function createWebhookSender (url: string, timeoutMs: number): SmsSender 
   return {
     name: 'webhook',
     async send ({ to, body }) {
+      // One deadline for the whole call. undici's own timeouts run on a coarse clock (a 300 ms
+      // one can fire a second late) and apply per phase, so a slow connect, a late answer or a
+      // dribbled body could each stretch a send well past SMS_TIMEOUT_MS.
+      const deadline = AbortSignal.timeout(timeoutMs)
       let statusCode: number
       try {
         const response = await request(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ to, body }),
-          dispatcher
+          dispatcher,
+          signal: deadline
         })
         statusCode = response.statusCode
-        // Drain the body so the connection can be reused.
-        await response.body.dump()
+        // Drain the body so the connection can be reused. The status has answered already: a
+        // body the deadline cuts off changes nothing (its connection is closed, not reused).
+        await response.body.dump({ limit: 128 * 1024, signal: deadline }).catch(() => {})
       } catch (error) {
         const code = (error as { code?: string }).code ?? ''
-        const reason = timeoutCodes.has(code) ? `no answer in ${timeoutMs} ms` : (error as Error).message
+        const reason = deadline.aborted || timeoutCodes.has(code) ? `no answer in ${timeoutMs} ms` : (error as Error).message
         throw new SmsDeliveryError(`SMS webhook failed: ${reason}`, { cause: error })
       }
       if (statusCode < 200 || statusCode >= 300) throw new SmsDeliveryError(`SMS webhook answered ${statusCode}`)
