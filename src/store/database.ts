@@ -5,7 +5,7 @@ import pg from 'pg'
 import {
   CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteDialect, SqliteDriver, sql,
   type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type DialectAdapter, type Driver,
-  type MigrationLockOptions, type SqliteDialectConfig, type TableMetadata, type Transaction
+  type MigrationLockOptions, type SqliteDialectConfig, type SqliteStatement, type TableMetadata, type Transaction
 } from 'kysely'
 import type { Database } from './schema.js'
 
@@ -52,8 +52,8 @@ class ImmediateSqliteDriver extends SqliteDriver {
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig
   readonly #database: SqliteDatabase.Database
-  constructor (database: SqliteDatabase.Database) {
-    const config = { database: withStatementCache(database) }
+  constructor (database: SqliteDatabase.Database, lockTimeoutMs: number) {
+    const config = { database: withStatementCache(database, failFastWhileLocked(database, lockTimeoutMs)) }
     super(config)
     this.#config = config
     this.#database = database
@@ -64,18 +64,56 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+type Watch = <T>(writes: boolean, call: () => T) => T
+
+/**
+ * better-sqlite3 waits for a lock another process holds inside the call, and so the whole
+ * event loop waits: with the lock held past the busy timeout, each write in turn would stall
+ * every request, reads and /healthz included, for the whole timeout (20 writes at 2 s: 40 s).
+ * So once a write has waited the whole timeout in vain, the next ones do not wait: they fail
+ * at once (503) until one gets the lock, and from then on writes wait again.
+ */
+function failFastWhileLocked (database: SqliteDatabase.Database, lockTimeoutMs: number): Watch {
+  let waiting = true
+  return (writes, call) => {
+    let result
+    try {
+      result = call()
+    } catch (error) {
+      if (waiting && (error as { code?: unknown }).code === 'SQLITE_BUSY') {
+        waiting = false
+        database.pragma('busy_timeout = 0')
+      }
+      throw error
+    }
+    if (writes && !waiting) {
+      waiting = true
+      database.pragma(`busy_timeout = ${lockTimeoutMs}`)
+    }
+    return result
+  }
+}
+
 /**
  * kysely prepares every query anew; better-sqlite3 statements can be reused, so each SQL
  * text is prepared once. The set of SQL texts is fixed by the code, so the cache stays small.
  */
-function withStatementCache (database: SqliteDatabase.Database): SqliteDialectConfig['database'] {
-  const statements = new Map<string, SqliteDatabase.Statement>()
+function withStatementCache (database: SqliteDatabase.Database, watch: Watch): SqliteDialectConfig['database'] {
+  const statements = new Map<string, SqliteStatement>()
   return {
     close: () => database.close(),
     prepare: (sql: string) => {
       let statement = statements.get(sql)
       if (statement === undefined) {
-        statement = database.prepare(sql)
+        const prepared = database.prepare(sql)
+        // BEGIN IMMEDIATE writes nothing itself, but getting through it means holding the lock.
+        const writes = !prepared.readonly || /^begin immediate/i.test(sql)
+        statement = {
+          reader: prepared.reader,
+          all: parameters => watch(writes, () => prepared.all(parameters)),
+          run: parameters => watch(writes, () => prepared.run(parameters)),
+          iterate: parameters => watch(writes, () => prepared.iterate(parameters))
+        }
         if (statements.size < 1000) statements.set(sql, statement)
       }
       return statement
@@ -83,9 +121,11 @@ function withStatementCache (database: SqliteDatabase.Database): SqliteDialectCo
   }
 }
 
+const sqliteLockTimeoutMs = 2000
+
 export function openSqlite (file: string, options: DatabaseOptions = {}): SqliteDatabase.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const database = new SqliteDatabase(file, { timeout: options.lockTimeoutMs ?? 2000 })
+  const database = new SqliteDatabase(file, { timeout: options.lockTimeoutMs ?? sqliteLockTimeoutMs })
   database.pragma('journal_mode = WAL')
   // NORMAL in WAL: a process crash loses nothing; a power loss may lose the last commits.
   database.pragma('synchronous = NORMAL')
@@ -212,7 +252,7 @@ function createPostgresPool (url: string, options: DatabaseOptions): pg.Pool {
 export function createDatabase (url: string, options: DatabaseOptions = {}): Db {
   if (url.startsWith('sqlite:')) {
     const database = openSqlite(url.slice('sqlite:'.length), options)
-    return new Kysely<Database>({ dialect: new ImmediateSqliteDialect(database) })
+    return new Kysely<Database>({ dialect: new ImmediateSqliteDialect(database, options.lockTimeoutMs ?? sqliteLockTimeoutMs) })
   }
   return new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool: createPostgresPool(url, options) }) })
 }

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
 import SqliteDatabase from 'better-sqlite3'
 import type { LightMyRequestResponse } from 'fastify'
 import { sql } from 'kysely'
@@ -97,4 +98,50 @@ t.test('a write lock held elsewhere: writes 503 with Retry-After, reads served, 
   t.equal((await browser.post('/logout', { _csrf: formToken })).headers.location, '/login', 'the sign-out form')
   const seen = holder.prepare('select last_seen_at from sessions where user_id = ? order by created_at limit 1').get(person.user.id) as { last_seen_at: number }
   t.equal(seen.last_seen_at, clock.now(), 'last-seen is written again once the lock is free')
+})
+
+t.test('while the lock stays held, one write waits for it and the next are refused at once: nothing piles up', async t => {
+  const database = temporarySqlite()
+  t.teardown(database.drop)
+  const timeoutMs = 1000
+  const context = await buildTestApp(t, { DATABASE_URL: database.url, DATABASE_LOCK_TIMEOUT_MS: String(timeoutMs), LIMIT_CODES_PER_IP_HOUR: '1000' })
+  const { app } = context
+  const person = await signIn(context, '+79123456701')
+  const holder = new SqliteDatabase(database.url.slice('sqlite:'.length))
+  t.teardown(() => { holder.close() })
+  holder.exec('begin immediate')
+
+  // better-sqlite3 waits for a lock inside the call, holding up the whole process: were every
+  // write to wait the full timeout, twenty would hold everything up for twenty timeouts.
+  const took: number[] = []
+  for (let n = 0; n < 20; n++) {
+    const started = performance.now()
+    assertUnavailable(t, await post(app, '/api/users/register/', { phone: `+7912345${String(6000 + n)}` }), `write ${n + 1}`)
+    took.push(performance.now() - started)
+  }
+  const [first = 0, ...rest] = took
+  const others = rest.reduce((sum, ms) => sum + ms, 0)
+  t.ok(others < first, `the 19 writes after the first took ${Math.round(others)} ms together, less than the first alone (${Math.round(first)} ms)`)
+  t.equal((await app.inject({ url: '/api/users/me/', headers: bearer(person.access) })).statusCode, 200, 'reads are served meanwhile')
+  holder.exec('rollback')
+
+  // Once a write gets through, writes wait for a lock again: another process holding it
+  // briefly (less than the timeout) delays a write, it does not fail it.
+  t.equal((await post(app, '/api/users/register/', { phone: '+79123457000' })).statusCode, 200, 'the first write after the lock is let go')
+  const brief = spawn(process.execPath, ['-e', `
+    const db = new (require('better-sqlite3'))(${JSON.stringify(database.url.slice('sqlite:'.length))})
+    db.exec('begin immediate')
+    console.log('locked')
+    setTimeout(() => { db.exec('commit'); db.close(); console.log('released') }, ${Math.round(timeoutMs / 3)})
+  `], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] })
+  const said: string[] = []
+  const locked = new Promise<void>(resolve => brief.stdout.on('data', (chunk: Buffer) => {
+    said.push(...chunk.toString().trim().split('\n'))
+    if (said.includes('locked')) resolve()
+  }))
+  const exited = new Promise(resolve => brief.on('exit', resolve))
+  await locked
+  const res = await post(app, '/api/users/register/', { phone: '+79123457001' })
+  await exited
+  t.equal(res.statusCode, 200, `a write while another process holds the lock for ${Math.round(timeoutMs / 3)} ms waits for it (${res.body.slice(0, 80)})`)
 })
