@@ -274,8 +274,8 @@ export function isDatabaseUnavailable (error: unknown): boolean {
     // The network: refused, reset, unreachable, a host name that does not resolve (yet).
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
     // PostgreSQL: connection exceptions (08), shutting down or starting (57P01-57P03),
-    // too many connections (53300), a cancelled statement or statement_timeout (57014),
-    // lock_timeout (55P03), a deadlock or a serialization failure (40P01, 40001): each
-    // passes, so the client is told to retry.
-    code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014', '55P03', '40P01', '40001'].includes(code)
+    // insufficient resources (53: a full disk, out of memory, too many connections), a
+    // cancelled statement or statement_timeout (57014), lock_timeout (55P03), a deadlock or a
+    // serialization failure (40P01, 40001): each passes, so the client is told to retry.
+    code.startsWith('08') || code.startsWith('53') || ['57P01', '57P02', '57P03', '57014', '55P03', '40P01', '40001'].includes(code)
 }

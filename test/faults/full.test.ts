@@ -1,13 +1,14 @@
 import t from 'tap'
 import { sql } from 'kysely'
+import { isDatabaseUnavailable } from '../../src/store/database.js'
 import { bearer, buildTestApp, post, signIn } from '../helpers/app.js'
 import { temporarySqlite } from '../helpers/database.js'
 
 // A full disk, stood in for by SQLite's max_page_count: it is per connection, and app.db is
 // the app's one connection, so the pragma is run through it. Writes answer 503 with
 // Retry-After, reads are served, nothing is half-written, and writes work again once there is
-// room, on the same process. SQLite in a temporary file in both passes (PostgreSQL's full
-// disk is the server's affair: it refuses writes with 53100, which is 503 as well).
+// room, on the same process. SQLite in a temporary file in both passes; PostgreSQL's full
+// disk is below: its errors are mapped to 503 like SQLite's.
 
 const phone = (n: number) => `+7912${String(2_000_000 + n)}`
 
@@ -110,4 +111,14 @@ t.test('a full database: writes 503, reads served, nothing half-written, back wh
     t.equal((await post(app, '/api/users/register/', { phone: p })).statusCode, 200, `register ${p}`)
   }
   t.equal((await app.inject({ method: 'PATCH', url: '/api/profile/', headers: bearer(invited.access), payload: { invite_code: person.user.invite_code } })).statusCode, 200, 'activate an invite')
+})
+
+t.test('PostgreSQL short of room or memory is unavailable (503), like a full SQLite file', async t => {
+  // 53100 disk_full (a table that cannot grow), 53200 out_of_memory, 53300 too_many_connections,
+  // 53400 configuration_limit_exceeded (temp_file_limit). A full WAL disk stops the server
+  // itself: that is the server gone, 503 through the connection errors (test/postgres/own-server.test.ts).
+  for (const code of ['53000', '53100', '53200', '53300', '53400', 'SQLITE_FULL']) {
+    t.ok(isDatabaseUnavailable(Object.assign(new Error('could not extend file'), { code })), code)
+  }
+  t.notOk(isDatabaseUnavailable(Object.assign(new Error('value too long'), { code: '22001' })), 'a bug stays a 500')
 })
