@@ -89,3 +89,32 @@ t.test('errors no face handles answer {detail, code}, never fastify\'s raw messa
   const { access } = await signIn(context, '+79123456702')
   t.equal((await context.app.inject({ url: '/api/users/me/', headers: bearer(access) })).statusCode, 200, 'the API keeps its own handler')
 })
+
+t.test('a bearer logout with Content-Type: application/json and no body signs out, as the Django service did', async t => {
+  const context = await buildTestApp(t)
+  const { access } = await signIn(context, '+79123456701')
+  // Before: 400 parse_error (fastify refuses an empty JSON body), so such apps could not sign out.
+  const res = await context.app.inject({ method: 'POST', url: '/api/users/logout/', headers: { ...bearer(access), 'content-type': 'application/json' } })
+  t.equal(res.statusCode, 204)
+  t.equal((await context.app.inject({ url: '/api/users/me/', headers: bearer(access) })).statusCode, 401, 'signed out')
+  const register = await context.app.inject({ method: 'POST', url: '/api/users/register/', headers: { 'content-type': 'application/json' } })
+  t.same(register.json(), { detail: 'The request body could not be read: send valid JSON or a form.', code: 'parse_error' }, 'elsewhere an empty JSON body is still refused')
+  const poisoned = await context.app.inject({ method: 'POST', url: '/api/users/logout/', payload: '{"__proto__":{"polluted":1}}', headers: { 'content-type': 'application/json' } })
+  t.equal(poisoned.json().code, 'parse_error', 'and a poisoned one too')
+})
+
+t.test('an invite post from a page opened before the code was activated shows why it was refused', async t => {
+  const context = await buildTestApp(t)
+  const inviter = await signIn(context, '+79123456701')
+  const person = new WebClient(context.app)
+  await person.signIn(context, '+79123456702')
+  const oldTab = await person.token('/profile')
+  t.equal((await person.post('/profile/invite', { _csrf: oldTab, invite_code: inviter.user.invite_code })).statusCode, 303)
+  // Before: the message went beside the invite field, which the page no longer has: none showed.
+  const again = await person.post('/profile/invite', { _csrf: oldTab, invite_code: inviter.user.invite_code })
+  t.equal(again.statusCode, 409)
+  t.match(again.body, /<div class="problem" role="alert"><h2>[^<]+<\/h2><p>You have already activated an invite code.<\/p><\/div>/)
+  const malformed = await person.post('/profile/invite', { _csrf: oldTab, invite_code: '#' })
+  t.equal(malformed.statusCode, 400)
+  t.match(malformed.body, /role="alert"><h2>[^<]+<\/h2><p>An invite code is 6 letters and digits/)
+})

@@ -44,7 +44,8 @@ t.test('the invariant checker finds nothing in a sound database and each planted
   await db.insertInto('refresh_tokens').values({ token_hash: 'y'.repeat(64), session_id: sidOf(a.access), created_at: now }).execute()
   await db.updateTable('refresh_tokens').set({ used_at: now }).where('session_id', '=', sidOf(b.access)).execute()
   await db.insertInto('limit_counters').values({ key: 'planted', window_start: 0, count: -1, expires_at: now + 1000 }).execute()
-  await db.insertInto('login_codes').values({ phone: '+79123456709', code_hash: 'z', attempts: 9, created_at: now, expires_at: now + 1000, ip: null }).execute()
+  await db.insertInto('login_codes').values({ phone: '+79123456709', code_hash: 'z', attempts: 9, created_at: now, expires_at: now + 1000, ip: 'unknown' }).execute()
+  await db.updateTable('sessions').set({ ip: '1.2.3.4:80' }).where('id', '=', sidOf(c.access)).execute()
 
   const found = await findViolations(db, context.config, {}, now)
   for (const expected of [
@@ -56,7 +57,9 @@ t.test('the invariant checker finds nothing in a sound database and each planted
     `app session ${sidOf(a.access)} has 2 unspent refresh tokens`,
     `live app session ${sidOf(b.access)} has no unspent refresh token`,
     'limit counter planted is -1',
-    'login code of +79123456709 tried 9 times (limit 3)'
+    'login code of +79123456709 tried 9 times (limit 3)',
+    'login code of +79123456709: client address "unknown" is no address',
+    `session ${sidOf(c.access)}: client address "1.2.3.4:80" is no address`
   ]) {
     t.ok(found.some(problem => typeof expected === 'string' ? problem === expected : expected.test(problem)), `found: ${String(expected)}`)
   }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import type { Config } from '../../src/config.js'
 import { normalizeInviteCode } from '../../src/domain/codes.js'
 import { normalizePhone } from '../../src/domain/phone.js'
@@ -35,7 +36,8 @@ interface Tap {
  * one user per normalised phone, unique well-formed invite codes, no self-invite and no
  * cycle in the invited_by chains, an inviter set at most once (as the answers said), one
  * unspent refresh token per live app session and none for browser sessions, every ended
- * session revoked, counters never below zero. Empty when all hold.
+ * session revoked, client addresses that are addresses, counters never below zero, no code
+ * tried past its limit. Empty when all hold.
  */
 export async function findViolations (db: Db, config: Config, observed: Observed = {}, now = Date.now()): Promise<string[]> {
   const problems: string[] = []
@@ -85,7 +87,7 @@ export async function findViolations (db: Db, config: Config, observed: Observed
     if (ids.length !== 1 || ids[0] !== userId) problems.push(`phone ${phone}: users [${ids.join(', ')}] but the API answered user ${userId}`)
   }
 
-  const sessions = await db.selectFrom('sessions').select(['id', 'user_id', 'kind', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at']).execute()
+  const sessions = await db.selectFrom('sessions').select(['id', 'user_id', 'kind', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'ip']).execute()
   const tokens = await db.selectFrom('refresh_tokens').select(['session_id', 'created_at', 'used_at']).execute()
   const unspent = new Map<string, number>()
   const anyTokens = new Set<string>()
@@ -104,6 +106,7 @@ export async function findViolations (db: Db, config: Config, observed: Observed
     if (session.kind === 'api' && count > 1) problems.push(`app session ${session.id} has ${count} unspent refresh tokens`)
     if (session.kind === 'api' && live && count === 0) problems.push(`live app session ${session.id} has no unspent refresh token`)
     if (session.last_seen_at < session.created_at) problems.push(`session ${session.id} seen before it began`)
+    if (session.ip !== null && isIP(session.ip) === 0) problems.push(`session ${session.id}: client address ${JSON.stringify(session.ip.slice(0, 80))} is no address`)
   }
   for (const id of observed.endedSessions ?? []) {
     const session = sessionById.get(id)
@@ -113,8 +116,11 @@ export async function findViolations (db: Db, config: Config, observed: Observed
 
   const counters = await db.selectFrom('limit_counters').select(['key', 'count']).where('count', '<', 0).execute()
   for (const counter of counters) problems.push(`limit counter ${counter.key} is ${counter.count}`)
-  const codesTried = await db.selectFrom('login_codes').select(['phone', 'attempts']).where('attempts', '>', config.otp.maxAttempts).execute()
-  for (const code of codesTried) problems.push(`login code of ${code.phone} tried ${code.attempts} times (limit ${config.otp.maxAttempts})`)
+  const loginCodes = await db.selectFrom('login_codes').select(['phone', 'attempts', 'ip']).execute()
+  for (const code of loginCodes) {
+    if (code.attempts > config.otp.maxAttempts) problems.push(`login code of ${code.phone} tried ${code.attempts} times (limit ${config.otp.maxAttempts})`)
+    if (code.ip !== null && isIP(code.ip) === 0) problems.push(`login code of ${code.phone}: client address ${JSON.stringify(code.ip.slice(0, 80))} is no address`)
+  }
   return problems
 }
 

@@ -39,6 +39,15 @@ function authOf (request: FastifyRequest) {
 
 const bearerSecurity = [{ bearerAuth: [] }]
 
+/**
+ * Logout needs no body, but apps that set Content-Type: application/json on every request send
+ * an empty one, which fastify refuses as JSON (DRF read it as no data): such a body is none.
+ */
+async function ignoreTypeOfEmptyBody (request: FastifyRequest): Promise<void> {
+  const { 'content-length': length, 'transfer-encoding': encoding } = request.headers
+  if ((length === undefined || length === '0') && encoding === undefined) delete request.headers['content-type']
+}
+
 /** The JSON face: the Django service's paths, thin handlers over the services. */
 export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -154,6 +163,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   }, async (request) => toTokenBody(await auth.refreshTokens(request.body.refresh)))
 
   app.post('/users/logout/', {
+    onRequest: ignoreTypeOfEmptyBody,
     schema: {
       tags: ['auth'],
       summary: 'End the session of a refresh token or of the bearer access token',

@@ -127,10 +127,16 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (reply.sent) return reply
     const { userId, sessionId } = signedIn(request)
     const [person, sessions] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId)])
+    // Once a code is activated the invite form is gone: a refusal of a post from a page opened
+    // before (another tab) is shown above the page, not beside a field that is not there.
+    const inviteErrors = state.fieldErrors.invite_code
+    const shown = person.activatedInviteCode !== null && inviteErrors !== undefined
+      ? { ...state, fieldErrors: {}, formError: inviteErrors.join(' ') }
+      : state
     return await renderPage(request, reply, 'profile', {
       title: 'page_profile_title',
       flash: takeFlash(request),
-      form: state,
+      form: shown,
       inviteValue: state.values.invite_code ?? '',
       ...profileView(localeOf(request), person, sessions, sessionId)
     }, state.status)
