@@ -5,7 +5,7 @@ import { buildTestApp, post, signIn, type SignedIn, type TestContext } from '../
 import { checkInvariants } from '../helpers/invariants.js'
 import {
   acceptLanguage, authorizationJunk, contentType, cookieJunk, encodeBody, forwardedFor, headerText, oddBody, oddString,
-  prototypeSnapshot, queryString, fuzzParameters, showsInternals
+  prototypeSnapshot, queryString, fuzzParameters, replaceReal, sessionIdOf, showsInternals
 } from './arbitraries.js'
 
 // Every API route under generated bodies, query strings and headers, on apps that trust a
@@ -13,7 +13,7 @@ import {
 // Retry-After), every refusal is JSON with a detail a person can read, no prototype is
 // polluted, and the database invariants hold afterwards.
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
+type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'OPTIONS' | 'PROPFIND'
 
 const routes: Array<{ method: Method, url: string, fields: string[] }> = [
   { method: 'POST', url: '/api/users/register/', fields: ['phone', 'device_token'] },
@@ -29,7 +29,9 @@ const routes: Array<{ method: Method, url: string, fields: string[] }> = [
   { method: 'PATCH', url: '/api/profile', fields: ['invite_code'] },
   { method: 'DELETE', url: '/api/profile/', fields: [] },
   { method: 'POST', url: '/api/users/me/', fields: ['phone'] },
-  { method: 'GET', url: '/api/users/nobody/', fields: [] }
+  { method: 'GET', url: '/api/users/nobody/', fields: [] },
+  { method: 'OPTIONS', url: '/api/users/register/', fields: ['phone'] },
+  { method: 'PROPFIND', url: '/api/profile/', fields: [] }
 ]
 
 // Stand-ins the run replaces with real values, so some bodies reach the services with
@@ -92,27 +94,12 @@ function problemWith (res: LightMyRequestResponse): string | undefined {
   return undefined
 }
 
-function sessionOf (access: string): string {
-  return (JSON.parse(Buffer.from(access.split('.')[1] ?? '', 'base64url').toString()) as { sid: string }).sid
-}
-
 async function freshSignIn (context: TestContext): Promise<SignedIn> {
   // A test number: a fixed code, no SMS, no send quota, so a run may sign in as often as it likes.
   await post(context.app, '/api/users/register/', { phone: realPhone })
   const res = await post(context.app, '/api/users/verify_code/', { phone: realPhone, auth_code: '1234' })
   if (res.statusCode !== 200) throw new Error(`test number sign-in answered ${res.statusCode}: ${res.body}`)
   return res.json<SignedIn>()
-}
-
-function replaceReal (value: unknown, real: Record<string, string>): unknown {
-  if (typeof value === 'string') return real[value] ?? value
-  if (Array.isArray(value)) return value.map(item => replaceReal(item, real))
-  if (value !== null && typeof value === 'object') {
-    const copy: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) Object.defineProperty(copy, key, { value: replaceReal(item, real), enumerable: true })
-    return copy
-  }
-  return value
 }
 
 type Operation = 'register' | 'registerReal' | 'verify' | 'refresh' | 'logout' | 'me' | 'profile' | 'invited' | 'invite'
@@ -170,7 +157,7 @@ t.test('every API route under odd bodies, queries and headers: never a 5xx, alwa
     if (problem !== undefined) throw new Error(`${problem}: ${base.route.method} ${url} → ${res.statusCode} ${res.body.slice(0, 300)}`)
     if (base.route.url === '/api/users/logout/' && res.statusCode === 204) {
       if (fresh === undefined) throw new Error(`logout without a real token answered 204: ${JSON.stringify(wire).slice(0, 200)}`)
-      ended.add(sessionOf(fresh.access))
+      ended.add(sessionIdOf(fresh.access))
     }
   }), odd)
   t.equal(seen, odd.numRuns, `${seen} odd requests`)
@@ -200,7 +187,7 @@ t.test('every API route under odd bodies, queries and headers: never a 5xx, alwa
         const { access } = await freshSignIn(context)
         res = await send('POST', '/api/users/logout/', undefined, access)
         expected = [204]
-        if (res.statusCode === 204) ended.add(sessionOf(access))
+        if (res.statusCode === 204) ended.add(sessionIdOf(access))
         break
       }
       case 'me': res = await send('GET', '/api/users/me/', undefined, standing.access); break

@@ -172,3 +172,21 @@ export function prototypeSnapshot (): string[] {
 export function showsInternals (body: string): boolean {
   return /\n\s+at .+:\d+:\d+|\bat (async )?\w+ \(|node_modules|\/src\/|\.ts:\d+|TypeError|ReferenceError|SyntaxError|RangeError|Template render error/.test(body)
 }
+
+/** Replaces the stand-in strings of a generated value with real ones (tokens, codes). */
+export function replaceReal (value: unknown, real: Record<string, string>): unknown {
+  if (typeof value === 'string') return real[value] ?? value
+  if (Array.isArray(value)) return value.map(item => replaceReal(item, real))
+  if (value !== null && typeof value === 'object') {
+    const copy: Record<string, unknown> = {}
+    // defineProperty, so a "__proto__" key stays an own key, as JSON.parse would make it.
+    for (const [key, item] of Object.entries(value)) Object.defineProperty(copy, key, { value: replaceReal(item, real), enumerable: true })
+    return copy
+  }
+  return value
+}
+
+/** The session id (sid claim) of an access token. */
+export function sessionIdOf (access: string): string {
+  return (JSON.parse(Buffer.from(access.split('.')[1] ?? '', 'base64url').toString()) as { sid: string }).sid
+}

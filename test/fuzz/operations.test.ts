@@ -5,7 +5,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { bearer, buildTestApp, post, type TestContext } from '../helpers/app.js'
 import { findViolations } from '../helpers/invariants.js'
 import { WebClient } from '../web/web-client.js'
-import { fuzzParameters } from './arbitraries.js'
+import { fuzzParameters, sessionIdOf } from './arbitraries.js'
 
 // Random sequences of real operations, through the API and the pages, checked against a
 // model of what each answer must be: sign-ins (the same phone in different notations),
@@ -87,10 +87,6 @@ function outcomeOf (res: LightMyRequestResponse): Outcome {
   return json === undefined ? { status: res.statusCode } : { status: res.statusCode, code: json.code }
 }
 
-function sidOf (access: string): string {
-  return (JSON.parse(Buffer.from(access.split('.')[1] ?? '', 'base64url').toString()) as { sid: string }).sid
-}
-
 function pick<T> (items: T[], index: number): T {
   const item = items[index % items.length]
   if (item === undefined) throw new Error('nothing to pick from')
@@ -136,7 +132,7 @@ class ApiSignIn implements fc.AsyncCommand<Model, Real> {
     const body = res.json<{ access: string, refresh: string, created: boolean, user: { id: number, phone: string, invite_code: string } }>()
     admit(model, e164, body.user, body.created)
     assert.deepEqual(res.json().user, expectedProfile(model, body.user.id))
-    model.sessions.push({ kind: 'api', userId: body.user.id, ended: false, sessionId: sidOf(body.access), access: body.access, refresh: body.refresh, spent: [] })
+    model.sessions.push({ kind: 'api', userId: body.user.id, ended: false, sessionId: sessionIdOf(body.access), access: body.access, refresh: body.refresh, spent: [] })
   }
 
   toString = () => `apiSignIn(${this.phone}, ${this.notation})`
@@ -285,7 +281,7 @@ class Refresh implements fc.AsyncCommand<Model, Real> {
     }
     assert.equal(res.statusCode, 200, res.body)
     const pair = res.json<{ access: string, refresh: string }>()
-    assert.equal(sidOf(pair.access), session.sessionId, 'the same session')
+    assert.equal(sessionIdOf(pair.access), session.sessionId, 'the same session')
     session.access = pair.access
     session.refresh = pair.refresh
   }

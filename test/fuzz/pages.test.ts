@@ -6,7 +6,7 @@ import { checkInvariants } from '../helpers/invariants.js'
 import { WebClient } from '../web/web-client.js'
 import {
   acceptLanguage, contentType, cookieJunk, encodeBody, forwardedFor, headerText, markup, oddBody, oddString,
-  prototypeSnapshot, queryString, fuzzParameters, showsInternals
+  prototypeSnapshot, queryString, fuzzParameters, replaceReal, showsInternals
 } from './arbitraries.js'
 
 // Every page and form under generated bodies, query strings and headers, posted signed out
@@ -87,17 +87,6 @@ function problemWith (res: LightMyRequestResponse): string | undefined {
   if (message === undefined) return 'no visible message'
   if (/^[a-z_]+$/.test(message) || message.length < 8) return `a message no one can read: ${message}`
   return undefined
-}
-
-function replaceReal (value: unknown, real: Record<string, string>): unknown {
-  if (typeof value === 'string') return real[value] ?? value
-  if (Array.isArray(value)) return value.map(item => replaceReal(item, real))
-  if (value !== null && typeof value === 'object') {
-    const copy: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) Object.defineProperty(copy, key, { value: replaceReal(item, real), enumerable: true })
-    return copy
-  }
-  return value
 }
 
 // Each header now and then, so that most posts still pass the cross-site checks.
@@ -229,4 +218,26 @@ t.test('every page under odd query strings, cookies and headers: a readable page
   t.comment(JSON.stringify([...statuses].sort()))
   t.ok(statuses.has(200) && statuses.has(303) && statuses.has(404), 'pages, redirects and missing pages were all seen')
   for (const { context } of setups) await checkInvariants(t, context.app.db, context.config, {}, context.clock.now())
+})
+
+t.test('a sign-in with any next leads to a page of this site', async t => {
+  const context = await buildTestApp(t)
+  const next = fc.oneof(oddString, fc.constantFrom(
+    '//evil.example', '/\\evil.example', 'https://evil.example', 'javascript:alert(1)', '/%2F%2Fevil.example', '/%5Cevil.example', '///evil.example',
+    '/.//evil.example', '/..//evil.example', '/\t/evil.example', '/ /evil.example', 'http:/evil.example', '\\\\evil.example', '/profile?x=1#y', '/profile\n/evil'
+  ))
+  let landed = 0
+  await fc.assert(fc.asyncProperty(next, async target => {
+    const client = new WebClient(context.app)
+    const token = tokenOf(await client.get('/login'))
+    const sent = await client.post('/login', { _csrf: token, phone: testPhone, next: target })
+    let problem = problemWith(sent)
+    if (problem === undefined && sent.statusCode === 303) {
+      const signedIn = await client.post('/login/code', { _csrf: token, auth_code: '1234' })
+      problem = problemWith(signedIn) ?? (signedIn.statusCode === 303 ? undefined : `sign-in answered ${signedIn.statusCode}`)
+      landed++
+    }
+    if (problem !== undefined) throw new Error(`${problem}: next=${JSON.stringify(target).slice(0, 200)}`)
+  }), fuzzParameters({ sqlite: 100, postgres: 30 }))
+  t.ok(landed > 0, `${landed} sign-ins went on to their next page`)
 })
