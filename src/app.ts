@@ -5,6 +5,8 @@ import type { Config } from './config.js'
 import { cryptoRandomInt, type RandomInt } from './domain/codes.js'
 import { apiRoutes } from './http/api/routes.js'
 import { docsRoutes } from './http/docs.js'
+import { answerJsonError } from './http/error-mapping.js'
+import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
@@ -67,8 +69,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: answerUnroutable,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: true, useDefaults: true } }
   })
+
+  // Each face sets its own; this one answers what neither handles (see answerJsonError).
+  app.setErrorHandler(answerJsonError)
 
   const ownsDatabase = deps.db === undefined
   const db = deps.db ?? createDatabase(config.databaseUrl, {

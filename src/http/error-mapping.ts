@@ -1,6 +1,6 @@
-import type { FastifyError } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { DomainError, errorStatus, type ErrorCode } from '../domain/errors.js'
-import { formatWait, translate, type Locale, type MessageKey } from '../i18n/catalogue.js'
+import { formatWait, pickLocale, translate, type Locale, type MessageKey } from '../i18n/catalogue.js'
 import { isDatabaseUnavailable } from '../store/database.js'
 import { SmsDeliveryError } from '../sms/sms-sender.js'
 
@@ -29,7 +29,9 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'parse_error',
   FST_ERR_CTP_INVALID_JSON_BODY: 'parse_error',
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-  FST_ERR_CTP_INVALID_TYPE: 'parse_error'
+  FST_ERR_CTP_INVALID_TYPE: 'parse_error',
+  // @fastify/static's refusal of a path it will not serve (dot segments, a name too long).
+  FST_STATIC_FORBIDDEN_PATH: 'not_found'
 }
 
 function fieldMessage (locale: Locale, error: AjvError): { field: string, message: string } {
@@ -87,4 +89,19 @@ export function describeError (error: FastifyError | Error, locale: Locale, requ
   if (retryAfter !== undefined) described.retryAfter = retryAfter
   if (details.attemptsLeft !== undefined) described.attemptsLeft = details.attemptsLeft
   return described
+}
+
+/**
+ * An error as the API's JSON: {detail, code, errors?, attempts_left?} and Retry-After. The
+ * API's error handler, and the app's for errors no face handled (static files, probes, a
+ * page's error handler that failed itself), so no answer shows fastify's raw message.
+ */
+export async function answerJsonError (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const described = describeError(error, pickLocale(request.headers['accept-language']), request.id)
+  if (described.unexpected) request.log.error({ err: error }, 'request failed')
+  if (described.retryAfter !== undefined) reply.header('retry-after', String(described.retryAfter))
+  const body: Record<string, unknown> = { detail: described.detail, code: described.code }
+  if (Object.keys(described.fieldErrors).length > 0) body.errors = described.fieldErrors
+  if (described.attemptsLeft !== undefined) body.attempts_left = described.attemptsLeft
+  return await reply.code(described.status).type('application/json').send(body)
 }

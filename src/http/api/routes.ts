@@ -5,7 +5,8 @@ import { DomainError } from '../../domain/errors.js'
 import { pickLocale, translate } from '../../i18n/catalogue.js'
 import type { TokenPair as ServiceTokenPair } from '../../services/auth-service.js'
 import type { Profile as ServiceProfile } from '../../services/profile-service.js'
-import { describeError } from '../error-mapping.js'
+import { clientIp } from '../client-ip.js'
+import { answerJsonError } from '../error-mapping.js'
 import { requireBearer } from './authenticate.js'
 import {
   ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
@@ -28,7 +29,7 @@ function toTokenBody (tokens: ServiceTokenPair) {
 }
 
 function clientOf (request: FastifyRequest) {
-  return { ip: request.ip, userAgent: request.headers['user-agent'] }
+  return { ip: clientIp(request), userAgent: request.headers['user-agent'] }
 }
 
 function authOf (request: FastifyRequest) {
@@ -38,6 +39,15 @@ function authOf (request: FastifyRequest) {
 
 const bearerSecurity = [{ bearerAuth: [] }]
 
+/**
+ * Logout needs no body, but apps that set Content-Type: application/json on every request send
+ * an empty one, which fastify refuses as JSON (DRF read it as no data): such a body is none.
+ */
+async function ignoreTypeOfEmptyBody (request: FastifyRequest): Promise<void> {
+  const { 'content-length': length, 'transfer-encoding': encoding } = request.headers
+  if ((length === undefined || length === '0') && encoding === undefined) delete request.headers['content-type']
+}
+
 /** The JSON face: the Django service's paths, thin handlers over the services. */
 export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -46,15 +56,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   app.addSchema(Profile)
   app.addSchema(ErrorBody)
 
-  app.setErrorHandler(async (error: Error, request, reply) => {
-    const described = describeError(error, pickLocale(request.headers['accept-language']), request.id)
-    if (described.unexpected) request.log.error({ err: error }, 'request failed')
-    if (described.retryAfter !== undefined) reply.header('retry-after', String(described.retryAfter))
-    const body: Record<string, unknown> = { detail: described.detail, code: described.code }
-    if (Object.keys(described.fieldErrors).length > 0) body.errors = described.fieldErrors
-    if (described.attemptsLeft !== undefined) body.attempts_left = described.attemptsLeft
-    return await reply.code(described.status).type('application/json').send(body)
-  })
+  app.setErrorHandler(answerJsonError)
 
   app.setNotFoundHandler(async (request, reply) => {
     const locale = pickLocale(request.headers['accept-language'])
@@ -161,6 +163,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   }, async (request) => toTokenBody(await auth.refreshTokens(request.body.refresh)))
 
   app.post('/users/logout/', {
+    onRequest: ignoreTypeOfEmptyBody,
     schema: {
       tags: ['auth'],
       summary: 'End the session of a refresh token or of the bearer access token',

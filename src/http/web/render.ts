@@ -16,7 +16,7 @@ export function localeOf (request: FastifyRequest): Locale {
 /** What a form page shows after a refused post: messages beside fields, the values typed. */
 export interface FormState {
   status: number
-  values: Record<string, unknown>
+  values: Record<string, string>
   fieldErrors: Record<string, string[]>
   /** A message that belongs to no field of the form. */
   formError?: string

@@ -6,6 +6,7 @@ import { formatPhoneForDisplay } from '../../domain/phone.js'
 import { formatWait, locales, translate, type MessageKey } from '../../i18n/catalogue.js'
 import type { Config } from '../../config.js'
 import type { Clock } from '../../services/clock.js'
+import { clientIp } from '../client-ip.js'
 import { describeError } from '../error-mapping.js'
 import { localPathOr } from './local-path.js'
 import { freshForm, languageCookie, localeOf, renderPage, type FormState } from './render.js'
@@ -27,7 +28,7 @@ const Text = (maxLength: number) => Type.String({ maxLength })
 const NextQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 512 })) })
 
 function clientOf (request: FastifyRequest) {
-  return { ip: request.ip, userAgent: request.headers['user-agent'], deviceToken: readDeviceToken(request) }
+  return { ip: clientIp(request), userAgent: request.headers['user-agent'], deviceToken: readDeviceToken(request) }
 }
 
 /**
@@ -39,6 +40,15 @@ function refuseCrossSite (request: FastifyRequest): void {
   if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') throw new CrossSiteRequest('cross-site form post')
   const origin = request.headers.origin
   if (origin !== undefined && origin !== `${request.protocol}://${request.host}`) throw new CrossSiteRequest('cross-origin form post')
+}
+
+/**
+ * What was typed, to show it again in the form: text only. A JSON post can put an object in
+ * a field ({"toString": 1}), which the template cannot print.
+ */
+function typedValues (body: unknown): Record<string, string> {
+  if (body === null || typeof body !== 'object') return {}
+  return Object.fromEntries(Object.entries(body).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
 }
 
 export async function pageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
@@ -111,12 +121,22 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   }
 
   async function renderProfile (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    // A body refused before requireSignIn ran (too large, not a form, invalid) shows the
+    // profile again only to the person signed in; anyone else goes to sign in.
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
     const { userId, sessionId } = signedIn(request)
     const [person, sessions] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId)])
+    // Once a code is activated the invite form is gone: a refusal of a post from a page opened
+    // before (another tab) is shown above the page, not beside a field that is not there.
+    const inviteErrors = state.fieldErrors.invite_code
+    const shown = person.activatedInviteCode !== null && inviteErrors !== undefined
+      ? { ...state, fieldErrors: {}, formError: inviteErrors.join(' ') }
+      : state
     return await renderPage(request, reply, 'profile', {
       title: 'page_profile_title',
       flash: takeFlash(request),
-      form: state,
+      form: shown,
       inviteValue: state.values.invite_code ?? '',
       ...profileView(localeOf(request), person, sessions, sessionId)
     }, state.status)
@@ -134,7 +154,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
       const fieldErrors = Object.fromEntries(Object.entries(described.fieldErrors).filter(([field]) => form.fields.includes(field)))
       return await form.render(request, reply, {
         status: described.status,
-        values: (request.body ?? {}) as Record<string, unknown>,
+        values: typedValues(request.body),
         fieldErrors,
         formError: Object.keys(fieldErrors).length === 0 ? described.detail : undefined,
         attemptsLeft: described.attemptsLeft
