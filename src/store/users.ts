@@ -40,39 +40,23 @@ export interface ProfileRow {
   invitedCount: number
 }
 
-/**
- * The profile in one statement: the user, the inviter's code, how many joined with this
- * user's code, and the first `invitedLimit` of their phones, oldest first, aggregated as
- * JSON (the SQL differs by dialect only in the aggregate).
- */
 export async function findProfile (db: DbOrTransaction, userId: number, invitedLimit: number): Promise<ProfileRow | undefined> {
-  const postgres = isPostgres(db)
-  const [user] = await runPrepared(db, 'findProfile', [invitedLimit, userId], (max, id) =>
+  const [user] = await runPrepared(db, 'findProfile.user', [userId], id =>
     db.selectFrom('users')
       .leftJoin('users as inviter', 'inviter.id', 'users.invited_by')
       .select(eb => [
         'users.id', 'users.phone', 'users.invite_code', 'inviter.invite_code as inviter_code',
-        eb.selectFrom(
-          eb.selectFrom('users as invited').select(['invited.phone', 'invited.invited_at', 'invited.id'])
-            .whereRef('invited.invited_by', '=', 'users.id')
-            .orderBy('invited.invited_at').orderBy('invited.id')
-            .limit(max)
-            .as('first_invited'))
-          .select(postgres
-            ? sql<string[]>`coalesce(json_agg(phone order by invited_at, id), '[]'::json)`.as('phones')
-            : sql<string>`json_group_array(phone order by invited_at, id)`.as('phones'))
-          .as('invited_phones'),
         eb.selectFrom('users as invited').select(eb.fn.countAll<number>().as('n')).whereRef('invited.invited_by', '=', 'users.id').as('invited_count')
       ])
       .where('users.id', '=', id))
   if (user === undefined) return undefined
-  const phones = user.invited_phones ?? '[]'
+  const invitedPhones = user.invited_count === 0 ? [] : await listInvitedPhones(db, userId, invitedLimit, 0)
   return {
     id: user.id,
     phone: user.phone,
     inviteCode: user.invite_code,
     activatedInviteCode: user.inviter_code,
-    invitedPhones: typeof phones === 'string' ? JSON.parse(phones) as string[] : phones,
+    invitedPhones,
     invitedCount: Number(user.invited_count)
   }
 }
