@@ -77,6 +77,14 @@ const benchLimits: Record<string, string> = {
   SMS_HOURLY_CAP: '10000000'
 }
 
+/** A load run with the CPU time the server process `pid` spent on it, per operation. */
+export async function loadMeasured (job: LoadJob, pid: number): Promise<LoadResult> {
+  const before = processStats(pid).cpuSeconds
+  const result = await load(job)
+  const spent = processStats(pid).cpuSeconds - before
+  return { ...result, serverCpuUs: Math.round(spent * 1e6 / Math.max(1, result.total)) }
+}
+
 export function load (job: LoadJob): Promise<LoadResult> {
   const file = join(work, `job-${randomBytes(4).toString('hex')}.json`)
   writeFileSync(file, JSON.stringify(job))
@@ -113,6 +121,8 @@ export interface Row {
   p99: number
   errors: number
   ratio: number
+  /** Median server CPU per operation, µs: what a request costs the server, whatever the client costs. */
+  serverCpuUs?: number
 }
 
 /** Medians over the rounds of each scenario; `ratio` is the median of per-round ratios. */
@@ -123,13 +133,14 @@ export function summarise (results: Map<string, LoadResult[]>, ratios: Map<strin
     p50: median(runs.map(r => r.p50)),
     p99: median(runs.map(r => r.p99)),
     errors: runs.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
-    ratio: Number(median(ratios.get(scenario) ?? []).toFixed(3))
+    ratio: Number(median(ratios.get(scenario) ?? []).toFixed(3)),
+    ...(runs.every(r => r.serverCpuUs !== undefined) ? { serverCpuUs: Math.round(median(runs.map(r => r.serverCpuUs ?? 0))) } : {})
   }))
 }
 
 export function table (rows: Row[], ratioTitle: string): string {
-  const header = `| scenario | requests/s | p50 ms | p99 ms | errors | ${ratioTitle} |\n|---|---|---|---|---|---|\n`
-  return header + rows.map(r => `| ${r.scenario} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio} |`).join('\n')
+  const header = `| scenario | requests/s | p50 ms | p99 ms | errors | ${ratioTitle} | server CPU µs/op |\n|---|---|---|---|---|---|---|\n`
+  return header + rows.map(r => `| ${r.scenario} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio} | ${r.serverCpuUs ?? '–'} |`).join('\n')
 }
 
 export function machine (): Record<string, unknown> {

@@ -29,6 +29,8 @@ export interface LoadResult {
   errors: number
   non2xx: number
   total: number
+  /** The server's CPU time per completed operation, in µs (filled in by the runner). */
+  serverCpuUs?: number
 }
 
 const job = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as LoadJob

@@ -1,7 +1,8 @@
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { LoadJob, LoadResult } from './load.js'
 import {
-  connections, here, load, machine, processStats, record, rounds, seconds, secret, start, startPhonepass, stopAll,
+  connections, here, load, loadMeasured, machine, processStats, record, rounds, seconds, secret, start, startPhonepass, stopAll,
   summarise, table, work, writeResults
 } from './harness.js'
 import { signInThroughPages } from './pages.js'
@@ -13,6 +14,8 @@ import { inviteCodeOf, migrate, seedSessions, seedUsers } from './seed.js'
 interface Scenario {
   name: string
   job: (round: number) => LoadJob
+  /** The process that answers it, for its CPU time. */
+  server: ChildProcess
 }
 
 async function main (): Promise<void> {
@@ -34,7 +37,7 @@ async function main (): Promise<void> {
   const bigTokens = seedSessions(bigDb, secret, Array.from({ length: 1000 }, (_, i) => i + 2))
   const [heavyToken] = seedSessions(bigDb, secret, [1])
 
-  await start(join(here, 'baseline-server.js'), { PORT: '3100' })
+  const baselineServer = await start(join(here, 'baseline-server.js'), { PORT: '3100' })
   await start(join(here, 'sms-sink-server.js'), { PORT: '3200' })
   const phonepass = await startPhonepass('main.db', 3000, 3200)
   const big = await startPhonepass('big.db', 3001, 3200)
@@ -55,17 +58,17 @@ async function main (): Promise<void> {
   const budget = Math.floor(oneTimeUsers / (rounds + 1))
   const base = { seconds, connections }
   const scenarios: Scenario[] = [
-    { name: 'baseline (bare fastify)', job: () => ({ ...base, kind: 'get', url: 'http://127.0.0.1:3100', path: '/' }) },
-    { name: 'GET /api/users/me/', job: () => ({ ...base, kind: 'me', url: phonepass.url, path: '/api/users/me/', pool: meTokens.map(t => t.access) }) },
-    { name: 'POST /api/users/register/', job: round => ({ ...base, kind: 'register', url: phonepass.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }) },
-    { name: 'register, console SMS provider', job: round => ({ ...base, kind: 'register', url: quiet.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }) },
-    { name: 'sign-in (register + verify)', job: round => ({ ...base, kind: 'signin', url: phonepass.url, path: '', phoneOffset: 5_000_000 + 1_000_000 * round, sinkUrl: 'http://127.0.0.1:3200' }) },
-    { name: 'PATCH /api/profile/', job: () => ({ ...base, kind: 'patch', url: phonepass.url, path: '/api/profile/', pool: take(budget, 'patch'), inviteCode: inviteCodeOf(1) }) },
-    { name: 'POST /api/token/refresh/', job: () => ({ ...base, kind: 'refresh', url: phonepass.url, path: '/api/token/refresh/', pool: take(budget, 'refresh') }) },
-    { name: 'GET /login (page)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/login' }) },
-    { name: 'GET /profile (page, signed in)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/profile', pool: pageCookies }) },
-    { name: 'me, 1,000,000 users', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: bigTokens.map(t => t.access) }) },
-    { name: 'me, user with 10,000 invitees', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: [heavyToken!.access] }) }
+    { name: 'baseline (bare fastify)', job: () => ({ ...base, kind: 'get', url: 'http://127.0.0.1:3100', path: '/' }), server: baselineServer },
+    { name: 'GET /api/users/me/', job: () => ({ ...base, kind: 'me', url: phonepass.url, path: '/api/users/me/', pool: meTokens.map(t => t.access) }), server: phonepass.child },
+    { name: 'POST /api/users/register/', job: round => ({ ...base, kind: 'register', url: phonepass.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }), server: phonepass.child },
+    { name: 'register, console SMS provider', job: round => ({ ...base, kind: 'register', url: quiet.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }), server: quiet.child },
+    { name: 'sign-in (register + verify)', job: round => ({ ...base, kind: 'signin', url: phonepass.url, path: '', phoneOffset: 5_000_000 + 1_000_000 * round, sinkUrl: 'http://127.0.0.1:3200' }), server: phonepass.child },
+    { name: 'PATCH /api/profile/', job: () => ({ ...base, kind: 'patch', url: phonepass.url, path: '/api/profile/', pool: take(budget, 'patch'), inviteCode: inviteCodeOf(1) }), server: phonepass.child },
+    { name: 'POST /api/token/refresh/', job: () => ({ ...base, kind: 'refresh', url: phonepass.url, path: '/api/token/refresh/', pool: take(budget, 'refresh') }), server: phonepass.child },
+    { name: 'GET /login (page)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/login' }), server: phonepass.child },
+    { name: 'GET /profile (page, signed in)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/profile', pool: pageCookies }), server: phonepass.child },
+    { name: 'me, 1,000,000 users', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: bigTokens.map(t => t.access) }), server: big.child },
+    { name: 'me, user with 10,000 invitees', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: [heavyToken!.access] }), server: big.child }
   ]
 
   process.stderr.write(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s (1,000,000 users in ${bigSeedSeconds.toFixed(1)} s); warming up\n`)
@@ -76,7 +79,7 @@ async function main (): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     let baseline = 0
     for (const scenario of scenarios) {
-      const result = await load(scenario.job(round))
+      const result = await loadMeasured(scenario.job(round), scenario.server.pid!)
       if (scenario === scenarios[0]) baseline = result.requestsPerSecond
       record(results, ratios, scenario.name, result, baseline)
       process.stderr.write(`round ${round + 1} ${scenario.name}: ${Math.round(result.requestsPerSecond)}/s p99 ${result.p99} ms\n`)
