@@ -168,9 +168,10 @@ export function createAuthService (context: ServiceContext) {
 
   /**
    * Checks the code and signs in, creating the account on the first sign-in. The try is
-   * counted by an atomic conditional update before the code is compared, so parallel
-   * guesses cannot slip past the limit; the code is spent and the session opened in one
-   * transaction, so one code gives one session.
+   * counted by atomic conditional updates before the code is compared, so parallel guesses
+   * cannot slip past the limit; the code is spent and the session opened in the same
+   * transaction, so one code gives one session. One commit: a wrong code's counts are
+   * committed and its refusal thrown after the commit; a right code gives its try back.
    */
   async function verifyCode (rawPhone: string, code: string, kind: SessionKind, client: ClientInfo): Promise<SignedIn> {
     const phone = normalize(rawPhone)
@@ -179,31 +180,27 @@ export function createAuthService (context: ServiceContext) {
     }
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
     const now = clock.now()
-    // The try is counted on the phone's (or device's) and the IP's budgets, and on the code,
-    // before the code is looked at: parallel guesses cannot get past any of them. Counts are
-    // kept even when refused, so the refusal is thrown after the commit.
-    const tried = await db.transaction().execute(async (trx) => {
+    const outcome = await db.transaction().execute(async (trx) => {
+      // Counted on the phone's (or device's) and the IP's budgets, and on the code.
       const counted = await limits.countCodeTry(trx, phone, deviceId, client.ip)
-      if (counted.refusal !== undefined) return { ...counted, attempt: undefined }
-      return { ...counted, attempt: await countLoginAttempt(trx, phone, now, config.otp.maxAttempts) }
-    })
-    if (tried.refusal !== undefined) throw tried.refusal
-    const attempt = tried.attempt
-    if (attempt === undefined) throw await explainMissingTry(phone, now)
-    if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
-      throw new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts })
-    }
-    const signedIn = await db.transaction().execute(async (trx) => {
-      if (!await deleteLoginCode(trx, phone, attempt.codeHash)) {
-        throw new DomainError('code_not_found', { field: 'auth_code' })
+      if (counted.refusal !== undefined) return { refusal: counted.refusal }
+      const attempt = await countLoginAttempt(trx, phone, now, config.otp.maxAttempts)
+      if (attempt === undefined) return { refusal: 'no try left' as const }
+      if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
+        return { refusal: new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts }) }
       }
+      // This transaction holds the code's row since the update above: it cannot be gone.
+      if (!await deleteLoginCode(trx, phone, attempt.codeHash)) throw new Error('the login code vanished under its lock')
       // A right code's try is not held against the phone or the address.
-      await tried.taken.giveBack(trx)
+      await counted.taken.giveBack(trx)
       const { user, created } = await findOrCreateUser(trx, phone, now)
       const sessionId = await openSession(trx, user.id, kind, client, now)
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
-      return { userId: user.id, sessionId, created, refresh }
+      return { signedIn: { userId: user.id, sessionId, created, refresh } }
     })
+    if (outcome.refusal === 'no try left') throw await explainMissingTry(phone, now)
+    if (outcome.refusal !== undefined) throw outcome.refusal
+    const signedIn = outcome.signedIn
     logger.info({ userId: signedIn.userId, sessionId: signedIn.sessionId, kind, created: signedIn.created }, 'signed in')
     const { refresh, ...rest } = signedIn
     const result = { ...rest, deviceToken: deviceTokens.issue(phone, deviceId) }
