@@ -17,6 +17,10 @@ export const secret = randomBytes(32).toString('hex')
 export const work = mkdtempSync(join(tmpdir(), 'phonepass-bench-'))
 const children: ChildProcess[] = []
 
+/** Node's flags in `npm start` (the Dockerfile and Procfile use the same): the service runs as deployed. */
+export const serviceNodeFlags = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } })
+  .scripts.start.split(/\s+/).filter(word => word.startsWith('--'))
+
 export function stopAll (): void {
   for (const child of children) child.kill('SIGTERM')
   rmSync(work, { recursive: true, force: true })
@@ -48,6 +52,7 @@ export async function waitForHealth (url: string): Promise<void> {
  */
 export async function startPhonepass (name: string, port: number, sinkPort: number | undefined): Promise<{ url: string, child: ChildProcess }> {
   const child = fork(join(root, 'dist', 'src', 'main.js'), [], {
+    execArgv: serviceNodeFlags,
     env: {
       ...process.env,
       NODE_ENV: 'production',

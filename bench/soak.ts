@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Agent, request } from 'undici'
-import { here, machine, processStats, root, secret, start, stopAll, waitForHealth, work, writeResults } from './harness.js'
+import { here, machine, processStats, root, secret, serviceNodeFlags, start, stopAll, waitForHealth, work, writeResults } from './harness.js'
 
 // `npm run soak`: phonepass in production mode on a fresh SQLite file, driven at a steady rate
 // (open loop: operations start on a schedule, not when the previous one ends) by a mix of
@@ -68,6 +68,7 @@ async function main (): Promise<number> {
   await start(join(here, 'sms-sink-server.js'), { PORT: String(sinkPort) })
   await start(join(here, 'baseline-server.js'), { PORT: String(noisePort) })
   const server: ChildProcess = fork(join(root, 'dist', 'src', 'main.js'), [], {
+    execArgv: serviceNodeFlags,
     env: {
       ...process.env,
       NODE_ENV: 'production',

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import pg from 'pg'
+import type pg from 'pg'
 import {
   CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteDialect, SqliteDriver, sql,
   type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type DialectAdapter, type Driver,
@@ -226,7 +227,12 @@ class CurrentSchemaPostgresDialect extends PostgresDialect {
   }
 }
 
+// The PostgreSQL driver is loaded only for a PostgreSQL URL: on SQLite it would be ~4 MB of
+// memory for nothing (docs/OPERATIONS.md, "Memory").
+const require = createRequire(import.meta.url)
+
 function createPostgresPool (url: string, options: DatabaseOptions): pg.Pool {
+  const pg = require('pg') as typeof import('pg')
   const pool = new pg.Pool({
     connectionString: postgresConnectionString(url, options.pgSslMode),
     max: options.postgresPoolSize ?? 10,
