@@ -21,8 +21,8 @@ interface Scenario {
 async function main (): Promise<void> {
   const started = Date.now()
   // Seeding: 1,000 users with 0–20 invitees each, 150,000 more with a session each for the
-  // one-time scenarios (PATCH, refresh), and a separate file with 1,000,000 users and one user
-  // with 10,000 invitees.
+  // one-time scenarios (PATCH, refresh); a file with 1,000,000 users and one user with 10,000
+  // invitees; a file with just the 1,000 users.
   const mainDb = join(work, 'main.db')
   const bigDb = join(work, 'big.db')
   const oneTimeUsers = 150_000
@@ -32,10 +32,18 @@ async function main (): Promise<void> {
   const oneTimeTokens = seedSessions(mainDb, secret, Array.from({ length: oneTimeUsers }, (_, i) => 1001 + i))
   const seedStarted = Date.now()
   await migrate(bigDb)
-  seedUsers(bigDb, 1_000_000, i => (i === 1 ? 10_000 : 0))
+  // Users 2–1,001 (the token pool) have 0–20 invitees each, as on the main file, so the two
+  // `me` scenarios differ only in the size of the table.
+  seedUsers(bigDb, 1_000_000, i => (i === 1 ? 10_000 : i <= 1001 ? (i - 1) % 21 : 0))
   const bigSeedSeconds = (Date.now() - seedStarted) / 1000
   const bigTokens = seedSessions(bigDb, secret, Array.from({ length: 1000 }, (_, i) => i + 2))
   const [heavyToken] = seedSessions(bigDb, secret, [1])
+  // The console-provider server's file holds exactly 1,000 users, the same as users 1–1,000 of
+  // the main file, for the scale comparison.
+  const smallDb = join(work, 'console.db')
+  await migrate(smallDb)
+  seedUsers(smallDb, 1000, i => i % 21)
+  const smallTokens = seedSessions(smallDb, secret, Array.from({ length: 1000 }, (_, i) => i + 1))
 
   const baselineServer = await start(join(here, 'baseline-server.js'), { PORT: '3100' })
   await start(join(here, 'sms-sink-server.js'), { PORT: '3200' })
@@ -67,6 +75,7 @@ async function main (): Promise<void> {
     { name: 'POST /api/token/refresh/', job: () => ({ ...base, kind: 'refresh', url: phonepass.url, path: '/api/token/refresh/', pool: take(budget, 'refresh') }), server: phonepass.child },
     { name: 'GET /login (page)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/login' }), server: phonepass.child },
     { name: 'GET /profile (page, signed in)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/profile', pool: pageCookies }), server: phonepass.child },
+    { name: 'me, 1,000 users', job: () => ({ ...base, kind: 'me', url: quiet.url, path: '/api/users/me/', pool: smallTokens.map(t => t.access) }), server: quiet.child },
     { name: 'me, 1,000,000 users', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: bigTokens.map(t => t.access) }), server: big.child },
     { name: 'me, user with 10,000 invitees', job: () => ({ ...base, kind: 'me', url: big.url, path: '/api/users/me/', pool: [heavyToken!.access] }), server: big.child }
   ]
@@ -89,16 +98,22 @@ async function main (): Promise<void> {
   const server = processStats(phonepass.child.pid!)
   const bigServer = processStats(big.child.pid!)
   const quietServer = processStats(quiet.child.pid!)
+  const rpsOf = (name: string): number => rows.find(row => row.scenario === name)?.requestsPerSecond ?? 0
+  const scale = {
+    oneMillionOverOneThousand: Number((rpsOf('me, 1,000,000 users') / rpsOf('me, 1,000 users')).toFixed(3)),
+    tenThousandInviteesOverOneThousand: Number((rpsOf('me, user with 10,000 invitees') / rpsOf('me, 1,000 users')).toFixed(3))
+  }
   const report = {
     date: new Date().toISOString(),
     machine: machine(),
     settings: { seconds, rounds, connections },
     seeding: { oneMillionUsersSeconds: bigSeedSeconds },
     rows,
+    scale,
     server: { mainRssMb: server.rssMb, mainCpuSeconds: server.cpuSeconds, bigRssMb: bigServer.rssMb, bigCpuSeconds: bigServer.cpuSeconds, consoleRssMb: quietServer.rssMb },
     wallSeconds: Math.round((Date.now() - started) / 1000)
   }
-  process.stdout.write(`\n${table(rows, '× baseline')}\n\nserver RSS ${server.rssMb} MB, CPU ${server.cpuSeconds} s (1M-user server: ${bigServer.rssMb} MB, console-provider server: ${quietServer.rssMb} MB); ${report.wallSeconds} s in all\n`)
+  process.stdout.write(`\n${table(rows, '× baseline')}\n\nserver RSS ${server.rssMb} MB, CPU ${server.cpuSeconds} s (1M-user server: ${bigServer.rssMb} MB, console-provider server: ${quietServer.rssMb} MB); me on 1,000,000 users ${scale.oneMillionOverOneThousand} × me on 1,000; ${report.wallSeconds} s in all\n`)
   const out = writeResults(`${report.date.slice(0, 10)}.json`, report)
   process.stdout.write(`written to ${out}\n`)
 }
