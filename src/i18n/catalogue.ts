@@ -251,8 +251,18 @@ export function formatWait (locale: Locale, seconds: number): string {
   const [value, unit] = rounded < 120
     ? [rounded, 'second' as const]
     : rounded < 7200 ? [Math.ceil(rounded / 60), 'minute' as const] : [Math.ceil(rounded / 3600), 'hour' as const]
-  return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' }).format(value)
+  const key = `${locale} ${unit}`
+  let format = waitFormats.get(key)
+  if (format === undefined) {
+    format = new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' })
+    waitFormats.set(key, format)
+  }
+  return format.format(value)
 }
+
+// Built once per locale and unit: an Intl formatter is costly to build (ICU), and every 429
+// names a wait, so a flood of refused requests would build one each.
+const waitFormats = new Map<string, Intl.NumberFormat>()
 
 export function pickLocale (acceptLanguage: string | undefined): Locale {
   const headers = acceptLanguage === undefined ? {} : { 'accept-language': acceptLanguage }
