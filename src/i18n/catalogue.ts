@@ -251,18 +251,23 @@ export function formatWait (locale: Locale, seconds: number): string {
   const [value, unit] = rounded < 120
     ? [rounded, 'second' as const]
     : rounded < 7200 ? [Math.ceil(rounded / 60), 'minute' as const] : [Math.ceil(rounded / 3600), 'hour' as const]
-  const key = `${locale} ${unit}`
-  let format = waitFormats.get(key)
-  if (format === undefined) {
-    format = new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' })
-    waitFormats.set(key, format)
-  }
-  return format.format(value)
+  return keptFormat(`wait ${locale} ${unit}`, () => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' })).format(value)
 }
 
-// Built once per locale and unit: an Intl formatter is costly to build (ICU), and every 429
-// names a wait, so a flood of refused requests would build one each.
-const waitFormats = new Map<string, Intl.NumberFormat>()
+// Intl formatters are built once per key and kept: building one costs ~100 µs and native (ICU)
+// memory that only a garbage collection frees. One per call was an eighth of GET /profile's
+// time and held its resident size above 200 MB under load; every 429 names a wait, so a flood
+// of refused requests would build one each. The keys are few: locales × kinds.
+const keptFormats = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat>()
+
+export function keptFormat<F extends Intl.DateTimeFormat | Intl.NumberFormat> (key: string, build: () => F): F {
+  let format = keptFormats.get(key) as F | undefined
+  if (format === undefined) {
+    format = build()
+    keptFormats.set(key, format)
+  }
+  return format
+}
 
 export function pickLocale (acceptLanguage: string | undefined): Locale {
   const headers = acceptLanguage === undefined ? {} : { 'accept-language': acceptLanguage }

@@ -121,8 +121,8 @@ export function createAuthService (context: ServiceContext) {
     return { phone, expiresIn: config.otp.ttlSeconds, resendIn: fixedCode === undefined ? config.otp.resendSeconds : 0 }
   }
 
-  async function explainMissingTry (phone: string, now: number): Promise<DomainError> {
-    const current = await findLoginCode(db, phone)
+  async function explainMissingTry (trx: DbOrTransaction, phone: string, now: number): Promise<DomainError> {
+    const current = await findLoginCode(trx, phone)
     if (current === undefined) return new DomainError('code_not_found', { field: 'auth_code' })
     if (current.expires_at <= now) return new DomainError('code_expired', { field: 'auth_code' })
     const retryAfter = secondsUntil(current.created_at + config.otp.resendSeconds * 1000, now)
@@ -185,7 +185,7 @@ export function createAuthService (context: ServiceContext) {
       const counted = await limits.countCodeTry(trx, phone, deviceId, client.ip)
       if (counted.refusal !== undefined) return { refusal: counted.refusal }
       const attempt = await countLoginAttempt(trx, phone, now, config.otp.maxAttempts)
-      if (attempt === undefined) return { refusal: 'no try left' as const }
+      if (attempt === undefined) return { refusal: await explainMissingTry(trx, phone, now) }
       if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
         return { refusal: new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts }) }
       }
@@ -198,7 +198,6 @@ export function createAuthService (context: ServiceContext) {
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
       return { signedIn: { userId: user.id, sessionId, created, refresh } }
     })
-    if (outcome.refusal === 'no try left') throw await explainMissingTry(phone, now)
     if (outcome.refusal !== undefined) throw outcome.refusal
     const signedIn = outcome.signedIn
     logger.info({ userId: signedIn.userId, sessionId: signedIn.sessionId, kind, created: signedIn.created }, 'signed in')

@@ -1,19 +1,10 @@
 import { formatPhoneForDisplay } from '../../domain/phone.js'
-import type { Locale } from '../../i18n/catalogue.js'
+import { keptFormat, type Locale } from '../../i18n/catalogue.js'
 import type { SessionRow } from '../../store/schema.js'
 import type { Profile } from '../../services/profile-service.js'
 
-// One formatter per locale: building an Intl.DateTimeFormat costs ~100 µs and native (ICU)
-// memory that only a garbage collection frees; one per call was an eighth of GET /profile's
-// time and held its resident size above 200 MB under load.
-const momentFormats = new Map<Locale, Intl.DateTimeFormat>()
-
 export function formatMoment (locale: Locale, epochMs: number): string {
-  let format = momentFormats.get(locale)
-  if (format === undefined) {
-    format = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
-    momentFormats.set(locale, format)
-  }
+  const format = keptFormat(`moment ${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }))
   return format.format(epochMs) + ' UTC'
 }
 
