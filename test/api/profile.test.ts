@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import { bearer, buildTestApp, signIn } from '../helpers/app.js'
 
@@ -17,13 +18,40 @@ t.test('me answers the profile for a bearer token, 401 without one', async t => 
   t.same(anonymous.json(), { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' })
   t.match(anonymous.headers['www-authenticate'], /^Bearer/)
 
-  for (const header of ['Bearer', 'Basic abc', 'Bearer not.a.jwt', `Bearer ${alice.access}x`]) {
+  for (const header of ['Bearer', 'Bearer not.a.jwt', `Bearer ${alice.access}x`, `JWT ${alice.access}x`]) {
     const res = await context.app.inject({ url: '/api/users/me/', headers: { authorization: header } })
     t.equal(res.statusCode, 401, header)
     t.equal(res.json().code, 'token_not_valid', header)
   }
+  // Another scheme is no credentials, as in simplejwt: an app that refreshes on token_not_valid
+  // must not be sent to refresh by a header that never held a token of ours.
+  for (const header of ['Basic dXNlcjpwYXNz', 'Token abc', 'Bearerabc']) {
+    const res = await context.app.inject({ url: '/api/users/me/', headers: { authorization: header } })
+    t.equal(res.statusCode, 401, header)
+    t.equal(res.json().code, 'not_authenticated', header)
+    t.match(res.headers['www-authenticate'], /^Bearer realm="api"$/, header)
+  }
   t.equal((await context.app.inject({ url: '/api/users/me', headers: bearer(alice.access) })).statusCode, 200, 'the trailing slash is optional')
   t.equal((await context.app.inject({ url: '/api/profile/', headers: bearer(alice.access) })).statusCode, 200, 'GET /api/profile/ as in DRF')
+})
+
+t.test('without credentials the answer is 401 whatever the body or query: DRF authenticated first', async t => {
+  const context = await buildTestApp(t)
+  const requests: InjectOptions[] = [
+    { method: 'PATCH', url: '/api/profile/', payload: {} },
+    { method: 'PUT', url: '/api/profile/', payload: { invite_code: 7 } },
+    { method: 'PATCH', url: '/api/profile/', payload: 'invite_code=K7M2XQ', headers: { 'content-type': 'text/plain' } },
+    { method: 'PATCH', url: '/api/profile/', payload: '{"invite_code":', headers: { 'content-type': 'application/json' } },
+    { method: 'GET', url: '/api/users/me/invited/?limit=abc' },
+    { method: 'GET', url: '/api/users/me/invited/?offset=-1', headers: { authorization: 'Bearer not.a.jwt' } }
+  ]
+  for (const request of requests) {
+    const res = await context.app.inject(request)
+    const label = `${String(request.method)} ${String(request.url)} ${JSON.stringify(request.payload ?? '')}`
+    t.equal(res.statusCode, 401, label)
+    t.match(res.headers['www-authenticate'], /^Bearer realm="api"/, label)
+    t.notOk('errors' in res.json(), `${label}: no field errors before the caller is known`)
+  }
 })
 
 t.test('activating an invite code links the two profiles', async t => {

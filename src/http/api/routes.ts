@@ -99,7 +99,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   })
 
   app.get('/users/me/', {
-    preHandler: requireBearer,
+    onRequest: requireBearer,
     schema: {
       tags: ['profile'],
       summary: 'The signed-in user\'s profile',
@@ -110,7 +110,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
 
   // DRF's limit/offset pagination shape, for users who invited more than a profile shows.
   app.get('/users/me/invited/', {
-    preHandler: requireBearer,
+    onRequest: requireBearer,
     schema: {
       tags: ['profile'],
       summary: 'The users who joined with my code, a page at a time',
@@ -134,7 +134,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
     app.route({
       method,
       url: '/profile/',
-      preHandler: requireBearer,
+      onRequest: requireBearer,
       schema: {
         tags: ['profile'],
         // DRF's update views also took PUT; apps that used it keep working.
@@ -148,7 +148,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
     })
   }
   app.get('/profile/', {
-    preHandler: requireBearer,
+    onRequest: requireBearer,
     schema: { tags: ['profile'], summary: 'Same as GET /api/users/me/ (kept from the Django service)', security: bearerSecurity, response: { 200: Type.Ref('Profile'), ...errorResponses(401) } }
   }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
 
