@@ -70,7 +70,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     bodyLimit: 16 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: answerUnroutable,
-    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: true, useDefaults: true } }
+    // Scalars are coerced (forms and query strings carry only text); a list is not taken for
+    // one value, as DRF did not take it.
+    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: true, useDefaults: true } }
   })
 
   // Each face sets its own; this one answers what neither handles (see answerJsonError).

@@ -34,19 +34,47 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_STATIC_FORBIDDEN_PATH: 'not_found'
 }
 
+/** Where DRF put errors that belong to no one field, e.g. a body that is not an object. */
+const nonFieldErrors = 'non_field_errors'
+
+function messageKeyOf (error: AjvError): MessageKey {
+  const { keyword, params } = error
+  if (keyword === 'required') return 'field_required'
+  if (keyword === 'type') {
+    if (params.type === 'integer' || params.type === 'number') return 'field_type_integer'
+    return params.type === 'object' ? 'field_type_object' : 'field_type_string'
+  }
+  // DRF's words for an empty string; longer minimums give the number.
+  if (keyword === 'minLength') return params.limit === 1 ? 'field_blank' : 'field_too_short'
+  const keyByKeyword: Record<string, MessageKey> = {
+    maxLength: 'field_too_long',
+    minimum: 'field_too_small',
+    maximum: 'field_too_large',
+    pattern: 'field_format'
+  }
+  return keyByKeyword[keyword] ?? 'field_unknown'
+}
+
 function fieldMessage (locale: Locale, error: AjvError): { field: string, message: string } {
   const field = typeof error.params.missingProperty === 'string'
     ? error.params.missingProperty
-    : error.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'body'
-  const keyByKeyword: Record<string, MessageKey> = {
-    required: 'field_required',
-    type: 'field_type_string',
-    maxLength: 'field_too_long',
-    minLength: 'field_too_short',
-    pattern: 'field_format'
+    : error.instancePath.replace(/^\//, '').replace(/\//g, '.') || nonFieldErrors
+  return { field, message: translate(locale, messageKeyOf(error), { limit: String(error.params.limit ?? '') }) }
+}
+
+/**
+ * Messages per field. A body schema with alternatives (logout's object or nothing) also
+ * reports that the body matched neither; beside a message about a field that says nothing more.
+ */
+function fieldMessages (locale: Locale, validation: AjvError[]): Record<string, string[]> {
+  const messages = validation.map(error => fieldMessage(locale, error))
+  const aboutFields = messages.some(({ field }) => field !== nonFieldErrors)
+  const fieldErrors: Record<string, string[]> = {}
+  for (const { field, message } of messages) {
+    if (aboutFields && field === nonFieldErrors) continue
+    ;(fieldErrors[field] ??= []).push(message)
   }
-  const key = keyByKeyword[error.keyword] ?? 'field_unknown'
-  return { field, message: translate(locale, key, { limit: String(error.params.limit ?? '') }) }
+  return fieldErrors
 }
 
 function codeOf (error: FastifyError | Error): ErrorCode | undefined {
@@ -65,12 +93,7 @@ function codeOf (error: FastifyError | Error): ErrorCode | undefined {
 export function describeError (error: FastifyError | Error, locale: Locale, requestId: string): DescribedError {
   const validation = (error as FastifyError).validation as AjvError[] | undefined
   if (validation !== undefined) {
-    const fieldErrors: Record<string, string[]> = {}
-    for (const item of validation) {
-      const { field, message } = fieldMessage(locale, item)
-      ;(fieldErrors[field] ??= []).push(message)
-    }
-    return { status: 400, code: 'validation_error', detail: translate(locale, 'validation_error'), fieldErrors, unexpected: false }
+    return { status: 400, code: 'validation_error', detail: translate(locale, 'validation_error'), fieldErrors: fieldMessages(locale, validation), unexpected: false }
   }
   const code = codeOf(error) ?? 'internal_error'
   const details = error instanceof DomainError ? error.details : {}

@@ -14,6 +14,11 @@ export type MessageKey =
   | 'signed_out'
   | 'field_required'
   | 'field_type_string'
+  | 'field_type_integer'
+  | 'field_type_object'
+  | 'field_blank'
+  | 'field_too_small'
+  | 'field_too_large'
   | 'field_too_long'
   | 'field_too_short'
   | 'field_format'
@@ -98,6 +103,11 @@ const en: Catalogue = {
   signed_out: 'You have signed out.',
   field_required: 'This field is required.',
   field_type_string: 'Must be text.',
+  field_type_integer: 'Must be a whole number.',
+  field_type_object: 'Send the fields as a JSON object or a form.',
+  field_blank: 'This field may not be blank.',
+  field_too_small: 'Must be at least {limit}.',
+  field_too_large: 'Must be at most {limit}.',
   field_too_long: 'Must be at most {limit} characters.',
   field_too_short: 'Must be at least {limit} characters.',
   field_format: 'Has the wrong format.',
@@ -182,6 +192,11 @@ const ru: Catalogue = {
   signed_out: 'Вы вышли.',
   field_required: 'Обязательное поле.',
   field_type_string: 'Должно быть текстом.',
+  field_type_integer: 'Должно быть целым числом.',
+  field_type_object: 'Передайте поля объектом JSON или формой.',
+  field_blank: 'Поле не может быть пустым.',
+  field_too_small: 'Не меньше {limit}.',
+  field_too_large: 'Не больше {limit}.',
   field_too_long: 'Не более {limit} символов.',
   field_too_short: 'Не менее {limit} символов.',
   field_format: 'Неверный формат.',
