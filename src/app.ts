@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger'
 import type { Config } from './config.js'
 import { cryptoRandomInt, type RandomInt } from './domain/codes.js'
 import { apiRoutes } from './http/api/routes.js'
-import { docsRoutes } from './http/docs.js'
+import { completeOpenApiDocument, docsRoutes } from './http/docs.js'
 import { answerJsonError } from './http/error-mapping.js'
 import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
@@ -139,6 +139,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     },
     // Only the JSON API (its routes have tags) is documented; pages and probes are not.
     hideUntagged: true,
+    transformObject: completeOpenApiDocument,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
   await app.register(webFace, { config, keys, clock })

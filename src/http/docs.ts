@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { FastifyInstance } from 'fastify'
+import type { SwaggerTransformObject } from '@fastify/swagger'
 import { securityHeaders } from './security-headers.js'
 import { appSecurityOptions } from './web/plugin.js'
 
@@ -38,6 +39,55 @@ const redocCsp = {
   }
 }
 const redocHeaders = securityHeaders({ ...appSecurityOptions, contentSecurityPolicy: redocCsp })
+
+interface OpenApiResponse {
+  description?: string
+  headers?: Record<string, unknown>
+}
+
+interface OpenApiOperation {
+  requestBody?: { required?: boolean, content: Record<string, { schema?: { nullable?: boolean } }> }
+  responses?: Record<string, OpenApiResponse>
+}
+
+const responseDescriptions: Record<string, string> = {
+  200: 'Done',
+  204: 'Done; no body',
+  400: 'Refused: `detail` says why, `errors` per field',
+  401: 'No valid token: `not_authenticated` when none was sent, `token_not_valid` otherwise',
+  404: 'Not found',
+  409: 'In conflict with what is stored',
+  413: 'The body is too large',
+  415: 'The body is neither JSON nor a form',
+  429: 'Too many tries: wait Retry-After seconds',
+  503: 'Unavailable for now: wait Retry-After seconds'
+}
+
+const retryAfterHeader = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } } }
+
+/**
+ * What the generated document cannot learn from the route schemas alone: what each status
+ * means (not "Default Response"), that 429 and 503 carry Retry-After, that every body may
+ * also come as a form (formbody), and that a body whose schema allows null may be left out.
+ */
+export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
+  if (!('openapiObject' in document)) return document.swaggerObject
+  const { openapiObject } = document
+  for (const methods of Object.values(openapiObject.paths ?? {}) as Array<Record<string, OpenApiOperation>>) {
+    for (const operation of Object.values(methods)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (response.description === undefined || response.description === 'Default Response') response.description = responseDescriptions[status] ?? 'See detail'
+        if (status === '429' || status === '503') response.headers = { ...response.headers, ...retryAfterHeader }
+      }
+      const body = operation.requestBody
+      const json = body?.content['application/json']
+      if (body === undefined || json === undefined) continue
+      body.content['application/x-www-form-urlencoded'] = json
+      if (json.schema?.nullable === true) body.required = false
+    }
+  }
+  return openapiObject
+}
 
 /** /openapi.json (generated from the route schemas) and ReDoc, served from this service. */
 export async function docsRoutes (app: FastifyInstance): Promise<void> {

@@ -15,6 +15,33 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   t.ok(doc.paths['/api/profile/'].patch.responses['409'], 'refusals are documented')
 })
 
+t.test('the document says what the routes do: optional parameters and bodies, each status, Retry-After, forms', async t => {
+  const { app } = await buildTestApp(t)
+  const doc = (await app.inject({ url: '/openapi.json' })).json()
+  const invited = doc.paths['/api/users/me/invited/'].get
+  t.same(invited.parameters.map((p: { name: string, required: boolean }) => [p.name, p.required]), [['limit', false], ['offset', false]], 'the page parameters have defaults')
+  const logout = doc.paths['/api/users/logout/'].post
+  t.equal(logout.requestBody.required, false, 'logout with the bearer token needs no body')
+  t.ok(logout.responses['400'], 'a blank refresh token is a 400')
+  t.ok(doc.paths['/api/token/refresh/'].post.responses['400'], 'a refresh without its token is a 400')
+  t.equal(doc.paths['/api/users/register/'].post.requestBody.required, true)
+  for (const [path, methods] of Object.entries(doc.paths) as Array<[string, Record<string, { requestBody?: { content: Record<string, unknown> }, responses: Record<string, { description: string, headers?: Record<string, unknown> }> }>]>) {
+    for (const [method, operation] of Object.entries(methods)) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        t.not(response.description, 'Default Response', `${method} ${path} ${status} says what it means`)
+        if (status === '429' || status === '503') t.ok(response.headers?.['Retry-After'], `${method} ${path} ${status} has Retry-After`)
+      }
+      if (operation.requestBody !== undefined) {
+        t.same(Object.keys(operation.requestBody.content).sort(), ['application/json', 'application/x-www-form-urlencoded'], `${method} ${path} takes JSON or a form`)
+      }
+    }
+  }
+  // What the document says is what the routes do: a form body, no page parameters, no logout body.
+  const form = await app.inject({ method: 'POST', url: '/api/users/register/', payload: 'phone=%2B79123456789', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  t.equal(form.statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/api/users/logout/' })).statusCode, 401, 'no body: the bearer token is asked for, not a body')
+})
+
 t.test('ReDoc is served from this service, bundle included', async t => {
   const { app } = await buildTestApp(t)
   const page = await app.inject({ url: '/redoc/' })

@@ -10,7 +10,7 @@ import { answerJsonError } from '../error-mapping.js'
 import { requireBearer } from './authenticate.js'
 import {
   ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
-  VerifyBody, VerifyReply, errorResponses, type ProfileBody
+  VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
 } from './schemas.js'
 
 function toProfileBody (profile: ServiceProfile): ProfileBody {
@@ -119,9 +119,10 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
       response: { 200: InvitedPage, ...errorResponses(400, 401) }
     }
   }, async (request) => {
-    const { limit, offset } = request.query
+    const { limit = invitedPageDefaultLimit, offset = 0 } = request.query
     const page = await profile.listInvited(authOf(request).userId, limit, offset)
-    const link = (at: number) => `/api/users/me/invited/?limit=${limit}&offset=${at}`
+    // As DRF's LimitOffsetPagination links: absolute, and the first page without an offset.
+    const link = (at: number) => `${request.protocol}://${request.host}/api/users/me/invited/?limit=${limit}${at > 0 ? `&offset=${at}` : ''}`
     return {
       count: page.count,
       next: offset + limit < page.count ? link(offset + limit) : null,
@@ -158,7 +159,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
       summary: 'Swap a refresh token for a new pair',
       description: 'The refresh token is spent; presenting a spent one again revokes its session.',
       body: RefreshBody,
-      response: { 200: TokenPair, ...errorResponses(401) }
+      response: { 200: TokenPair, ...errorResponses(400, 401) }
     }
   }, async (request) => toTokenBody(await auth.refreshTokens(request.body.refresh)))
 
@@ -169,7 +170,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
       summary: 'End the session of a refresh token or of the bearer access token',
       security: [...bearerSecurity, {}],
       body: LogoutBody,
-      response: { 204: Type.Null({ description: 'Signed out' }), ...errorResponses(401) }
+      response: { 204: Type.Null({ description: 'Signed out' }), ...errorResponses(400, 401) }
     }
   }, async (request, reply) => {
     const refresh = request.body?.refresh

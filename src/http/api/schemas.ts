@@ -18,14 +18,15 @@ export const Profile = Type.Object({
   users_invited_count: Type.Integer({ description: 'How many users activated this user\'s code' })
 }, { $id: 'Profile', title: 'Profile' })
 
+export const invitedPageDefaultLimit = 100
 export const InvitedQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  offset: Type.Integer({ minimum: 0, default: 0 })
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: invitedPageDefaultLimit, description: 'Phones per page' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'How many to skip' }))
 })
 export const InvitedPage = Type.Object({
   count: Type.Integer({ description: 'How many users activated this user\'s code' }),
-  next: Type.Union([Type.String(), Type.Null()], { description: 'The next page, or null' }),
-  previous: Type.Union([Type.String(), Type.Null()], { description: 'The previous page, or null' }),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'The next page\'s absolute URL, or null' }),
+  previous: Type.Union([Type.String(), Type.Null()], { description: 'The previous page\'s absolute URL, or null' }),
   results: Type.Array(Type.String(), { description: 'Phones, oldest first' })
 })
 
