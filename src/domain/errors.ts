@@ -27,6 +27,7 @@ export const errorStatus = {
   not_authenticated: 401,
   token_not_valid: 401,
   not_found: 404,
+  method_not_allowed: 405,
   unsupported_media_type: 415,
   payload_too_large: 413,
   service_unavailable: 503,

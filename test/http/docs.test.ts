@@ -70,3 +70,26 @@ t.test('unknown API paths are JSON 404s', async t => {
   t.equal(res.statusCode, 404)
   t.same(res.json(), { detail: 'Not found.', code: 'not_found' })
 })
+
+t.test('a path the API has, asked with a method it does not take: 405 with Allow, as DRF; OPTIONS lists them', async t => {
+  const { app } = await buildTestApp(t)
+  const cases = [
+    { method: 'GET', url: '/api/users/register/', allow: 'POST, OPTIONS' },
+    { method: 'DELETE', url: '/api/profile/', allow: 'GET, HEAD, PUT, PATCH, OPTIONS' },
+    { method: 'DELETE', url: '/api/profile', allow: 'GET, HEAD, PUT, PATCH, OPTIONS' },
+    { method: 'POST', url: '/api/users/me/?x=1', allow: 'GET, HEAD, OPTIONS' }
+  ] as const
+  for (const { method, url, allow } of cases) {
+    const res = await app.inject({ method, url })
+    t.equal(res.statusCode, 405, `${method} ${url}`)
+    t.equal(res.headers.allow, allow, `${method} ${url}`)
+    t.same(res.json(), { detail: `Method "${method}" not allowed.`, code: 'method_not_allowed' }, `${method} ${url}`)
+  }
+  const russian = await app.inject({ method: 'GET', url: '/api/token/refresh/', headers: { 'accept-language': 'ru' } })
+  t.equal(russian.json().detail, 'Метод «GET» здесь не поддерживается.')
+  const options = await app.inject({ method: 'OPTIONS', url: '/api/users/verify_code/' })
+  t.equal(options.statusCode, 200)
+  t.equal(options.headers.allow, 'POST, OPTIONS')
+  t.same(options.json().parses, ['application/json', 'application/x-www-form-urlencoded'])
+  t.equal((await app.inject({ method: 'DELETE', url: '/api/nothing/' })).statusCode, 404, 'a path the API does not have is still 404')
+})

@@ -38,6 +38,7 @@ function authOf (request: FastifyRequest) {
 }
 
 const bearerSecurity = [{ bearerAuth: [] }]
+const routeMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
 /**
  * Logout needs no body, but apps that set Content-Type: application/json on every request send
@@ -58,9 +59,17 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
 
   app.setErrorHandler(answerJsonError)
 
+  // A path the API has, asked with a method it does not take: 405 with Allow, as DRF answered;
+  // OPTIONS tells what the path takes.
   app.setNotFoundHandler(async (request, reply) => {
     const locale = pickLocale(request.headers['accept-language'])
-    return await reply.code(404).send({ detail: translate(locale, 'not_found'), code: 'not_found' })
+    // Routes are kept without their trailing slash (ignoreTrailingSlash), and looked up so.
+    const path = (request.url.split('?', 1)[0] ?? '').replace(/\/$/, '')
+    const allowed = routeMethods.filter(method => app.hasRoute({ url: path, method }))
+    if (allowed.length === 0) return await reply.code(404).send({ detail: translate(locale, 'not_found'), code: 'not_found' })
+    reply.header('allow', [...allowed, 'OPTIONS'].join(', '))
+    if (request.method === 'OPTIONS') return await reply.code(200).send({ renders: ['application/json'], parses: ['application/json', 'application/x-www-form-urlencoded'] })
+    return await reply.code(405).send({ detail: translate(locale, 'method_not_allowed', { method: request.method }), code: 'method_not_allowed' })
   })
 
   app.post('/users/register/', {
