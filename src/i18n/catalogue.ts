@@ -69,6 +69,7 @@ export type MessageKey =
   | 'page_go_home'
   | 'page_error_summary'
   | 'page_language'
+  | 'page_form_expired'
 
 const en: Catalogue = {
   validation_error: 'Some fields are missing or invalid.',
@@ -157,7 +158,8 @@ const en: Catalogue = {
   page_request_id: 'Request id: {requestId}',
   page_go_home: 'Go to the start page',
   page_error_summary: 'There is a problem',
-  page_language: 'Language'
+  page_language: 'Language',
+  page_form_expired: 'That page was out of date, so nothing was done. Please try again.'
 }
 
 const ru: Catalogue = {
@@ -247,7 +249,8 @@ const ru: Catalogue = {
   page_request_id: 'Номер запроса: {requestId}',
   page_go_home: 'На начальную страницу',
   page_error_summary: 'Есть ошибка',
-  page_language: 'Язык'
+  page_language: 'Язык',
+  page_form_expired: 'Страница устарела, поэтому ничего не сделано. Попробуйте ещё раз.'
 }
 
 const catalogues: Record<Locale, Catalogue> = { en, ru }

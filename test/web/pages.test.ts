@@ -129,7 +129,7 @@ t.test('invite errors: 400 for one\'s own or a malformed code, 404 for an unknow
   t.match(second.body, 'This code belongs to someone who joined with your code')
 })
 
-t.test('CSRF: a missing, wrong or foreign token and a cross-site post get the 403 page', async t => {
+t.test('CSRF: a cross-site post or one without a token gets the 403 page; a same-site one with a bad token goes back to the form', async t => {
   const context = await buildTestApp(t)
   const client = new WebClient(context.app)
   const token = await client.token()
@@ -137,8 +137,9 @@ t.test('CSRF: a missing, wrong or foreign token and a cross-site post get the 40
   const foreign = await other.token()
   const attempts: Array<[string, Record<string, string>, Record<string, string>]> = [
     ['no token', { phone: phoneA }, {}],
-    ['a wrong token', { phone: phoneA, _csrf: 'x' + token.slice(1) }, {}],
-    ["another visitor's token", { phone: phoneA, _csrf: foreign }, {}],
+    ['an empty token', { phone: phoneA, _csrf: '' }, {}],
+    ['a wrong token, cross-site', { phone: phoneA, _csrf: 'x' + token.slice(1) }, { 'sec-fetch-site': 'cross-site' }],
+    ["another visitor's token, from a foreign Origin", { phone: phoneA, _csrf: foreign }, { 'sec-fetch-site': '', origin: 'https://evil.example' }],
     ['Sec-Fetch-Site: cross-site', { phone: phoneA, _csrf: token }, { 'sec-fetch-site': 'cross-site' }],
     ['Sec-Fetch-Site: same-site', { phone: phoneA, _csrf: token }, { 'sec-fetch-site': 'same-site' }],
     ['a foreign Origin', { phone: phoneA, _csrf: token }, { 'sec-fetch-site': '', origin: 'https://evil.example' }],
@@ -154,6 +155,14 @@ t.test('CSRF: a missing, wrong or foreign token and a cross-site post get the 40
     })
     t.equal(res.statusCode, 403, what)
     t.match(res.body, '<h1>Request refused</h1>', `${what}: the 403 page`)
+  }
+  // A same-site post whose token does not match (a stale form, another tab signed in or out):
+  // nothing is done, and the person goes back to the form with a message, not to a dead end.
+  for (const [what, stale] of [['a wrong token', 'x' + token.slice(1)], ["another visitor's token", foreign]] as const) {
+    const res = await client.post('/login', { phone: phoneA, _csrf: stale })
+    t.equal(res.statusCode, 303, what)
+    t.equal(res.headers.location, '/login', `${what}: back to the form`)
+    t.match((await client.get('/login')).body, 'That page was out of date, so nothing was done.', `${what}: with a message`)
   }
   t.equal(context.sms.messages.length, 0, 'no refused post sent a code')
   const sameOrigin = await client.post('/login', { phone: phoneA, _csrf: token }, { origin: 'http://localhost:80' })
@@ -197,7 +206,9 @@ t.test('sign-in issues a new cookie: what was held before signs no one in', asyn
   t.equal((await client.get('/profile')).statusCode, 200)
   const planted = await context.app.inject({ url: '/profile', headers: { cookie: before } })
   t.equal(planted.statusCode, 303, 'the cookie from before sign-in is not signed in')
-  t.equal((await client.post('/logout', { _csrf: oldToken })).statusCode, 403, 'the CSRF token from before sign-in is dead')
+  const stale = await client.post('/logout', { _csrf: oldToken })
+  t.equal(stale.headers.location, '/profile', 'the CSRF token from before sign-in is dead: back to the page')
+  t.equal((await client.get('/profile')).statusCode, 200, 'and it signed no one out')
 })
 
 t.test('logout ends the session on the server: a captured cookie replayed goes to /login', async t => {

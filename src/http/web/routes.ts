@@ -17,11 +17,28 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** A form page: a refused post shows it again with the messages beside its fields. */
     form?: { fields: readonly string[], render: (request: FastifyRequest, reply: FastifyReply, state: FormState) => Promise<FastifyReply> }
+    /**
+     * Where a post from one of our pages goes when its CSRF token is stale (another tab signed
+     * in or out, which starts a new cookie): back to `page` to try again, or, when the browser is
+     * already `done` (signed in, signed out), to where that leaves it.
+     */
+    staleForm?: { page: string, done?: 'signedIn' | 'signedOut' }
   }
 }
 
 class CrossSiteRequest extends Error {
   statusCode = 403
+}
+
+const csrfFailures = new Set(['FST_CSRF_INVALID_TOKEN', 'FST_CSRF_MISSING_SECRET'])
+const tokenHeaders = ['csrf-token', 'xsrf-token', 'x-csrf-token', 'x-xsrf-token']
+
+/** Whether the post carries a CSRF token at all (where @fastify/csrf-protection looks for one). */
+function carriesToken (request: FastifyRequest): boolean {
+  const body = request.body
+  const inBody = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)._csrf : undefined
+  if (typeof inBody === 'string' && inBody !== '') return true
+  return tokenHeaders.some(name => { const value = request.headers[name]; return typeof value === 'string' && value !== '' })
 }
 
 const Text = (maxLength: number) => Type.String({ maxLength })
@@ -112,6 +129,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     const waitMs = (request.session.get('resendAt') ?? 0) - clock.now()
     return await renderPage(request, reply, 'code', {
       title: 'page_code_title',
+      flash: takeFlash(request),
       form: state,
       phone: formatPhoneForDisplay(phone),
       codeLength: config.otp.length,
@@ -142,8 +160,32 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     }, state.status)
   }
 
+  /**
+   * A post that passed the Sec-Fetch-Site / Origin checks (onRequest) and carries a token that
+   * no longer matches: a form from one of our pages that went stale, not an attack (which the
+   * cross-site checks answer with the 403 page). Nothing is done: the person is sent back to
+   * the form's page with a message to try again, or, when another tab already did what the form
+   * was for (signed in, signed out), where that leaves them. No token at all stays a 403.
+   */
+  function recoverStaleForm (request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const stale = request.routeOptions.config.staleForm
+    if (stale === undefined || !carriesToken(request)) return undefined
+    const signedIn = request.session.get('sid') !== undefined
+    if (stale.done === 'signedOut' && !signedIn) {
+      request.session.set('flash', { key: 'signed_out' })
+      return seeOther(reply, '/login')
+    }
+    if (stale.done === 'signedIn' && signedIn) return seeOther(reply, '/profile')
+    request.session.set('flash', { key: 'page_form_expired' })
+    return seeOther(reply, stale.page)
+  }
+
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error.statusCode === 403) {
+      if (error.code !== undefined && csrfFailures.has(error.code)) {
+        const recovered = recoverStaleForm(request, reply)
+        if (recovered !== undefined) return recovered
+      }
       return await renderPage(request, reply, 'error', { title: 'page_forbidden_title', text: translate(localeOf(request), 'page_forbidden_text') }, 403)
     }
     const described = describeError(error, localeOf(request), request.id)
@@ -183,7 +225,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
 
   app.post('/login', {
     schema: { body: Type.Object({ phone: Text(64), next: Type.Optional(Text(512)) }) },
-    config: { form: { fields: ['phone'], render: renderLogin } }
+    config: { form: { fields: ['phone'], render: renderLogin }, staleForm: { page: '/login', done: 'signedIn' } }
   }, async (request, reply) => {
     const sent = await auth.requestCode(request.body.phone, clientOf(request), localeOf(request))
     request.session.set('pendingPhone', sent.phone)
@@ -196,7 +238,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
 
   app.post('/login/code', {
     schema: { body: Type.Object({ auth_code: Text(16) }) },
-    config: { form: { fields: ['auth_code'], render: renderCode } }
+    config: { form: { fields: ['auth_code'], render: renderCode }, staleForm: { page: '/login/code', done: 'signedIn' } }
   }, async (request, reply) => {
     const phone = request.session.get('pendingPhone')
     if (phone === undefined) return seeOther(reply, '/login')
@@ -210,7 +252,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   })
 
   app.post('/login/resend', {
-    config: { form: { fields: [], render: renderCode } }
+    config: { form: { fields: [], render: renderCode }, staleForm: { page: '/login/code', done: 'signedIn' } }
   }, async (request, reply) => {
     const phone = request.session.get('pendingPhone')
     if (phone === undefined) return seeOther(reply, '/login')
@@ -224,21 +266,21 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   app.post('/profile/invite', {
     preHandler: requireSignIn,
     schema: { body: Type.Object({ invite_code: Text(32) }) },
-    config: { form: { fields: ['invite_code'], render: renderProfile } }
+    config: { form: { fields: ['invite_code'], render: renderProfile }, staleForm: { page: '/profile' } }
   }, async (request, reply) => {
     await profile.activateInvite(signedIn(request).userId, request.body.invite_code)
     request.session.set('flash', { key: 'page_invite_activated' })
     return seeOther(reply, '/profile')
   })
 
-  app.post('/profile/sessions/sign-out-others', { preHandler: requireSignIn }, async (request, reply) => {
+  app.post('/profile/sessions/sign-out-others', { preHandler: requireSignIn, config: { staleForm: { page: '/profile' } } }, async (request, reply) => {
     const { userId, sessionId } = signedIn(request)
     const count = await auth.signOutOtherSessions(userId, sessionId)
     request.session.set('flash', { key: 'page_others_signed_out', count })
     return seeOther(reply, '/profile')
   })
 
-  app.post('/logout', async (request, reply) => {
+  app.post('/logout', { config: { staleForm: { page: '/profile', done: 'signedOut' } } }, async (request, reply) => {
     const sid = request.session.get('sid')
     if (sid !== undefined) await auth.signOut(sid)
     request.session.regenerate()
