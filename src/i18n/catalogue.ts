@@ -265,13 +265,18 @@ export function translate (locale: Locale, key: ErrorCode | MessageKey, params: 
   })
 }
 
-/** "in 45 seconds" / "через 3 минуты": a wait a person reads. */
+// Every Russian wait follows "через", which takes the accusative: "через 21 секунду", where
+// Intl gives the nominative "21 секунда". Only these two words differ between the cases.
+const russianAccusative: Record<string, string> = { секунда: 'секунду', минута: 'минуту' }
+
+/** "in 45 seconds" / "через 3 минуты": a wait a person reads, after "in" / "через". */
 export function formatWait (locale: Locale, seconds: number): string {
   const rounded = Math.max(1, Math.ceil(seconds))
   const [value, unit] = rounded < 120
     ? [rounded, 'second' as const]
     : rounded < 7200 ? [Math.ceil(rounded / 60), 'minute' as const] : [Math.ceil(rounded / 3600), 'hour' as const]
-  return keptFormat(`wait ${locale} ${unit}`, () => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' })).format(value)
+  const text = keptFormat(`wait ${locale} ${unit}`, () => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' })).format(value)
+  return locale === 'ru' ? text.replace(/секунда|минута/, word => russianAccusative[word] ?? word) : text
 }
 
 // Intl formatters are built once per key and kept: building one costs ~100 µs and native (ICU)

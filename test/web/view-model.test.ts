@@ -22,3 +22,13 @@ t.test('waits are formatted in each locale and unit, in any order', async t => {
   t.equal(formatWait('en', 7200), '2 hours')
   t.equal(formatWait('en', 44), '44 seconds', 'seconds again after minutes and hours')
 })
+
+t.test('Russian waits are in the accusative that "через" takes', async t => {
+  const cases: Array<[number, string]> = [
+    [1, '1 секунду'], [2, '2 секунды'], [5, '5 секунд'], [11, '11 секунд'], [21, '21 секунду'], [51, '51 секунду'], [54, '54 секунды'],
+    [60 * 21, '21 минуту'], [60 * 31, '31 минуту'], [60 * 2 + 1, '3 минуты'], [60 * 5, '5 минут'],
+    [3600 * 2, '2 часа'], [3600 * 21, '21 час'], [3600 * 5, '5 часов']
+  ]
+  for (const [seconds, expected] of cases) t.equal(formatWait('ru', seconds), expected, `${seconds} s`)
+  t.equal(formatWait('en', 1), '1 second', 'English is left as Intl gives it')
+})
