@@ -211,6 +211,39 @@ t.test('sign-in issues a new cookie: what was held before signs no one in', asyn
   t.equal((await client.get('/profile')).statusCode, 200, 'and it signed no one out')
 })
 
+t.test('signed in, the sign-in pages lead to the profile; a sign-in over a session ends the old one', async t => {
+  const context = await buildTestApp(t)
+  const client = new WebClient(context.app)
+  await client.signIn(context, phoneA)
+  for (const [url, location] of [
+    ['/login', '/profile'],
+    ['/login/code', '/profile'],
+    ['/login?next=%2Fprofile%3Ftab%3Dsessions', '/profile?tab=sessions'],
+    ['/login?next=%2F%2Fevil.com', '/profile'],
+    ['/login?next=%2Flogin', '/profile'],
+    ['/login?next=%2Flogin%2Fcode', '/profile']
+  ] as const) {
+    const res = await client.get(url)
+    t.equal(res.statusCode, 303, url)
+    t.equal(res.headers.location, location, `${url} → ${location}`)
+  }
+  const live = () => context.app.db.selectFrom('sessions').select('id').where('revoked_at', 'is', null).execute()
+  const [first] = await live()
+
+  // A sign-in posted from a signed-in browser (a sign-in form from before, a hand-made post).
+  context.clock.advance(61_000)
+  const token = await client.token('/profile')
+  t.equal((await client.post('/login', { _csrf: token, phone: phoneB })).headers.location, '/login/code')
+  const signedIn = await client.post('/login/code', { _csrf: token, auth_code: context.sms.lastCode(phoneB) })
+  t.equal(signedIn.headers.location, '/profile')
+  const now = await live()
+  t.equal(now.length, 1, 'one live session: the new one')
+  t.not(now[0]?.id, first?.id, 'the old session was ended on the server')
+  const profile = (await client.get('/profile')).body
+  t.match(profile, '<dd>+7 912 345 67 80</dd>')
+  t.notMatch(profile, 'action="/profile/sessions/sign-out-others"', 'no second row in the session list')
+})
+
 t.test('logout ends the session on the server: a captured cookie replayed goes to /login', async t => {
   const context = await buildTestApp(t)
   const client = new WebClient(context.app)

@@ -219,7 +219,14 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     return seeOther(reply, request.session.get('pendingPhone') === undefined ? '/login' : '/login/code')
   })
 
+  /** Where a signed-in browser that opens a sign-in page goes: its local `next`, never back to sign-in. */
+  function signedInTarget (next: unknown): string {
+    const target = localPathOr(next, '/profile')
+    return /^\/login(?:[/?]|$)/.test(target) ? '/profile' : target
+  }
+
   app.get('/login', { schema: { querystring: NextQuery } }, async (request, reply) => {
+    if (request.session.get('sid') !== undefined) return seeOther(reply, signedInTarget(request.query.next))
     return await renderLogin(request, reply, freshForm)
   })
 
@@ -234,7 +241,10 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     return seeOther(reply, '/login/code')
   })
 
-  app.get('/login/code', async (request, reply) => await renderCode(request, reply, freshForm))
+  app.get('/login/code', async (request, reply) => {
+    if (request.session.get('sid') !== undefined) return seeOther(reply, '/profile')
+    return await renderCode(request, reply, freshForm)
+  })
 
   app.post('/login/code', {
     schema: { body: Type.Object({ auth_code: Text(16) }) },
@@ -244,6 +254,10 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (phone === undefined) return seeOther(reply, '/login')
     const session = await auth.verifyCode(phone, request.body.auth_code.trim(), 'web', clientOf(request))
     const next = localPathOr(request.session.get('next'), '/profile')
+    // A sign-in over a session (a sign-in form posted from a signed-in browser) ends the old one
+    // on the server: the fresh cookie no longer names it, so it would stay live, out of reach.
+    const previous = request.session.get('sid')
+    if (previous !== undefined) await auth.signOut(previous)
     // A fresh cookie at sign-in: nothing from before (CSRF secret, pending phone) carries over.
     request.session.regenerate()
     request.session.set('sid', session.sessionId)
