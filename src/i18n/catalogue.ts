@@ -70,6 +70,7 @@ export type MessageKey =
   | 'page_error_summary'
   | 'page_language'
   | 'page_form_expired'
+  | 'page_code_resent'
 
 const en: Catalogue = {
   validation_error: 'Some fields are missing or invalid.',
@@ -159,7 +160,8 @@ const en: Catalogue = {
   page_go_home: 'Go to the start page',
   page_error_summary: 'There is a problem',
   page_language: 'Language',
-  page_form_expired: 'That page was out of date, so nothing was done. Please try again.'
+  page_form_expired: 'That page was out of date, so nothing was done. Please try again.',
+  page_code_resent: 'We sent a new code. The code sent before no longer works.'
 }
 
 const ru: Catalogue = {
@@ -250,7 +252,8 @@ const ru: Catalogue = {
   page_go_home: 'На начальную страницу',
   page_error_summary: 'Есть ошибка',
   page_language: 'Язык',
-  page_form_expired: 'Страница устарела, поэтому ничего не сделано. Попробуйте ещё раз.'
+  page_form_expired: 'Страница устарела, поэтому ничего не сделано. Попробуйте ещё раз.',
+  page_code_resent: 'Мы отправили новый код. Прежний код больше не действует.'
 }
 
 const catalogues: Record<Locale, Catalogue> = { en, ru }

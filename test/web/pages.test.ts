@@ -106,6 +106,24 @@ t.test('a refused form comes back with the message beside the field, the value k
   t.match(ruSoon.body, 'value="+79123456789"')
 })
 
+t.test('"Send a new code" says so on the code page, to screen readers too, in English and Russian', async t => {
+  const context = await buildTestApp(t)
+  for (const [language, phone, text] of [
+    ['en', phoneA, 'We sent a new code. The code sent before no longer works.'],
+    ['ru', phoneB, 'Мы отправили новый код. Прежний код больше не действует.']
+  ] as const) {
+    const client = new WebClient(context.app, { 'accept-language': language })
+    await client.submit('/login', '/login', { phone })
+    t.notMatch((await client.get('/login/code')).body, text, `${language}: not before a resend`)
+    context.clock.advance(61_000)
+    const resent = await client.submit('/login/code', '/login/resend')
+    t.equal(resent.headers.location, '/login/code')
+    const page = await client.get('/login/code')
+    t.match(page.body, `<p class="notice" role="status">${text}</p>`, `${language}: the confirmation, announced`)
+    t.notMatch((await client.get('/login/code')).body, text, `${language}: once`)
+  }
+})
+
 t.test('invite errors: 400 for one\'s own or a malformed code, 404 for an unknown one, 409 for a second', async t => {
   const context = await buildTestApp(t)
   const a = new WebClient(context.app)

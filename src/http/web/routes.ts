@@ -272,6 +272,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (phone === undefined) return seeOther(reply, '/login')
     const sent = await auth.requestCode(phone, clientOf(request), localeOf(request))
     request.session.set('resendAt', clock.now() + sent.resendIn * 1000)
+    request.session.set('flash', { key: 'page_code_resent' })
     return seeOther(reply, '/login/code')
   })
 
