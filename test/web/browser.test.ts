@@ -210,6 +210,46 @@ t.test('two tabs: signed out in one, Sign out and a stale form in the other lead
   t.equal(new URL(tab2.url()).pathname, '/profile', 'already signed in: the profile')
 })
 
+/** WCAG's contrast ratio of two sRGB colours given as "rgb(r, g, b)". */
+function contrast (a: string, b: string): number {
+  const luminance = (color: string): number => {
+    const [r, g, b] = (color.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number).map(value => {
+      const c = value / 255
+      return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
+    }) as [number, number, number]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+  }
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number]
+  return (light + 0.05) / (dark + 0.05)
+}
+
+t.test('the keyboard focus ring has at least 3:1 contrast on the card and on the page background (WCAG 1.4.11)', async t => {
+  const page = await (await newContext({ javaScript: true, locale: 'en-GB' })).newPage()
+  await page.goto(base + '/login')
+  const backgrounds = await page.evaluate(() => ({
+    page: getComputedStyle(document.documentElement).backgroundColor,
+    card: getComputedStyle(document.querySelector('.card') as Element).backgroundColor
+  }))
+  const seen = new Set<string>()
+  for (let presses = 0; presses < 8; presses++) {
+    await page.keyboard.press('Tab')
+    const focus = await page.evaluate(() => {
+      const element = document.activeElement as Element
+      const style = getComputedStyle(element)
+      return { what: element.outerHTML.slice(0, 40), style: style.outlineStyle, width: parseFloat(style.outlineWidth), color: style.outlineColor }
+    })
+    if (seen.has(focus.what) || focus.what.startsWith('<body')) break
+    seen.add(focus.what)
+    t.not(focus.style, 'none', `${focus.what}: an outline`)
+    t.ok(focus.width >= 2, `${focus.what}: at least 2 px wide`)
+    for (const [where, background] of Object.entries(backgrounds)) {
+      const ratio = contrast(focus.color, background)
+      t.ok(ratio >= 3, `${focus.what}: ${focus.color} on the ${where} (${background}) is ${ratio.toFixed(2)}:1`)
+    }
+  }
+  t.ok(seen.size >= 4, 'the brand link, the language link, the phone field and the button were focused')
+})
+
 t.test('/redoc/ still renders under its own CSP', async t => {
   const page = await (await newContext({ javaScript: true, locale: 'en-GB' })).newPage()
   const problems = watch(page)
