@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import { cryptoRandomInt, type RandomInt } from './domain/codes.js'
 import { apiRoutes } from './http/api/routes.js'
 import { completeOpenApiDocument, docsRoutes } from './http/docs.js'
+import { registerMultipartForms } from './http/multipart-forms.js'
 import { answerJsonError } from './http/error-mapping.js'
 import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
@@ -126,6 +127,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   installMetrics(app, { metrics, token: config.metricsToken })
   closeConnectionsWhenClosing(app)
   await app.register(formbody)
+  await registerMultipartForms(app)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

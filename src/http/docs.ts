@@ -68,7 +68,7 @@ const retryAfterHeader = { 'Retry-After': { description: 'Seconds to wait before
 /**
  * What the generated document cannot learn from the route schemas alone: what each status
  * means (not "Default Response"), that 429 and 503 carry Retry-After, that every body may
- * also come as a form (formbody), and that a body whose schema allows null may be left out.
+ * also come as a form (formbody, multipart-forms.ts), and that a body whose schema allows null may be left out.
  */
 export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
   if (!('openapiObject' in document)) return document.swaggerObject
@@ -83,6 +83,7 @@ export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
       const json = body?.content['application/json']
       if (body === undefined || json === undefined) continue
       body.content['application/x-www-form-urlencoded'] = json
+      body.content['multipart/form-data'] = json
       if (json.schema?.nullable === true) body.required = false
     }
   }

@@ -30,6 +30,11 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'parse_error',
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_TYPE: 'parse_error',
+  // @fastify/multipart's limits (see multipart-forms.ts): too many parts or fields, or a file.
+  FST_PARTS_LIMIT: 'payload_too_large',
+  FST_FIELDS_LIMIT: 'payload_too_large',
+  FST_FILES_LIMIT: 'payload_too_large',
+  FST_REQ_FILE_TOO_LARGE: 'payload_too_large',
   // @fastify/static's refusal of a path it will not serve (dot segments, a name too long).
   FST_STATIC_FORBIDDEN_PATH: 'not_found'
 }

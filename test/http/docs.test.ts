@@ -32,7 +32,7 @@ t.test('the document says what the routes do: optional parameters and bodies, ea
         if (status === '429' || status === '503') t.ok(response.headers?.['Retry-After'], `${method} ${path} ${status} has Retry-After`)
       }
       if (operation.requestBody !== undefined) {
-        t.same(Object.keys(operation.requestBody.content).sort(), ['application/json', 'application/x-www-form-urlencoded'], `${method} ${path} takes JSON or a form`)
+        t.same(Object.keys(operation.requestBody.content).sort(), ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'], `${method} ${path} takes JSON or a form`)
       }
     }
   }
@@ -90,6 +90,6 @@ t.test('a path the API has, asked with a method it does not take: 405 with Allow
   const options = await app.inject({ method: 'OPTIONS', url: '/api/users/verify_code/' })
   t.equal(options.statusCode, 200)
   t.equal(options.headers.allow, 'POST, OPTIONS')
-  t.same(options.json().parses, ['application/json', 'application/x-www-form-urlencoded'])
+  t.same(options.json().parses, ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'])
   t.equal((await app.inject({ method: 'DELETE', url: '/api/nothing/' })).statusCode, 404, 'a path the API does not have is still 404')
 })

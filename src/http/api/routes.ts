@@ -68,7 +68,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
     const allowed = routeMethods.filter(method => app.hasRoute({ url: path, method }))
     if (allowed.length === 0) return await reply.code(404).send({ detail: translate(locale, 'not_found'), code: 'not_found' })
     reply.header('allow', [...allowed, 'OPTIONS'].join(', '))
-    if (request.method === 'OPTIONS') return await reply.code(200).send({ renders: ['application/json'], parses: ['application/json', 'application/x-www-form-urlencoded'] })
+    if (request.method === 'OPTIONS') return await reply.code(200).send({ renders: ['application/json'], parses: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] })
     return await reply.code(405).send({ detail: translate(locale, 'method_not_allowed', { method: request.method }), code: 'method_not_allowed' })
   })
 

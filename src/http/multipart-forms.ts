@@ -1,0 +1,34 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import multipart from '@fastify/multipart'
+import { DomainError } from '../domain/errors.js'
+
+// Every field the service reads is under 300 characters; no route takes a file (a file part
+// ends the request with 413).
+const limits = { fields: 20, fieldSize: 1024, files: 0, parts: 20, headerPairs: 20 }
+
+/**
+ * DRF took multipart/form-data as well as JSON and forms (apps that send FormData): its text
+ * fields become the body the route validates, as a form's do, a repeated name a list. A body
+ * busboy cannot read is the sender's fault: 400, not the 500 its plain errors would give.
+ */
+async function readMultipartFields (request: FastifyRequest): Promise<void> {
+  if (!request.isMultipart()) return
+  const fields: Record<string, unknown> = {}
+  try {
+    for await (const part of request.parts({ limits })) {
+      if (part.type !== 'field') continue
+      const earlier = fields[part.fieldname]
+      fields[part.fieldname] = earlier === undefined ? part.value : [earlier, part.value].flat()
+    }
+  } catch (error) {
+    // The plugin's own refusals (a limit, a prototype key) carry their status; busboy's do not.
+    if (typeof (error as { statusCode?: unknown }).statusCode === 'number') throw error
+    throw new DomainError('parse_error')
+  }
+  request.body = fields
+}
+
+export async function registerMultipartForms (app: FastifyInstance): Promise<void> {
+  await app.register(multipart, { limits })
+  app.addHook('preValidation', readMultipartFields)
+}
