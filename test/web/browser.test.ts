@@ -210,6 +210,57 @@ t.test('two tabs: signed out in one, Sign out and a stale form in the other lead
   t.equal(new URL(tab2.url()).pathname, '/profile', 'already signed in: the profile')
 })
 
+/** On how many lines `text`, found inside `selector`, is laid out (0 when it is not there). */
+async function linesOf (page: Page, selector: string, text: string): Promise<number> {
+  return await page.evaluate(([selector, text]) => {
+    const root = document.querySelector(selector)
+    if (root === null) return 0
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT)
+    const nodes: Array<[Text, number]> = []
+    let all = ''
+    while (walker.nextNode() !== null) {
+      const node = walker.currentNode as Text
+      nodes.push([node, all.length])
+      all += node.data
+    }
+    const start = all.indexOf(text)
+    if (start < 0) return 0
+    const range = document.createRange()
+    const place = (offset: number, set: (node: Text, at: number) => void) => {
+      const found = nodes.find(([node, at]) => offset >= at && offset <= at + node.length)
+      if (found !== undefined) set(found[0], offset - found[1])
+    }
+    place(start, (node, at) => { range.setStart(node, at) })
+    place(start + text.length, (node, at) => { range.setEnd(node, at) })
+    return new Set(Array.from(range.getClientRects()).filter(rect => rect.width > 0).map(rect => Math.round(rect.bottom))).size
+  }, [selector, text] as const)
+}
+
+t.test('at 320 px a phone number stays on one line, in the hints, the errors and on the code page', async t => {
+  for (const [locale, example, phone, shown, error] of [
+    ['en-GB', '+44 7400 123456', '+15550100001', '+1 555 010 0001', '+44 7400 123456'],
+    ['ru-RU', '+7 912 345-67-89', '+79123456712', '+7 912 345 67 12', '+7 912 345-67-89']
+  ] as const) {
+    const page = await (await newContext({ javaScript: false, locale })).newPage()
+    await page.setViewportSize({ width: 320, height: 640 })
+    const fits = async (what: string) => {
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      t.equal(overflow, 0, `${locale}, ${what}: no sideways scrolling`)
+    }
+    await page.goto(base + '/login')
+    t.equal(await linesOf(page, '#phone-hint', example), 1, `${locale}: the example in the hint`)
+    await fits('the sign-in page')
+    await page.fill('#phone', '12')
+    await Promise.all([page.waitForURL('**/login'), page.click('form[action="/login"] button')])
+    t.equal(await linesOf(page, '#phone-error', error), 1, `${locale}: the example in the error`)
+    await fits('the refused sign-in')
+    await page.fill('#phone', phone)
+    await Promise.all([page.waitForURL('**/login/code'), page.click('form[action="/login"] button')])
+    t.equal(await linesOf(page, '.lead', shown), 1, `${locale}: the number the code went to`)
+    await fits('the code page')
+  }
+})
+
 /** WCAG's contrast ratio of two sRGB colours given as "rgb(r, g, b)". */
 function contrast (a: string, b: string): number {
   const luminance = (color: string): number => {

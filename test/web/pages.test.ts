@@ -1,6 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { localPathOr } from '../../src/http/web/local-path.js'
+import { keepPhonesWhole } from '../../src/http/web/render.js'
 import { WebClient } from './web-client.js'
 
 const phoneA = '+79123456789'
@@ -36,7 +37,7 @@ t.test('sign in, activate a code, see the list, sign out: each step a 303 to a p
   t.equal(context.sms.messages.at(-1)?.to, phoneB)
   const codePage = await person.get('/login/code')
   t.equal(codePage.statusCode, 200)
-  t.match(codePage.body, 'We sent a code to +7 912 345 67 80.', 'the phone in international format')
+  t.match(codePage.body, 'We sent a code to <span class="phone-number">+7 912 345 67 80</span>.', 'the phone in international format, kept on one line')
   t.match(codePage.body, 'You can ask for a new code in 60 seconds.')
   const signedIn = await person.submit('/login/code', '/login/code', { auth_code: context.sms.lastCode(phoneB) })
   t.equal(signedIn.statusCode, 303)
@@ -321,6 +322,16 @@ t.test('after sign-in, next leads only to a local path', async t => {
   t.equal((await anonymous.get('/language/ru?next=//evil.com')).headers.location, '/')
   t.equal((await anonymous.get('/language/ru?next=https://evil.com')).headers.location, '/')
   t.equal((await anonymous.get('/language/ru?next=/login')).headers.location, '/login')
+})
+
+t.test('the phones filter escapes the text and keeps each phone number on one line', async t => {
+  t.equal(String(keepPhonesWhole('e.g. +44 7400 123456.')), 'e.g. <span class="phone-number">+44 7400 123456</span>.')
+  t.equal(String(keepPhonesWhole('например +7 912 345-67-89.')), 'например <span class="phone-number">+7 912 345-67-89</span>.')
+  t.equal(String(keepPhonesWhole('<b>"+1 555"</b> & +2')), '&lt;b&gt;&quot;<span class="phone-number">+1 555</span>&quot;&lt;/b&gt; &amp; +2')
+  t.equal(String(keepPhonesWhole('4 digits. Tries left: 2.')), '4 digits. Tries left: 2.', 'no number, no span')
+  const context = await buildTestApp(t)
+  const login = (await context.app.inject({ url: '/login' })).body
+  t.match(login, 'id="phone-hint">In international format, e.g. <span class="phone-number">+44 7400 123456</span>.</p>')
 })
 
 t.test('localPathOr keeps local paths and refuses everything else', async t => {

@@ -10,6 +10,7 @@ import type { Config } from '../../config.js'
 import type { Clock } from '../../services/clock.js'
 import type { Keys } from '../../services/keys.js'
 import { securityHeadersPlugin } from '../security-headers.js'
+import { keepPhonesWhole } from './render.js'
 import { pageRoutes } from './routes.js'
 import { registerSession } from './session.js'
 
@@ -47,7 +48,11 @@ async function webPages (app: FastifyInstance, { config, keys, clock }: WebOptio
     engine: { nunjucks },
     root: join(projectRoot, 'views'),
     viewExt: 'njk',
-    options: { autoescape: true, throwOnUndefined: false }
+    options: {
+      autoescape: true,
+      throwOnUndefined: false,
+      onConfigure: (env: nunjucks.Environment) => { env.addFilter('phones', keepPhonesWhole) }
+    }
   })
   await app.register(fastifyStatic, {
     root: join(projectRoot, 'public'),

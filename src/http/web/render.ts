@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import nunjucks from 'nunjucks'
 import { locales, pickLocale, translate, type Locale, type MessageKey, type MessageParams } from '../../i18n/catalogue.js'
 import type { ErrorCode } from '../../domain/errors.js'
 
@@ -11,6 +12,17 @@ export function localeOf (request: FastifyRequest): Locale {
   const chosen = request.cookies[languageCookie]
   if (chosen !== undefined && (locales as readonly string[]).includes(chosen)) return chosen as Locale
   return pickLocale(request.headers['accept-language'])
+}
+
+const htmlEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/**
+ * The `phones` filter: the text escaped, each phone number in it ("+7 912 345-67-89") in a
+ * nowrap span, so a narrow screen never breaks a number across two lines.
+ */
+export function keepPhonesWhole (text: unknown): nunjucks.runtime.SafeString {
+  const escaped = String(text ?? '').replace(/[&<>"']/g, character => htmlEscapes[character] ?? character)
+  return new nunjucks.runtime.SafeString(escaped.replace(/\+\d[\d \u00a0-]*\d/g, number => `<span class="phone-number">${number}</span>`))
 }
 
 /** What a form page shows after a refused post: messages beside fields, the values typed. */
