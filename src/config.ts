@@ -30,6 +30,7 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.String({ pattern: '^(|false|true|[0-9]{1,2}|[0-9a-fA-F.:/, ]+)$', default: 'false', description: 'false, true, a hop count, or proxy addresses' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'seconds from 60 to 86400' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
+  REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'seconds from 0 to 60' }),
   PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),
   TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$', description: 'a Twilio account SID: AC and 32 hex digits' })),
   TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the Twilio auth token (or an API key secret)' })),
@@ -91,6 +92,11 @@ export interface Config {
   readonly trustProxy: boolean | number | string
   readonly accessTokenTtlSeconds: number
   readonly sessionTtlDays: number
+  /**
+   * A spent refresh token presented again within this many seconds of its spending is refused
+   * without ending the session: an app's parallel refreshes, not a thief. Later, it ends it.
+   */
+  readonly refreshReuseGraceSeconds: number
   /** Most phones in a profile's users_invited; the rest are paged (GET /api/users/me/invited/). */
   readonly profileInvitedLimit: number
   readonly logLevel: string
@@ -256,6 +262,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
     accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
     sessionTtlDays: parsed.SESSION_TTL_DAYS,
+    refreshReuseGraceSeconds: parsed.REFRESH_REUSE_GRACE_SECONDS,
     profileInvitedLimit: parsed.PROFILE_INVITED_LIMIT,
     logLevel: parsed.LOG_LEVEL,
     metricsToken: parsed.METRICS_TOKEN

@@ -5,7 +5,7 @@ import { translate, type Locale } from '../i18n/catalogue.js'
 import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode } from '../store/login-codes.js'
 import type { SessionKind, SessionRow } from '../store/schema.js'
 import {
-  findLiveSession, findRefreshTokenSession, insertRefreshToken, insertSession, listLiveSessions,
+  findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
   revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
 import { findUserByPhone, insertUser } from '../store/users.js'
@@ -244,14 +244,22 @@ export function createAuthService (context: ServiceContext) {
     const now = clock.now()
     const rotated = await db.transaction().execute(async (trx) => {
       const sessionId = await spendRefreshToken(trx, tokenHash, now)
-      if (sessionId === undefined) return { reusedSessionId: await findRefreshTokenSession(trx, tokenHash) }
+      if (sessionId === undefined) return { spent: await findRefreshToken(trx, tokenHash) }
       const session = await findLiveSession(trx, sessionId, now)
       if (session === undefined) return {}
       return { session, refresh: await issueRefreshToken(trx, sessionId, now) }
     })
-    if (rotated.reusedSessionId !== undefined) {
-      await revokeSession(db, rotated.reusedSessionId, now)
-      logger.warn({ sessionId: rotated.reusedSessionId }, 'spent refresh token presented again: session revoked')
+    const { spent } = rotated
+    if (spent?.used_at != null) {
+      // An app that refreshes from several requests at once presents one token several times
+      // within moments: only one wins, and the session is kept for it (as simplejwt's blacklist
+      // kept it). Presented later, a spent token means a copy is in other hands: the session ends.
+      if (now - spent.used_at < config.refreshReuseGraceSeconds * 1000) {
+        logger.info({ sessionId: spent.session_id }, 'spent refresh token presented again within the grace: refused, session kept')
+      } else {
+        await revokeSession(db, spent.session_id, now)
+        logger.warn({ sessionId: spent.session_id }, 'spent refresh token presented again: session revoked')
+      }
     }
     if (rotated.session === undefined || rotated.refresh === undefined) throw new DomainError('token_not_valid')
     return tokenPair(rotated.session.user_id, rotated.session.id, rotated.refresh)
@@ -263,9 +271,9 @@ export function createAuthService (context: ServiceContext) {
 
   /** Logout by refresh token: ends the session it belongs to, spent or not. */
   async function signOutByRefreshToken (refresh: string): Promise<void> {
-    const sessionId = await findRefreshTokenSession(db, hashOpaqueToken(refresh))
-    if (sessionId === undefined) throw new DomainError('token_not_valid')
-    await signOut(sessionId)
+    const token = await findRefreshToken(db, hashOpaqueToken(refresh))
+    if (token === undefined) throw new DomainError('token_not_valid')
+    await signOut(token.session_id)
   }
 
   async function listSessions (userId: number): Promise<SessionRow[]> {

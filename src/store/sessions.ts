@@ -65,8 +65,8 @@ export async function spendRefreshToken (db: DbOrTransaction, tokenHash: string,
   return row?.session_id
 }
 
-export async function findRefreshTokenSession (db: DbOrTransaction, tokenHash: string): Promise<string | undefined> {
-  const [row] = await runPrepared(db, 'findRefreshTokenSession', [tokenHash], hash =>
-    db.selectFrom('refresh_tokens').select('session_id').where('token_hash', '=', hash))
-  return row?.session_id
+export async function findRefreshToken (db: DbOrTransaction, tokenHash: string): Promise<{ session_id: string, used_at: number | null } | undefined> {
+  const [row] = await runPrepared(db, 'findRefreshToken', [tokenHash], hash =>
+    db.selectFrom('refresh_tokens').select(['session_id', 'used_at']).where('token_hash', '=', hash))
+  return row
 }

@@ -68,13 +68,25 @@ t.test('three users closing a ring at the same moment: the graph stays a forest'
   }
 })
 
-t.test('20 parallel refreshes with one token: one new pair, the reuse revokes the session', async t => {
+t.test('20 parallel refreshes with one token (an app refreshing from many requests): one new pair, and the session kept for it', async t => {
   const context = await buildTestApp(t)
   const signedIn = await signIn(context, '+79123456789')
   const answers = await Promise.all(Array.from({ length: 20 }, async () => await post(context.app, '/api/token/refresh/', { refresh: signedIn.refresh })))
   const fresh = answers.filter(res => res.statusCode === 200)
   t.equal(fresh.length, 1, 'the token is spent once')
   t.equal(answers.filter(res => res.statusCode === 401).length, 19)
-  const next = await post(context.app, '/api/token/refresh/', { refresh: fresh[0]!.json().refresh })
-  t.equal(next.statusCode, 401, 'the reuse revoked the session, so its newest token is dead too')
+  const winner = fresh[0]!.json<{ access: string, refresh: string }>()
+  t.equal((await context.app.inject({ url: '/api/users/me/', headers: bearer(winner.access) })).statusCode, 200, 'the winner stays signed in')
+  const next = await post(context.app, '/api/token/refresh/', { refresh: winner.refresh })
+  t.equal(next.statusCode, 200, 'and refreshes again')
+})
+
+t.test('20 parallel refreshes with a token spent longer ago than the grace: all refused, the session revoked once', async t => {
+  const context = await buildTestApp(t)
+  const signedIn = await signIn(context, '+79123456789')
+  const rotated = (await post(context.app, '/api/token/refresh/', { refresh: signedIn.refresh })).json<{ access: string, refresh: string }>()
+  context.clock.advance(60_000)
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await post(context.app, '/api/token/refresh/', { refresh: signedIn.refresh })))
+  t.equal(answers.filter(res => res.statusCode === 401).length, 20)
+  t.equal((await post(context.app, '/api/token/refresh/', { refresh: rotated.refresh })).statusCode, 401, 'the newest token of the session is dead too')
 })

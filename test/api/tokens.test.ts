@@ -64,16 +64,38 @@ t.test('refresh rotates: a new pair, the old refresh token spent', async t => {
   t.equal(next.statusCode, 200, 'the new refresh token works')
 })
 
-t.test('a spent refresh token presented again revokes the whole session', async t => {
+t.test('a spent refresh token presented again after the grace revokes the whole session', async t => {
   const context = await buildTestApp(t)
   const alice = await signIn(context, '+79123456701')
   const rotated = (await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })).json()
+  context.clock.advance(10_000)
   const reuse = await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })
   t.equal(reuse.statusCode, 401)
   t.equal(reuse.json().code, 'token_not_valid')
   t.equal((await me(context, rotated.access)).statusCode, 401, 'the access token of the session is dead')
   t.equal((await post(context.app, '/api/token/refresh/', { refresh: rotated.refresh })).statusCode, 401, 'so is the newest refresh token')
   t.equal((await post(context.app, '/api/token/refresh/', { refresh: 'x'.repeat(43) })).statusCode, 401, 'an unknown token is 401')
+})
+
+t.test('a spent refresh token presented again within the grace is refused, and the session kept for the pair given', async t => {
+  const context = await buildTestApp(t)
+  const alice = await signIn(context, '+79123456701')
+  const rotated = (await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })).json()
+  context.clock.advance(9_999)
+  const late = await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })
+  t.equal(late.statusCode, 401, 'the spent token gives nothing')
+  t.equal(late.json().code, 'token_not_valid')
+  t.equal((await me(context, rotated.access)).statusCode, 200, 'the pair given for it still works')
+  const next = await post(context.app, '/api/token/refresh/', { refresh: rotated.refresh })
+  t.equal(next.statusCode, 200, 'and its refresh token too')
+})
+
+t.test('REFRESH_REUSE_GRACE_SECONDS=0: any reuse revokes the session', async t => {
+  const context = await buildTestApp(t, { REFRESH_REUSE_GRACE_SECONDS: '0' })
+  const alice = await signIn(context, '+79123456701')
+  const rotated = (await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })).json()
+  t.equal((await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })).statusCode, 401)
+  t.equal((await me(context, rotated.access)).statusCode, 401, 'the session ended at once')
 })
 
 t.test('parallel refreshes with one token: one new pair', async t => {
