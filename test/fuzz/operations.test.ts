@@ -318,7 +318,11 @@ class SignOut implements fc.AsyncCommand<Model, Real> {
     const session = pick(model.sessions, this.session)
     if (session.kind === 'web') {
       const client = session.client as WebClient
-      const res = await client.submit('/login', '/logout')
+      // Signed in, /login leads to the profile: the Sign out button is on the profile page
+      // (a session already ended has been sent to sign in, whose page has a token too).
+      const profile = await client.get('/profile')
+      const token = /name="_csrf" value="([^"]+)"/.exec(profile.body)?.[1] ?? await client.token('/login')
+      const res = await client.post('/logout', { _csrf: token })
       assert.equal(res.headers.location, '/login')
       session.ended = true
       return

@@ -66,8 +66,8 @@ async function visitor (context: TestContext, state: State, headers: Record<stri
 }
 
 const messagePatterns = [
-  // Beside a field, above a form, on the error page.
-  /<p class="error" id="[\w-]+-error">([^<]*)<\/p>/,
+  // Beside a field (a phone number in it kept whole in a span), above a form, on the error page.
+  /<p class="error" id="[\w-]+-error">((?:[^<]|<\/?span[^>]*>)*)<\/p>/,
   /<div class="problem" role="alert"><h2>[^<]*<\/h2><p>([^<]*)<\/p><\/div>/,
   /<p class="lead">([^<]*)<\/p>\s*(?:<p>[^<]*<\/p>\s*)?<p><a href="\/">/
 ]
@@ -83,7 +83,7 @@ function problemWith (res: LightMyRequestResponse): string | undefined {
   }
   if (res.statusCode < 400) return undefined
   if (!String(res.headers['content-type']).startsWith('text/html')) return `a ${res.statusCode} of type ${res.headers['content-type']}`
-  const message = messagePatterns.map(pattern => pattern.exec(res.body)?.[1]?.trim()).find(text => text !== undefined && text !== '')
+  const message = messagePatterns.map(pattern => pattern.exec(res.body)?.[1]?.replace(/<[^>]*>/g, '').trim()).find(text => text !== undefined && text !== '')
   if (message === undefined) return 'no visible message'
   if (/^[a-z_]+$/.test(message) || message.length < 8) return `a message no one can read: ${message}`
   return undefined
