@@ -322,6 +322,14 @@ t.test('after sign-in, next leads only to a local path', async t => {
   t.equal((await anonymous.get('/language/ru?next=//evil.com')).headers.location, '/')
   t.equal((await anonymous.get('/language/ru?next=https://evil.com')).headers.location, '/')
   t.equal((await anonymous.get('/language/ru?next=/login')).headers.location, '/login')
+  // Dot segments that resolve to "//evil.com": another site, not a path here.
+  const signedIn = new WebClient(context.app)
+  context.clock.advance(61_000)
+  t.equal((await signedIn.signIn(context, phoneA)).statusCode, 303)
+  for (const next of ['/.//evil.com', '/..//evil.com', '/%2e//evil.com']) {
+    t.equal((await anonymous.get(`/language/ru?next=${encodeURIComponent(next)}`)).headers.location, '/', `language ${next}`)
+    t.equal((await signedIn.get(`/login?next=${encodeURIComponent(next)}`)).headers.location, '/profile', `signed in, /login?next=${next}`)
+  }
 })
 
 t.test('the phones filter escapes the text and keeps each phone number on one line', async t => {
@@ -337,7 +345,7 @@ t.test('the phones filter escapes the text and keeps each phone number on one li
 t.test('localPathOr keeps local paths and refuses everything else', async t => {
   t.equal(localPathOr('/profile', '/'), '/profile')
   t.equal(localPathOr('/profile?x=1', '/'), '/profile?x=1')
-  for (const bad of ['//evil.com', '/\\evil.com', '\\\\evil.com', 'https://evil.com', 'evil.com', '/\nevil', '', undefined, 42, '/' + 'a'.repeat(600)]) {
+  for (const bad of ['//evil.com', '/\\evil.com', '\\\\evil.com', 'https://evil.com', 'evil.com', '/\nevil', '', undefined, 42, '/' + 'a'.repeat(600), '/.//evil.com', '/..//evil.com', '/%2e//evil.com', '/a/..//evil.com']) {
     t.equal(localPathOr(bad, '/fallback'), '/fallback', JSON.stringify(bad))
   }
 })

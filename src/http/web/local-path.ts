@@ -15,5 +15,7 @@ export function localPathOr (candidate: unknown, fallback: string): string {
     return fallback
   }
   if (url.origin !== base) return fallback
+  // Dot segments resolve away: "/.//evil.com" becomes "//evil.com", another site again.
+  if (url.pathname.startsWith('//')) return fallback
   return url.pathname + url.search
 }
