@@ -92,4 +92,8 @@ t.test('a path the API has, asked with a method it does not take: 405 with Allow
   t.equal(options.headers.allow, 'POST, OPTIONS')
   t.same(options.json().parses, ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'])
   t.equal((await app.inject({ method: 'DELETE', url: '/api/nothing/' })).statusCode, 404, 'a path the API does not have is still 404')
+  for (const url of ['/api/users/:x(', '/api/users/*', '/api/(a', '/api/users/me/%28']) {
+    const odd = await app.inject({ method: 'DELETE', url })
+    t.equal(odd.statusCode, 404, `${url}: a path that reads as a route pattern is not found, not a 500`)
+  }
 })

@@ -39,6 +39,7 @@ function authOf (request: FastifyRequest) {
 
 const bearerSecurity = [{ bearerAuth: [] }]
 const routeMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+const plainPath = /^[\w./-]*$/
 
 /**
  * Logout needs no body, but apps that set Content-Type: application/json on every request send
@@ -64,8 +65,9 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   app.setNotFoundHandler(async (request, reply) => {
     const locale = pickLocale(request.headers['accept-language'])
     // Routes are kept without their trailing slash (ignoreTrailingSlash), and looked up so.
+    // hasRoute reads its url as a route pattern (":x(", "*"): only plain paths are looked up.
     const path = (request.url.split('?', 1)[0] ?? '').replace(/\/$/, '')
-    const allowed = routeMethods.filter(method => app.hasRoute({ url: path, method }))
+    const allowed = plainPath.test(path) ? routeMethods.filter(method => app.hasRoute({ url: path, method })) : []
     if (allowed.length === 0) return await reply.code(404).send({ detail: translate(locale, 'not_found'), code: 'not_found' })
     reply.header('allow', [...allowed, 'OPTIONS'].join(', '))
     if (request.method === 'OPTIONS') return await reply.code(200).send({ renders: ['application/json'], parses: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] })
