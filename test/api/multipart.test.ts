@@ -1,3 +1,5 @@
+import { request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { bearer, buildTestApp, post } from '../helpers/app.js'
 
@@ -68,4 +70,41 @@ t.test('a multipart body that is broken, too big, holds a file or a repeated fie
   t.equal(file.json().code, 'payload_too_large')
   const stillWorks = await app.inject({ method: 'POST', url: '/api/users/register/', ...await encoded(formOf({ phone: '+79123456705' })) })
   t.equal(stillWorks.statusCode, 200, 'and the service goes on answering')
+})
+
+t.test('a multipart body is held to the body limit like any other: declared too long, 413 unread; sent chunked, cut off once past it', async t => {
+  const { app } = await buildTestApp(t)
+  const boundary = 'b0undary'
+  const phonePart = `--${boundary}\r\nContent-Disposition: form-data; name="phone"\r\n\r\n+79123456706\r\n--${boundary}--\r\n`
+  // Before the fix busboy read any amount of text before the first part and dropped it.
+  const declared = await app.inject({
+    method: 'POST', url: '/api/users/register/', payload: 'x'.repeat(20_000) + '\r\n' + phonePart, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }
+  })
+  t.equal(declared.statusCode, 413)
+  t.equal(declared.json().code, 'payload_too_large')
+  t.equal(declared.headers.connection, 'close', 'the rest of the body is not read')
+
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const outcome = await new Promise<string>(resolve => {
+    const req = request({ port, host: '127.0.0.1', method: 'POST', path: '/api/users/register/', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' } }, res => {
+      res.resume()
+      res.on('end', () => { resolve(`status ${String(res.statusCode)}`) })
+    })
+    req.on('error', (error: NodeJS.ErrnoException) => { resolve(`connection ${String(error.code)}`) })
+    const chunk = Buffer.alloc(64 * 1024, 'x')
+    let sent = 0
+    const more = (): void => {
+      // 16 MB of text before the part, unless the server cuts the connection first.
+      while (sent < 256) {
+        sent++
+        if (!req.write(chunk)) { req.once('drain', more); return }
+      }
+      req.end('\r\n' + phonePart)
+    }
+    more()
+  })
+  t.match(outcome, /^(connection (ECONNRESET|EPIPE)|status 413)$/, `refused: ${outcome}`)
+  const after = await app.inject({ method: 'POST', url: '/api/users/register/', payload: phonePart, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } })
+  t.equal(after.statusCode, 200, 'and a small one still goes through')
 })
