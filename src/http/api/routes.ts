@@ -132,8 +132,10 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { limit = invitedPageDefaultLimit, offset = 0 } = request.query
     const page = await profile.listInvited(authOf(request).userId, limit, offset)
-    // As DRF's LimitOffsetPagination links: absolute, and the first page without an offset.
-    const link = (at: number) => `${request.protocol}://${request.host}/api/users/me/invited/?limit=${limit}${at > 0 ? `&offset=${at}` : ''}`
+    // DRF's LimitOffsetPagination links, the first page without an offset; but relative: an
+    // absolute one would be built from the Host header, which nothing here checks (DRF had
+    // ALLOWED_HOSTS), and an app following it would send its token to that host.
+    const link = (at: number) => `/api/users/me/invited/?limit=${limit}${at > 0 ? `&offset=${at}` : ''}`
     return {
       count: page.count,
       next: offset + limit < page.count ? link(offset + limit) : null,

@@ -25,8 +25,8 @@ export const InvitedQuery = Type.Object({
 })
 export const InvitedPage = Type.Object({
   count: Type.Integer({ description: 'How many users activated this user\'s code' }),
-  next: Type.Union([Type.String(), Type.Null()], { description: 'The next page\'s absolute URL, or null' }),
-  previous: Type.Union([Type.String(), Type.Null()], { description: 'The previous page\'s absolute URL, or null' }),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'The next page (a path on this service), or null' }),
+  previous: Type.Union([Type.String(), Type.Null()], { description: 'The previous page (a path on this service), or null' }),
   results: Type.Array(Type.String(), { description: 'Phones, oldest first' })
 })
 
