@@ -72,7 +72,10 @@ function fieldMessage (locale: Locale, error: AjvError): { field: string, messag
  * reports that the body matched neither; beside a message about a field that says nothing more.
  */
 function fieldMessages (locale: Locale, validation: AjvError[]): Record<string, string[]> {
-  const messages = validation.map(error => fieldMessage(locale, error))
+  // What the alternatives themselves report ("matched none", "is not null") says nothing a
+  // person can act on beside the reasons each one gives.
+  const reasons = validation.filter(error => error.keyword !== 'anyOf' && !(error.keyword === 'type' && error.params.type === 'null'))
+  const messages = (reasons.length > 0 ? reasons : validation).map(error => fieldMessage(locale, error))
   const aboutFields = messages.some(({ field }) => field !== nonFieldErrors)
   const fieldErrors: Record<string, string[]> = {}
   for (const { field, message } of messages) {

@@ -53,6 +53,17 @@ t.test('each kind of bad field has its own message, in English and Russian', asy
       ru: { non_field_errors: ['Передайте поля объектом JSON или формой.'] }
     },
     {
+      // Logout takes an object or nothing: a body of another kind hears what it should be.
+      request: { method: 'POST', url: '/api/users/logout/', payload: '"x"', headers: { 'content-type': 'application/json' } },
+      en: { non_field_errors: ['Send the fields as a JSON object or a form.'] },
+      ru: { non_field_errors: ['Передайте поля объектом JSON или формой.'] }
+    },
+    {
+      request: { method: 'POST', url: '/api/users/logout/', payload: '[1]', headers: { 'content-type': 'application/json' } },
+      en: { non_field_errors: ['Send the fields as a JSON object or a form.'] },
+      ru: { non_field_errors: ['Передайте поля объектом JSON или формой.'] }
+    },
+    {
       // Logout takes a body or none: a blank refresh token is about the field, not the body.
       request: { method: 'POST', url: '/api/users/logout/', payload: { refresh: '' } },
       en: { refresh: ['This field may not be blank.'] },
