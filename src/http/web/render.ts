@@ -14,14 +14,15 @@ export function localeOf (request: FastifyRequest): Locale {
   return pickLocale(request.headers['accept-language'])
 }
 
-const htmlEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+// nunjucks' own escaping, the one autoescape uses (its types leave `lib.escape` out).
+const escapeHtml = (nunjucks as unknown as { lib: { escape: (text: string) => string } }).lib.escape
 
 /**
  * The `phones` filter: the text escaped, each phone number in it ("+7 912 345-67-89") in a
  * nowrap span, so a narrow screen never breaks a number across two lines.
  */
 export function keepPhonesWhole (text: unknown): nunjucks.runtime.SafeString {
-  const escaped = String(text ?? '').replace(/[&<>"']/g, character => htmlEscapes[character] ?? character)
+  const escaped = escapeHtml(String(text ?? ''))
   return new nunjucks.runtime.SafeString(escaped.replace(/\+\d[\d \u00a0-]*\d/g, number => `<span class="phone-number">${number}</span>`))
 }
 
