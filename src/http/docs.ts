@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { FastifyInstance } from 'fastify'
 import type { SwaggerTransformObject } from '@fastify/swagger'
+import { acceptedBodyTypes } from './multipart-forms.js'
 import { securityHeaders } from './security-headers.js'
 import { appSecurityOptions } from './web/plugin.js'
 
@@ -82,8 +83,7 @@ export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
       const body = operation.requestBody
       const json = body?.content['application/json']
       if (body === undefined || json === undefined) continue
-      body.content['application/x-www-form-urlencoded'] = json
-      body.content['multipart/form-data'] = json
+      for (const type of acceptedBodyTypes) body.content[type] = json
       if (json.schema?.nullable === true) body.required = false
     }
   }

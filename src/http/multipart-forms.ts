@@ -2,6 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import multipart from '@fastify/multipart'
 import { DomainError } from '../domain/errors.js'
 
+/** The bodies the app reads: fastify's JSON, @fastify/formbody's forms, and multipart here. */
+export const acceptedBodyTypes = ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] as const
+
 // Every field the service reads is under 300 characters; no route takes a file (a file part
 // ends the request with 413).
 const limits = { fields: 20, fieldSize: 1024, files: 0, parts: 20, headerPairs: 20 }

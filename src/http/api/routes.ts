@@ -7,6 +7,7 @@ import type { TokenPair as ServiceTokenPair } from '../../services/auth-service.
 import type { Profile as ServiceProfile } from '../../services/profile-service.js'
 import { clientIp } from '../client-ip.js'
 import { answerJsonError } from '../error-mapping.js'
+import { acceptedBodyTypes } from '../multipart-forms.js'
 import { requireBearer } from './authenticate.js'
 import {
   ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
@@ -70,7 +71,7 @@ export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
     const allowed = plainPath.test(path) ? routeMethods.filter(method => app.hasRoute({ url: path, method })) : []
     if (allowed.length === 0) return await reply.code(404).send({ detail: translate(locale, 'not_found'), code: 'not_found' })
     reply.header('allow', [...allowed, 'OPTIONS'].join(', '))
-    if (request.method === 'OPTIONS') return await reply.code(200).send({ renders: ['application/json'], parses: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] })
+    if (request.method === 'OPTIONS') return await reply.code(200).send({ renders: ['application/json'], parses: acceptedBodyTypes })
     return await reply.code(405).send({ detail: translate(locale, 'method_not_allowed', { method: request.method }), code: 'method_not_allowed' })
   })
 
