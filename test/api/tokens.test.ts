@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createSigner } from 'fast-jwt'
 import { deriveKeys } from '../../src/services/keys.js'
 import { bearer, buildTestApp, post, signIn, testSecret } from '../helpers/app.js'
@@ -64,12 +64,18 @@ t.test('refresh rotates: a new pair, the old refresh token spent', async t => {
   t.equal(next.statusCode, 200, 'the new refresh token works')
 })
 
-t.test('a spent refresh token presented again after the grace revokes the whole session', async t => {
+/** A sign-in whose refresh token is spent, then presented again `laterMs` after. */
+async function refreshThenReuse (t: Test, laterMs: number) {
   const context = await buildTestApp(t)
   const alice = await signIn(context, '+79123456701')
-  const rotated = (await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })).json()
-  context.clock.advance(10_000)
+  const rotated = (await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })).json<{ access: string, refresh: string }>()
+  context.clock.advance(laterMs)
   const reuse = await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })
+  return { context, rotated, reuse }
+}
+
+t.test('a spent refresh token presented again after the grace revokes the whole session', async t => {
+  const { context, rotated, reuse } = await refreshThenReuse(t, 10_000)
   t.equal(reuse.statusCode, 401)
   t.equal(reuse.json().code, 'token_not_valid')
   t.equal((await me(context, rotated.access)).statusCode, 401, 'the access token of the session is dead')
@@ -78,13 +84,9 @@ t.test('a spent refresh token presented again after the grace revokes the whole 
 })
 
 t.test('a spent refresh token presented again within the grace is refused, and the session kept for the pair given', async t => {
-  const context = await buildTestApp(t)
-  const alice = await signIn(context, '+79123456701')
-  const rotated = (await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })).json()
-  context.clock.advance(9_999)
-  const late = await post(context.app, '/api/token/refresh/', { refresh: alice.refresh })
-  t.equal(late.statusCode, 401, 'the spent token gives nothing')
-  t.equal(late.json().code, 'token_not_valid')
+  const { context, rotated, reuse } = await refreshThenReuse(t, 9_999)
+  t.equal(reuse.statusCode, 401, 'the spent token gives nothing')
+  t.equal(reuse.json().code, 'token_not_valid')
   t.equal((await me(context, rotated.access)).statusCode, 200, 'the pair given for it still works')
   const next = await post(context.app, '/api/token/refresh/', { refresh: rotated.refresh })
   t.equal(next.statusCode, 200, 'and its refresh token too')

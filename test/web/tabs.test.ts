@@ -8,6 +8,15 @@ import { WebClient } from './web-client.js'
 const phone = '+79123456789'
 const expired = 'That page was out of date, so nothing was done. Please try again.'
 
+/** A browser, and the token of a sign-in page left open in a second tab while the first signed in and out. */
+async function staleSignInPage (context: TestContext): Promise<{ browser: WebClient, tab2: string }> {
+  const browser = new WebClient(context.app)
+  const tab2 = await browser.token('/login')
+  await browser.signIn(context, phone)
+  await browser.submit('/profile', '/logout')
+  return { browser, tab2 }
+}
+
 async function liveSessions (context: TestContext) {
   return await context.app.db.selectFrom('sessions').select(['id', 'user_id']).where('revoked_at', 'is', null).execute()
 }
@@ -50,10 +59,7 @@ t.test('(b) a code submitted in a second tab after the first signed in goes to t
 
 t.test('(c) a phone submitted from a sign-in page made stale by the other tab: back to the form, nothing sent', async t => {
   const context = await buildTestApp(t)
-  const browser = new WebClient(context.app)
-  const tab2 = await browser.token('/login')
-  await browser.signIn(context, phone)
-  await browser.submit('/profile', '/logout')
+  const { browser, tab2 } = await staleSignInPage(context)
   context.clock.advance(61_000)
   const sent = context.sms.messages.length
 
@@ -115,10 +121,7 @@ t.test('a stale token on a signed-in form does nothing and leads back to its pag
 
 t.test('a stale token is still refused with 403 when the post is cross-site or carries no token', async t => {
   const context = await buildTestApp(t)
-  const browser = new WebClient(context.app)
-  const tab2 = await browser.token('/login')
-  await browser.signIn(context, phone)
-  await browser.submit('/profile', '/logout')
+  const { browser, tab2 } = await staleSignInPage(context)
   for (const [what, headers] of [
     ['Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site' }],
     ['a foreign Origin', { origin: 'https://evil.example' }]
