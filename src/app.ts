@@ -9,6 +9,7 @@ import { registerMultipartForms } from './http/multipart-forms.js'
 import { answerJsonError } from './http/error-mapping.js'
 import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
+import { trustFunction } from './http/trust-proxy.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
@@ -63,8 +64,8 @@ const limitCleanupIntervalMs = 5 * 60_000
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger ?? createLogger(config),
-    // A hop count is valid at run time (proxy-addr); fastify's types only list the other forms.
-    trustProxy: config.trustProxy as boolean | string,
+    // Always a function (or false), never fastify's own reading of a number: see trust-proxy.ts.
+    trustProxy: trustFunction(config.trustProxy),
     requestIdHeader: 'x-request-id',
     // Fastify's two lines per request are replaced by the one written in onResponse below.
     logController: new LogController({ disableRequestLogging: true }),

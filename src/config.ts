@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 import type { CountryCode } from 'libphonenumber-js'
 import { getCountries } from 'libphonenumber-js/max'
+import type { TrustProxy } from './http/trust-proxy.js'
 
 // Each variable's description is also the text of the line printed when its value is wrong.
 const EnvSchema = Type.Object({
@@ -27,7 +29,7 @@ const EnvSchema = Type.Object({
   OTP_RESEND_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 60, description: 'seconds from 0 to 3600' }),
   TEST_PHONE_NUMBERS: Type.String({ pattern: '^(\\s*\\+[0-9]{6,15}=[0-9]{4,8}\\s*(,\\s*\\+[0-9]{6,15}=[0-9]{4,8}\\s*)*)?$', default: '', description: 'a comma-separated list of +E164=code pairs, e.g. +15550100001=1234' }),
   PHONE_DEFAULT_COUNTRY: Type.String({ pattern: '^[A-Z]{2}$', default: 'RU', description: 'an ISO 3166 country code such as RU or GB, assumed for numbers typed without +' }),
-  TRUST_PROXY: Type.String({ pattern: '^(|false|true|[0-9]{1,2}|[0-9a-fA-F.:/, ]+)$', default: 'false', description: 'false, true, a hop count, or proxy addresses' }),
+  TRUST_PROXY: Type.String({ pattern: '^(|false|true|[0-9]{1,2}|[0-9a-fA-F.:/, ]+)$', default: 'false', description: 'false, true, a hop count from 1 to 99, or proxy addresses and CIDR ranges' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'seconds from 60 to 86400' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'seconds from 0 to 60' }),
@@ -89,7 +91,7 @@ export interface Config {
   /** E.164 → fixed code: no SMS is sent (app-store review, Postman, demos). */
   readonly testPhoneNumbers: ReadonlyMap<string, string>
   readonly phoneDefaultCountry: CountryCode
-  readonly trustProxy: boolean | number | string
+  readonly trustProxy: TrustProxy
   readonly accessTokenTtlSeconds: number
   readonly sessionTtlDays: number
   /**
@@ -179,11 +181,32 @@ function parseAllowedCountries (value: string): CountryCode[] {
   return countries
 }
 
-function parseTrustProxy (value: string): boolean | number | string {
-  if (value === '' || value === 'false') return false
-  if (value === 'true') return true
-  if (/^[0-9]+$/.test(value)) return Number(value)
-  return value
+/** An address or CIDR range as people write them (proxy-addr alone would take "1" for 0.0.0.1). */
+function isAddressOrRange (entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+function parseTrustProxy (value: string): TrustProxy {
+  const setting = value.trim()
+  if (setting === '' || setting === 'false') return { kind: 'none' }
+  if (setting === 'true') return { kind: 'all' }
+  if (/^[0-9]+$/.test(setting)) {
+    const hops = Number(setting)
+    // The operator wrote a number, so meant some proxy: 0 would silently trust none.
+    if (hops === 0) throw new ConfigError('Invalid configuration: TRUST_PROXY=0 trusts no proxy; write false for none, or the number of proxies in front (1 on Heroku, 2 on Render and Fly)')
+    return { kind: 'hops', hops }
+  }
+  const addresses = setting.split(',').map(entry => entry.trim()).filter(entry => entry !== '')
+  for (const address of addresses) {
+    if (!isAddressOrRange(address)) {
+      throw new ConfigError(`Invalid configuration: TRUST_PROXY must list IP addresses or CIDR ranges such as 10.0.0.0/8, got ${JSON.stringify(address)}`)
+    }
+  }
+  return { kind: 'addresses', addresses }
 }
 
 /**

@@ -12,7 +12,7 @@ t.test('defaults', async t => {
     sms: { provider: 'console', timeoutMs: 5000 },
     otp: { length: 4, ttlSeconds: 300, maxAttempts: 3, resendSeconds: 60 },
     phoneDefaultCountry: 'RU',
-    trustProxy: false,
+    trustProxy: { kind: 'none' },
     accessTokenTtlSeconds: 900,
     sessionTtlDays: 30
   })
@@ -34,9 +34,9 @@ t.test('values are parsed', async t => {
   t.equal(config.port, 8080)
   t.same(config.secrets, ['a'.repeat(32), 'b'.repeat(32)])
   t.same([...config.testPhoneNumbers], [['+15550100001', '1234'], ['+15550100002', '5678']])
-  t.equal(config.trustProxy, 2)
-  t.equal(loadConfig({ TRUST_PROXY: 'true', DATABASE_URL: 'sqlite::memory:' }).trustProxy, true)
-  t.equal(loadConfig({ TRUST_PROXY: '10.0.0.0/8', DATABASE_URL: 'sqlite::memory:' }).trustProxy, '10.0.0.0/8')
+  t.same(config.trustProxy, { kind: 'hops', hops: 2 })
+  t.same(loadConfig({ TRUST_PROXY: 'true', DATABASE_URL: 'sqlite::memory:' }).trustProxy, { kind: 'all' })
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1', DATABASE_URL: 'sqlite::memory:' }).trustProxy, { kind: 'addresses', addresses: ['10.0.0.0/8', '192.168.1.1'] })
 })
 
 t.test('a wrong value stops start-up with one line naming the variable', async t => {
@@ -53,7 +53,10 @@ t.test('a wrong value stops start-up with one line naming the variable', async t
     [{ TEST_PHONE_NUMBERS: '15550100001:1234' }, 'Invalid configuration: TEST_PHONE_NUMBERS must be a comma-separated list of +E164=code pairs, e.g. +15550100001=1234, got "15550100001:1234"'],
     [{ TEST_PHONE_NUMBERS: '+15550100001=123456' }, 'Invalid configuration: TEST_PHONE_NUMBERS code for +15550100001 must have OTP_LENGTH (4) digits'],
     [{ PHONE_DEFAULT_COUNTRY: 'XX' }, 'Invalid configuration: PHONE_DEFAULT_COUNTRY must be an ISO 3166 country code such as RU or GB, got "XX"'],
-    [{ TRUST_PROXY: 'yes please' }, 'Invalid configuration: TRUST_PROXY must be false, true, a hop count, or proxy addresses, got "yes please"'],
+    [{ TRUST_PROXY: 'yes please' }, 'Invalid configuration: TRUST_PROXY must be false, true, a hop count from 1 to 99, or proxy addresses and CIDR ranges, got "yes please"'],
+    [{ TRUST_PROXY: '0' }, 'Invalid configuration: TRUST_PROXY=0 trusts no proxy; write false for none, or the number of proxies in front (1 on Heroku, 2 on Render and Fly)'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'Invalid configuration: TRUST_PROXY must list IP addresses or CIDR ranges such as 10.0.0.0/8, got "10.0.0.0/33"'],
+    [{ TRUST_PROXY: '1, 2' }, 'Invalid configuration: TRUST_PROXY must list IP addresses or CIDR ranges such as 10.0.0.0/8, got "1"'],
     [{ NODE_ENV: 'production' }, 'Invalid configuration: PHONEPASS_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. from `openssl rand -base64 32`)']
   ]
   for (const [env, line] of cases) {
