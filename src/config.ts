@@ -43,6 +43,9 @@ const EnvSchema = Type.Object({
   SMS_HOURLY_CAP: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1000, description: 'a whole number of SMS an hour, 1 or more' }),
   LIMIT_CODES_PER_PHONE_HOUR: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'a whole number from 1 to 1000' }),
   LIMIT_CODES_PER_PHONE_DAY: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
+  LIMIT_CODES_PER_PHONE_ALL_HOUR: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'a whole number from 1 to 10000, at least LIMIT_CODES_PER_PHONE_HOUR' })),
+  LIMIT_CODES_PER_PHONE_ALL_DAY: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'a whole number from 1 to 100000, at least LIMIT_CODES_PER_PHONE_DAY' })),
+  LIMIT_NEW_DEVICES_PER_PHONE_DAY: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'a whole number from 1 to 1000' }),
   LIMIT_WRONG_CODES_PER_PHONE_DAY: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
   LIMIT_WRONG_CODES_PER_DEVICE_DAY: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
   LIMIT_CODES_PER_IP_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10, description: 'a whole number from 1 to 1000000' }),
@@ -117,8 +120,14 @@ export interface TwilioConfig {
 
 /** Abuse limits; every one is counted in the database (limit_counters), per fixed window. */
 export interface LimitsConfig {
+  /** Codes to a phone asked for by anyone without a device token of it (and by each such device on its own). */
   readonly codesPerPhoneHour: number
   readonly codesPerPhoneDay: number
+  /** Codes to a phone however asked for: no number of devices, sign-ins or addresses lifts it. */
+  readonly codesPerPhoneAllHour: number
+  readonly codesPerPhoneAllDay: number
+  /** Device identities (own budgets) a phone collects a day; later sign-ins share one. */
+  readonly newDevicesPerPhoneDay: number
   readonly wrongCodesPerPhoneDay: number
   readonly wrongCodesPerDeviceDay: number
   readonly codesPerIpHour: number
@@ -179,6 +188,17 @@ function parseAllowedCountries (value: string): CountryCode[] {
     }
   }
   return countries
+}
+
+/**
+ * The phone-wide ceiling: by default twice the quota of a sender without a device token, so the
+ * owner's device still has room after a stranger spent that quota. Below the quota it would
+ * quietly lower the documented limit, so it is refused.
+ */
+function phoneCeiling (ceiling: number | undefined, quota: number, name: string, quotaName: string): number {
+  if (ceiling === undefined) return 2 * quota
+  if (ceiling < quota) throw new ConfigError(`Invalid configuration: ${name} must be at least ${quotaName} (${quota}), got ${ceiling}`)
+  return ceiling
 }
 
 /** An address or CIDR range as people write them (proxy-addr alone would take "1" for 0.0.0.1). */
@@ -267,6 +287,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     limits: {
       codesPerPhoneHour: parsed.LIMIT_CODES_PER_PHONE_HOUR,
       codesPerPhoneDay: parsed.LIMIT_CODES_PER_PHONE_DAY,
+      codesPerPhoneAllHour: phoneCeiling(parsed.LIMIT_CODES_PER_PHONE_ALL_HOUR, parsed.LIMIT_CODES_PER_PHONE_HOUR, 'LIMIT_CODES_PER_PHONE_ALL_HOUR', 'LIMIT_CODES_PER_PHONE_HOUR'),
+      codesPerPhoneAllDay: phoneCeiling(parsed.LIMIT_CODES_PER_PHONE_ALL_DAY, parsed.LIMIT_CODES_PER_PHONE_DAY, 'LIMIT_CODES_PER_PHONE_ALL_DAY', 'LIMIT_CODES_PER_PHONE_DAY'),
+      newDevicesPerPhoneDay: parsed.LIMIT_NEW_DEVICES_PER_PHONE_DAY,
       wrongCodesPerPhoneDay: parsed.LIMIT_WRONG_CODES_PER_PHONE_DAY,
       wrongCodesPerDeviceDay: parsed.LIMIT_WRONG_CODES_PER_DEVICE_DAY,
       codesPerIpHour: parsed.LIMIT_CODES_PER_IP_HOUR,

@@ -41,7 +41,7 @@ function printUser (state: UserState, { out }: Output): void {
   }
   out(state.loginCode === undefined
     ? 'login code: none'
-    : `login code: ${state.loginCode.live ? 'live' : 'expired'}, ${state.loginCode.attempts} wrong tries, expires ${time(state.loginCode.expiresAt)}`)
+    : `login code: ${state.loginCode.state}, sent ${time(state.loginCode.createdAt)}, ${state.loginCode.attempts} wrong tries, expires ${time(state.loginCode.expiresAt)}`)
   out(`limit counters (${state.limits.length}):`)
   for (const l of state.limits) out(`  ${l.key}  window ${time(l.window_start)}  count ${l.count}  until ${time(l.expires_at)}`)
 }

@@ -2,7 +2,7 @@ import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
 import { checkSmsDestination, maskPhone, normalizePhone } from '../domain/phone.js'
 import { translate, type Locale } from '../i18n/catalogue.js'
-import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode } from '../store/login-codes.js'
+import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, spendLoginCode } from '../store/login-codes.js'
 import type { SessionKind, SessionRow } from '../store/schema.js'
 import {
   findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
@@ -123,7 +123,7 @@ export function createAuthService (context: ServiceContext) {
 
   async function explainMissingTry (trx: DbOrTransaction, phone: string, now: number): Promise<DomainError> {
     const current = await findLoginCode(trx, phone)
-    if (current === undefined) return new DomainError('code_not_found', { field: 'auth_code' })
+    if (current === undefined || current.spent_at !== null) return new DomainError('code_not_found', { field: 'auth_code' })
     if (current.expires_at <= now) return new DomainError('code_expired', { field: 'auth_code' })
     const retryAfter = secondsUntil(current.created_at + config.otp.resendSeconds * 1000, now)
     return new DomainError('too_many_attempts', { field: 'auth_code', retryAfter, attemptsLeft: 0 })
@@ -190,19 +190,20 @@ export function createAuthService (context: ServiceContext) {
         return { refusal: new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts }) }
       }
       // This transaction holds the code's row since the update above: it cannot be gone.
-      if (!await deleteLoginCode(trx, phone, attempt.codeHash)) throw new Error('the login code vanished under its lock')
+      if (!await spendLoginCode(trx, phone, attempt.codeHash, now)) throw new Error('the login code was spent under its lock')
       // A right code's try is not held against the phone or the address.
       await counted.taken.giveBack(trx)
       const { user, created } = await findOrCreateUser(trx, phone, now)
       const sessionId = await openSession(trx, user.id, kind, client, now)
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
-      return { signedIn: { userId: user.id, sessionId, created, refresh } }
+      // A device new to this phone gets an identity of its own while the phone's day allows.
+      const device = deviceId ?? (await limits.takeNewDevice(trx, phone) ? undefined : deviceTokens.sharedId(phone))
+      return { signedIn: { userId: user.id, sessionId, created, refresh, device } }
     })
     if (outcome.refusal !== undefined) throw outcome.refusal
-    const signedIn = outcome.signedIn
+    const { refresh, device, ...signedIn } = outcome.signedIn
     logger.info({ userId: signedIn.userId, sessionId: signedIn.sessionId, kind, created: signedIn.created }, 'signed in')
-    const { refresh, ...rest } = signedIn
-    const result = { ...rest, deviceToken: deviceTokens.issue(phone, deviceId) }
+    const result = { ...signedIn, deviceToken: deviceTokens.issue(phone, device) }
     return refresh === undefined ? result : { ...result, tokens: tokenPair(result.userId, result.sessionId, refresh) }
   }
 

@@ -11,6 +11,11 @@ export interface DeviceTokens {
   issue: (phone: string, deviceId?: string) => string
   /** The device id when the token is genuine, unexpired and for this phone; else undefined. */
   verify: (token: string | undefined, phone: string) => string | undefined
+  /**
+   * The one identity that sign-ins past the phone's daily number of new devices share, so a
+   * phone's device budgets stay bounded however often it signs in.
+   */
+  sharedId: (phone: string) => string
 }
 
 const tokenPattern = /^v1\.([A-Za-z0-9_-]{22})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/
@@ -41,6 +46,9 @@ export function createDeviceTokens (keys: readonly Buffer[], ttlDays: number, cl
         if (expected.length === given.length && timingSafeEqual(expected, given)) genuine = true
       }
       return genuine ? deviceId : undefined
+    },
+    sharedId (phone) {
+      return createHmac('sha256', signingKey).update(`shared-device.${phone}`).digest().subarray(0, 16).toString('base64url')
     }
   }
 }

@@ -69,20 +69,35 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
    * Before a code is stored: the phone's hourly and daily quota (not for test numbers, which
    * send nothing) and the client IP's hourly quota. A device that signed in to this phone
    * before has a quota of its own, so someone spending the phone's cannot keep the owner
-   * from getting a code. Returns the phone's counts, given back when the SMS then fails
-   * (not the person's fault; the IP stays charged).
+   * from getting a code. Above both, the phone's ceiling counts every code to it however it
+   * was asked for, so no number of devices, sign-ins or addresses sends more. Returns the
+   * phone's counts, given back when the SMS then fails (not the person's fault; the IP stays
+   * charged).
    */
   async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<Taken> {
     if (isTestNumber) return taken([])
     const now = clock.now()
     const subject = deviceId === undefined ? `phone:${phone}` : `device:${deviceId}:${phone}`
-    const phoneHour = windowOf(`code:${subject}:h`, hour, now)
-    const phoneDay = windowOf(`code:${subject}:d`, day, now)
+    const subjectHour = windowOf(`code:${subject}:h`, hour, now)
+    const subjectDay = windowOf(`code:${subject}:d`, day, now)
+    const phoneHour = windowOf(`code:all:${phone}:h`, hour, now)
+    const phoneDay = windowOf(`code:all:${phone}:d`, day, now)
     const ipHour = windowOf(`code:ip:${ipSubject(ip)}:h`, hour, now)
-    await take(trx, phoneHour, limits.codesPerPhoneHour, 'too_many_codes', now)
-    await take(trx, phoneDay, limits.codesPerPhoneDay, 'too_many_codes', now)
+    await take(trx, subjectHour, limits.codesPerPhoneHour, 'too_many_codes', now)
+    await take(trx, subjectDay, limits.codesPerPhoneDay, 'too_many_codes', now)
+    await take(trx, phoneHour, limits.codesPerPhoneAllHour, 'too_many_codes', now)
+    await take(trx, phoneDay, limits.codesPerPhoneAllDay, 'too_many_codes', now)
     await take(trx, ipHour, limits.codesPerIpHour, 'rate_limited', now)
-    return taken([phoneHour, phoneDay])
+    return taken([subjectHour, subjectDay, phoneHour, phoneDay])
+  }
+
+  /**
+   * A sign-in from a device without a token of this phone: true when the phone may collect
+   * one more device identity today (a budget of its own), false when its day's are used up.
+   */
+  async function takeNewDevice (trx: DbOrTransaction, phone: string): Promise<boolean> {
+    const window = windowOf(`device:new:${phone}:d`, day, clock.now())
+    return await incrementCounter(trx, window, limits.newDevicesPerPhoneDay) !== undefined
   }
 
   /**
@@ -152,7 +167,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     return await deleteExpiredCounters(db, clock.now())
   }
 
-  return { takeCodeSend, takeSms, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
+  return { takeCodeSend, takeNewDevice, takeSms, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
 }
 
 export type Limits = ReturnType<typeof createLimits>

@@ -26,7 +26,7 @@ export interface UserState {
   profile: ProfileRow
   createdAt: number
   sessions: SessionState[]
-  loginCode: { attempts: number, createdAt: number, expiresAt: number, live: boolean } | undefined
+  loginCode: { attempts: number, createdAt: number, expiresAt: number, state: 'live' | 'expired' | 'spent' } | undefined
   limits: LimitCounterRow[]
 }
 
@@ -73,7 +73,7 @@ export function createOperatorService ({ db, config, clock }: { db: Db, config: 
       sessions,
       loginCode: code === undefined
         ? undefined
-        : { attempts: code.attempts, createdAt: code.created_at, expiresAt: code.expires_at, live: code.expires_at > now },
+        : { attempts: code.attempts, createdAt: code.created_at, expiresAt: code.expires_at, state: code.spent_at !== null ? 'spent' : code.expires_at > now ? 'live' : 'expired' },
       limits: await listLimitCounters(db, user.phone)
     }
   }

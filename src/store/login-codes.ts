@@ -26,7 +26,8 @@ export async function replaceLoginCode (db: DbOrTransaction, code: NewLoginCode,
           attempts: sql<number>`0`,
           created_at: eb.ref('excluded.created_at'),
           expires_at: eb.ref('excluded.expires_at'),
-          ip: eb.ref('excluded.ip')
+          ip: eb.ref('excluded.ip'),
+          spent_at: sql<null>`null`
         }))
         .where('login_codes.created_at', '<=', cutoff))
       .returning('phone'))
@@ -47,13 +48,29 @@ export async function countLoginAttempt (db: DbOrTransaction, phone: string, now
     db.updateTable('login_codes')
       .set(eb => ({ attempts: eb('attempts', '+', sql<number>`1`) }))
       .where('phone', '=', p)
+      .where('spent_at', 'is', null)
       .where('attempts', '<', max)
       .where('expires_at', '>', at)
       .returning(['code_hash', 'attempts']))
   return row === undefined ? undefined : { codeHash: row.code_hash, attempts: row.attempts }
 }
 
-/** Deletes this very code; true for the one caller that got it (single use). */
+/**
+ * Marks this very code spent; true for the one caller that got it (single use). The row stays,
+ * with the time the code was sent, so the next code to the phone still waits out the spacing.
+ */
+export async function spendLoginCode (db: DbOrTransaction, phone: string, codeHash: string, now: number): Promise<boolean> {
+  const rows = await runPrepared(db, 'spendLoginCode', [now, phone, codeHash], (at, p, hash) =>
+    db.updateTable('login_codes')
+      .set({ spent_at: at })
+      .where('phone', '=', p)
+      .where('code_hash', '=', hash)
+      .where('spent_at', 'is', null)
+      .returning('phone'))
+  return rows.length > 0
+}
+
+/** Deletes this very code (one that was never delivered): no code, and no spacing, is left. */
 export async function deleteLoginCode (db: DbOrTransaction, phone: string, codeHash: string): Promise<boolean> {
   const rows = await runPrepared(db, 'deleteLoginCode', [phone, codeHash], (p, hash) =>
     db.deleteFrom('login_codes')

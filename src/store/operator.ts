@@ -41,7 +41,7 @@ export async function deleteLimitCounters (db: DbOrTransaction, phone: string): 
 
 export async function findLoginCodeState (db: DbOrTransaction, phone: string): Promise<Omit<LoginCodeRow, 'code_hash'> | undefined> {
   return await db.selectFrom('login_codes')
-    .select(['phone', 'attempts', 'created_at', 'expires_at', 'ip'])
+    .select(['phone', 'attempts', 'created_at', 'expires_at', 'ip', 'spent_at'])
     .where('phone', '=', phone)
     .executeTakeFirst()
 }

@@ -18,6 +18,8 @@ export interface LoginCodesTable {
   created_at: number
   expires_at: number
   ip: string | null
+  /** When the code signed someone in; the row stays, so the time it was sent still spaces the next. */
+  spent_at: number | null
 }
 
 export type SessionKind = 'web' | 'api'

@@ -105,7 +105,7 @@ export function inspectFile (file: string, ledger: Ledger, final: boolean): File
     const users = database.prepare('select id, phone, invite_code, invited_by from users').all() as UserRow[]
     const sessions = database.prepare('select id, user_id, kind, revoked_at from sessions').all() as SessionRow[]
     const tokens = database.prepare('select token_hash, session_id, used_at from refresh_tokens').all() as TokenRow[]
-    const codePhones = database.prepare('select phone from login_codes').pluck().all() as string[]
+    const codePhones = database.prepare('select phone from login_codes where spent_at is null').pluck().all() as string[]
     const problems = [...checkPromises(ledger, users, sessions, tokens, codePhones)]
     if (final) problems.push(...checkExplained(ledger, users, sessions, tokens, codePhones))
     return {
