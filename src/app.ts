@@ -145,7 +145,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
   await app.register(webFace, { config, keys, clock })
-  await app.register(apiRoutes, { prefix: '/api' })
+  await app.register(apiRoutes, { prefix: '/api', corsOrigins: config.corsOrigins })
   await app.register(docsRoutes)
   await app.register(healthRoutes)
   return app
