@@ -9,6 +9,7 @@ import { registerMultipartForms } from './http/multipart-forms.js'
 import { answerJsonError } from './http/error-mapping.js'
 import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
+import { requestIdOf } from './http/request-id.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
@@ -65,7 +66,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     loggerInstance: deps.logger ?? createLogger(config),
     // A hop count is valid at run time (proxy-addr); fastify's types only list the other forms.
     trustProxy: config.trustProxy as boolean | string,
-    requestIdHeader: 'x-request-id',
+    // X-Request-Id is taken only when short and plain (requestIdOf); fastify would take any.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     // Fastify's two lines per request are replaced by the one written in onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,

@@ -94,6 +94,32 @@ t.test('X-Request-Id is honoured, or made, and returned', async t => {
   t.same(ids, ['trace-abc-123', made.headers['x-request-id']])
 })
 
+t.test('X-Request-Id from outside only when short and plain: a long or odd one is replaced, not echoed or logged', async t => {
+  const { app, lines } = await buildLoggedApp(t)
+  const uuid = '0b7c4a52-8f0e-4c1e-9d7a-3f2b1c0d9e8f'
+  const longest = 'a'.repeat(64)
+  const kept = []
+  for (const id of [uuid, longest, 'trace.id:7_x-1']) {
+    const answered = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': id } })
+    t.equal(answered.headers['x-request-id'], id, `kept: ${id.slice(0, 20)}`)
+    kept.push(id)
+  }
+  const refused = ['x'.repeat(8 * 1024), '<script>alert(1)</script>', 'a'.repeat(65), 'two words', 'a/../b', 'a,b']
+  for (const id of refused) {
+    const answered = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': id } })
+    const made = answered.headers['x-request-id']
+    t.type(made, 'string')
+    t.not(made, id, `replaced: ${id.slice(0, 20)}`)
+    t.match(made, /^req-[0-9a-z]+$/, 'one of ours')
+  }
+  const all = lines.join('\n')
+  t.notOk(all.includes('<script>'), 'no markup in the log')
+  t.notOk(all.includes('x'.repeat(100)), 'no 8 KB id in the log')
+  t.notOk(all.includes('a'.repeat(65)), 'no over-long id in the log')
+  const ids = lines.map(line => JSON.parse(line) as { msg: string, reqId?: string }).filter(line => line.msg === 'request').map(line => line.reqId)
+  t.same(ids.slice(0, 3), kept)
+})
+
 t.test('pretty output only in development; production writes JSON', async t => {
   t.equal(loggerOptions({ logLevel: 'info', nodeEnv: 'production' }).transport, undefined)
   t.equal(loggerOptions({ logLevel: 'info', nodeEnv: 'test' }).transport, undefined)
