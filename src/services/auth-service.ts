@@ -15,7 +15,7 @@ import type { ClientInfo, ServiceContext } from './context.js'
 import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
 import {
-  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches
+  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
 } from './keys.js'
 
 export interface CodeRequested {
@@ -200,7 +200,7 @@ export function createAuthService (context: ServiceContext) {
     })
     if (outcome.refusal !== undefined) throw outcome.refusal
     const signedIn = outcome.signedIn
-    logger.info({ userId: signedIn.userId, sessionId: signedIn.sessionId, kind, created: signedIn.created }, 'signed in')
+    logger.info({ userId: signedIn.userId, session: sessionForLog(signedIn.sessionId), kind, created: signedIn.created }, 'signed in')
     const { refresh, ...rest } = signedIn
     const result = { ...rest, deviceToken: deviceTokens.issue(phone, deviceId) }
     return refresh === undefined ? result : { ...result, tokens: tokenPair(result.userId, result.sessionId, refresh) }
@@ -216,7 +216,7 @@ export function createAuthService (context: ServiceContext) {
       // Optional: a busy or full database does not fail the read for it; the next read retries.
       await touchSession(db, session.id, now).catch((error: unknown) => {
         if (!isDatabaseUnavailable(error)) throw error
-        logger.warn({ err: error, sessionId: session.id }, 'last-seen time not written: the database is unavailable')
+        logger.warn({ err: error, session: sessionForLog(session.id) }, 'last-seen time not written: the database is unavailable')
       })
     }
     return session
@@ -255,10 +255,10 @@ export function createAuthService (context: ServiceContext) {
       // within moments: only one wins, and the session is kept for it (as simplejwt's blacklist
       // kept it). Presented later, a spent token means a copy is in other hands: the session ends.
       if (now - spent.used_at < config.refreshReuseGraceSeconds * 1000) {
-        logger.info({ sessionId: spent.session_id }, 'spent refresh token presented again within the grace: refused, session kept')
+        logger.info({ session: sessionForLog(spent.session_id) }, 'spent refresh token presented again within the grace: refused, session kept')
       } else {
         await revokeSession(db, spent.session_id, now)
-        logger.warn({ sessionId: spent.session_id }, 'spent refresh token presented again: session revoked')
+        logger.warn({ session: sessionForLog(spent.session_id) }, 'spent refresh token presented again: session revoked')
       }
     }
     if (rotated.session === undefined || rotated.refresh === undefined) throw new DomainError('token_not_valid')

@@ -38,9 +38,10 @@ async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, env
     NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', PHONEPASS_SECRET: testSecret,
     SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url, LOG_LEVEL: 'trace', ...env
   })
-  const app = await buildApp(config, { clock: manualClock(), logger: capture.logger, random: cyclingRandom([5, 0, 9, 3]) })
+  const clock = manualClock()
+  const app = await buildApp(config, { clock, logger: capture.logger, random: cyclingRandom([5, 0, 9, 3]) })
   t.teardown(async () => { await app.close(); await sms.close() })
-  return { app, sms, lines: capture.lines }
+  return { app, sms, clock, lines: capture.lines }
 }
 
 const phone = '+79123456789'
@@ -74,6 +75,28 @@ t.test("a sign-in's log lines hold no code, token, cookie or full phone", async 
   t.equal(requests.length, 5, 'one line per request')
   t.ok(requests.every(line => typeof line.reqId === 'string' && typeof line.status === 'number'))
   t.ok(lines.some(line => line.includes('+7912***6789')), 'the phone appears masked')
+})
+
+t.test('log lines name a session by the first 8 characters of its id, never the whole id', async t => {
+  const { app, sms, clock, lines } = await buildLoggedApp(t)
+  await post(app, '/api/users/register/', { phone })
+  const verified = await post(app, '/api/users/verify_code/', { phone, auth_code: sms.lastCode(phone) })
+  const { refresh } = verified.json<{ refresh: string }>()
+  t.equal((await post(app, '/api/token/refresh/', { refresh })).statusCode, 200)
+  t.equal((await post(app, '/api/token/refresh/', { refresh })).statusCode, 401, 'spent, within the grace')
+  clock.advance(60_000)
+  t.equal((await post(app, '/api/token/refresh/', { refresh })).statusCode, 401, 'spent, later: the session ends')
+  const [session] = await app.db.selectFrom('sessions').select('id').execute()
+  const sessionId = session?.id ?? ''
+  t.equal(sessionId.length, 32)
+  const named = lines.map(line => JSON.parse(line) as { msg: string, session?: string }).filter(line => line.session !== undefined)
+  t.same(named.map(line => line.msg), [
+    'signed in',
+    'spent refresh token presented again within the grace: refused, session kept',
+    'spent refresh token presented again: session revoked'
+  ])
+  t.ok(named.every(line => line.session === sessionId.slice(0, 8)), 'named by its first 8 characters')
+  t.notOk(lines.join('\n').includes(sessionId.slice(0, 12)), 'not more of it anywhere')
 })
 
 t.test('the console provider writes its one deliberate line with the code', async t => {
