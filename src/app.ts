@@ -26,6 +26,7 @@ import { createDatabase, type Db } from './store/database.js'
 import { migrateToLatest } from './store/migrator.js'
 import { createLogger } from './logger.js'
 import { closeConnectionsWhenClosing } from './ops/shutdown.js'
+import { announceConfiguration, consoleRevealsCodes, metricsExposure } from './ops/start-up.js'
 import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, type Metrics } from './ops/metrics.js'
 
 declare module 'fastify' {
@@ -55,7 +56,7 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
   if (config.sms.provider === 'twilio' && config.sms.twilio !== undefined) {
     return createTwilioSender(config.sms.twilio, config.sms.timeoutMs, logger)
   }
-  return createConsoleSender(logger)
+  return createConsoleSender(logger, { revealCodes: consoleRevealsCodes(config) })
 }
 
 const limitCleanupIntervalMs = 5 * 60_000
@@ -93,6 +94,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   if (ownsDatabase) app.addHook('onClose', async () => { await db.destroy() })
   const applied = await migrateToLatest(db)
   if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
+  announceConfiguration(config, app.log)
 
   const metrics = createMetrics()
   app.decorate('metrics', metrics)
@@ -127,7 +129,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     request.log.info({ method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
-  installMetrics(app, { metrics, token: config.metricsToken })
+  installMetrics(app, { metrics, token: config.metricsToken, exposed: metricsExposure(config) !== 'off' })
   closeConnectionsWhenClosing(app)
   await app.register(formbody)
   await registerMultipartForms(app)
