@@ -4,6 +4,7 @@ import pino from 'pino'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { testSecret } from '../helpers/app.js'
+import { request, startInstance } from '../helpers/instance.js'
 
 // What a production instance says at start-up, and what it keeps out of its log.
 
@@ -78,4 +79,34 @@ t.test('a start-up line says where the metrics are', async t => {
     t.match(line?.msg, text, JSON.stringify(env))
     t.equal(line?.level, level)
   }
+})
+
+t.test('a production process as app.json starts it: what the deployment docs say', async t => {
+  const instance = await startInstance(t, {
+    NODE_ENV: 'production', DATABASE_URL: 'sqlite::memory:', SMS_PROVIDER: 'console', TEST_PHONE_NUMBERS: '+15550100001=1234', TRUST_PROXY: '1'
+  })
+  const messages = instance.logs.map(line => String(line.msg))
+  t.ok(messages.some(msg => msg.startsWith('metrics off')), 'metrics off, said at start-up')
+  t.ok(messages.some(msg => msg.startsWith('SMS_PROVIDER=console in production')), 'the console provider, warned of')
+  t.ok(messages.some(msg => msg.startsWith('TEST_PHONE_NUMBERS in production: 1 number(s)')), 'the test number, announced')
+  t.equal((await request(`${instance.url}/metrics`, 'GET')).status, 404)
+
+  const host = new URL(instance.url).host
+  const crossSite = await fetch(`${instance.url}/api/users/register/`, {
+    method: 'POST', body: 'phone=%2B79123456789', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }
+  })
+  t.equal(crossSite.status, 403)
+  t.equal((await crossSite.json() as { code: string }).code, 'cross_site_request')
+  const sameSite = await fetch(`${instance.url}/api/users/register/`, {
+    method: 'POST', body: 'phone=%2B15550100001', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: `http://${host}`, 'sec-fetch-site': 'same-origin' }
+  })
+  t.equal(sameSite.status, 200, 'this origin itself')
+
+  const real = await request(`${instance.url}/api/users/register/`, 'POST', { phone: '+79123456789' }, { 'x-request-id': '<script>' })
+  t.equal(real.status, 200)
+  t.not(real.headers.get('x-request-id'), '<script>')
+  await instance.stop()
+  const all = instance.logs.map(line => JSON.stringify(line)).join('\n')
+  t.notOk(all.includes('+79123456789'), 'no full phone in the production log')
+  t.notOk(all.includes('<script>'), 'no request id as it came')
 })
