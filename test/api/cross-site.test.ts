@@ -36,6 +36,10 @@ t.test('a form, multipart or text post a browser marks as cross-site is refused 
   }
   t.equal(sms.messages.length, 0, 'no SMS went out')
 
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>> }>()
+  t.match(doc.paths['/api/users/register/']?.post?.responses['403']?.description, /cross_site_request/, 'the 403 is in the API document')
+  t.equal(doc.paths['/api/users/me/']?.get?.responses['403'], undefined, 'on writes only')
+
   const russian = await app.inject({ ...browserPost('/api/users/register/', 'phone=%2B79123456789', form, { origin: evil }), headers: { host, 'content-type': form, origin: evil, 'accept-language': 'ru' } })
   t.equal(russian.json().code, 'cross_site_request')
   t.match(russian.json().detail, /другого сайта/)
