@@ -10,6 +10,7 @@ import { answerJsonError } from './http/error-mapping.js'
 import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { trustFunction } from './http/trust-proxy.js'
+import { requestIdOf } from './http/request-id.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
@@ -26,6 +27,7 @@ import { createDatabase, type Db } from './store/database.js'
 import { migrateToLatest } from './store/migrator.js'
 import { createLogger } from './logger.js'
 import { closeConnectionsWhenClosing } from './ops/shutdown.js'
+import { announceConfiguration, consoleRevealsCodes, metricsExposure } from './ops/start-up.js'
 import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, type Metrics } from './ops/metrics.js'
 
 declare module 'fastify' {
@@ -55,7 +57,7 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
   if (config.sms.provider === 'twilio' && config.sms.twilio !== undefined) {
     return createTwilioSender(config.sms.twilio, config.sms.timeoutMs, logger)
   }
-  return createConsoleSender(logger)
+  return createConsoleSender(logger, { revealCodes: consoleRevealsCodes(config) })
 }
 
 const limitCleanupIntervalMs = 5 * 60_000
@@ -66,7 +68,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     loggerInstance: deps.logger ?? createLogger(config),
     // Always a function (or false), never fastify's own reading of a number: see trust-proxy.ts.
     trustProxy: trustFunction(config.trustProxy),
-    requestIdHeader: 'x-request-id',
+    // X-Request-Id is taken only when short and plain (requestIdOf); fastify would take any.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     // Fastify's two lines per request are replaced by the one written in onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
@@ -91,6 +95,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   if (ownsDatabase) app.addHook('onClose', async () => { await db.destroy() })
   const applied = await migrateToLatest(db)
   if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
+  announceConfiguration(config, app.log)
 
   const metrics = createMetrics()
   app.decorate('metrics', metrics)
@@ -125,7 +130,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     request.log.info({ method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
-  installMetrics(app, { metrics, token: config.metricsToken })
+  installMetrics(app, { metrics, token: config.metricsToken, exposed: metricsExposure(config) !== 'off' })
   closeConnectionsWhenClosing(app)
   await app.register(formbody)
   await registerMultipartForms(app)
@@ -146,7 +151,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
   await app.register(webFace, { config, keys, clock })
-  await app.register(apiRoutes, { prefix: '/api' })
+  await app.register(apiRoutes, { prefix: '/api', corsOrigins: config.corsOrigins })
   await app.register(docsRoutes)
   await app.register(healthRoutes)
   return app

@@ -53,6 +53,9 @@ const EnvSchema = Type.Object({
   LIMIT_WRONG_INVITES_PER_USER_HOUR: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
   DEVICE_TOKEN_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'days from 1 to 3650' }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters; GET /metrics then needs Authorization: Bearer <token>' })),
+  METRICS_PUBLIC: Type.Boolean({ default: false, description: 'true or false (true: GET /metrics answers without a token in production too)' }),
+  CORS_ORIGINS: Type.String({ pattern: '^(\\s*https?://[^/,\\s]+\\s*(,\\s*https?://[^/,\\s]+\\s*)*)?$', default: '', description: 'a comma-separated list of origins, e.g. https://app.example.com,http://localhost:5173 (scheme, host and port, no path; empty: no CORS)' }),
+  SMS_CONSOLE_IN_PRODUCTION: Type.Boolean({ default: false, description: 'true or false (true: with SMS_PROVIDER=console in production, codes and full phone numbers are written to the log)' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -107,6 +110,12 @@ export interface Config {
   readonly logLevel: string
   /** When set, /metrics asks for it as a bearer token. */
   readonly metricsToken: string | undefined
+  /** Production without a token: /metrics answers only when the operator says it may (METRICS_PUBLIC). */
+  readonly metricsPublic: boolean
+  /** Origins (scheme://host[:port]) whose web apps may call the JSON API (CORS); empty: none. */
+  readonly corsOrigins: readonly string[]
+  /** The console provider writes codes and full phones to a production log only when this says so. */
+  readonly smsConsoleInProduction: boolean
 }
 
 export interface TwilioConfig {
@@ -311,6 +320,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     refreshReuseGraceSeconds: parsed.REFRESH_REUSE_GRACE_SECONDS,
     profileInvitedLimit: parsed.PROFILE_INVITED_LIMIT,
     logLevel: parsed.LOG_LEVEL,
-    metricsToken: parsed.METRICS_TOKEN
+    metricsToken: parsed.METRICS_TOKEN,
+    metricsPublic: parsed.METRICS_PUBLIC,
+    corsOrigins: parsed.CORS_ORIGINS.split(',').map(origin => origin.trim()).filter(origin => origin !== ''),
+    smsConsoleInProduction: parsed.SMS_CONSOLE_IN_PRODUCTION
   })
 }

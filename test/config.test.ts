@@ -63,3 +63,25 @@ t.test('a wrong value stops start-up with one line naming the variable', async t
     t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: line }, JSON.stringify(env))
   }
 })
+
+t.test('CORS_ORIGINS, METRICS_PUBLIC and SMS_CONSOLE_IN_PRODUCTION', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  const defaults = loadConfig(base)
+  t.same(defaults.corsOrigins, [], 'no CORS by default')
+  t.equal(defaults.metricsPublic, false)
+  t.equal(defaults.smsConsoleInProduction, false)
+  const set = loadConfig({ ...base, CORS_ORIGINS: ' https://app.example.com , http://localhost:5173', METRICS_PUBLIC: 'true', SMS_CONSOLE_IN_PRODUCTION: 'true' })
+  t.same(set.corsOrigins, ['https://app.example.com', 'http://localhost:5173'])
+  t.equal(set.metricsPublic, true)
+  t.equal(set.smsConsoleInProduction, true)
+  t.equal(loadConfig({ ...base, METRICS_PUBLIC: 'false' }).metricsPublic, false)
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ CORS_ORIGINS: 'https://app.example.com/' }, 'Invalid configuration: CORS_ORIGINS must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:5173 (scheme, host and port, no path; empty: no CORS), got "https://app.example.com/"'],
+    [{ CORS_ORIGINS: '*' }, 'Invalid configuration: CORS_ORIGINS must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:5173 (scheme, host and port, no path; empty: no CORS), got "*"'],
+    [{ METRICS_PUBLIC: 'yes' }, 'Invalid configuration: METRICS_PUBLIC must be true or false (true: GET /metrics answers without a token in production too), got "yes"'],
+    [{ SMS_CONSOLE_IN_PRODUCTION: '1x' }, 'Invalid configuration: SMS_CONSOLE_IN_PRODUCTION must be true or false (true: with SMS_PROVIDER=console in production, codes and full phone numbers are written to the log), got "1x"']
+  ]
+  for (const [env, line] of cases) {
+    t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: line }, JSON.stringify(env))
+  }
+})

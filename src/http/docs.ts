@@ -56,6 +56,7 @@ const responseDescriptions: Record<string, string> = {
   204: 'Done; no body',
   400: 'Refused: `detail` says why, `errors` per field',
   401: 'No valid token: `not_authenticated` when none was sent, `token_not_valid` otherwise',
+  403: 'A browser\'s form, multipart or text post from another site (`cross_site_request`); see CORS_ORIGINS',
   404: 'Not found',
   409: 'In conflict with what is stored',
   413: 'The body is too large',
@@ -68,7 +69,8 @@ const retryAfterHeader = { 'Retry-After': { description: 'Seconds to wait before
 
 /**
  * What the generated document cannot learn from the route schemas alone: what each status
- * means (not "Default Response"), that 429 and 503 carry Retry-After, that every body may
+ * means (not "Default Response"), that 429 and 503 carry Retry-After, that a write may be
+ * refused as cross-site (403), that every body may
  * also come as a form (formbody, multipart-forms.ts), and that a body whose schema allows null may be left out.
  */
 export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
@@ -83,6 +85,9 @@ export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
       const body = operation.requestBody
       const json = body?.content['application/json']
       if (body === undefined || json === undefined) continue
+      // Every write may be refused as cross-site (http/api/cross-origin.ts), with the Error body.
+      const refused = operation.responses?.['400']
+      if (operation.responses !== undefined && refused !== undefined) operation.responses['403'] = { ...refused, description: responseDescriptions[403] }
       for (const type of acceptedBodyTypes) body.content[type] = json
       if (json.schema?.nullable === true) body.required = false
     }

@@ -102,10 +102,12 @@ export interface MetricsOptions {
   metrics: Metrics
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   token: string | undefined
+  /** False: no GET /metrics at all (404), the requests are still timed (see metricsExposure). */
+  exposed: boolean
 }
 
 /** The per-request histogram and GET /metrics, added to the root app so every route is timed. */
-export function installMetrics (app: FastifyInstance, { metrics, token }: MetricsOptions): void {
+export function installMetrics (app: FastifyInstance, { metrics, token, exposed }: MetricsOptions): void {
   // prom-client hashes the label set on every observe; the set per route and status is
   // fixed, so its child is looked up once (the map is bounded by routes × methods × statuses).
   const durationByLabels = new Map<string, ReturnType<typeof metrics.httpDuration.labels>>()
@@ -123,6 +125,7 @@ export function installMetrics (app: FastifyInstance, { metrics, token }: Metric
   app.addHook('onError', async (_request, _reply, error) => {
     if ((error as { validation?: unknown }).validation !== undefined) metrics.refusals.inc({ code: 'validation_error' })
   })
+  if (!exposed) return
   app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
     if (token !== undefined && !bearerMatches(request.headers.authorization, token)) {
       return await reply.code(401).header('www-authenticate', 'Bearer').send({ detail: 'A metrics token is needed.', code: 'not_authenticated' })

@@ -15,7 +15,7 @@ import type { ClientInfo, ServiceContext } from './context.js'
 import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
 import {
-  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches
+  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
 } from './keys.js'
 
 export interface CodeRequested {
@@ -118,7 +118,9 @@ export function createAuthService (context: ServiceContext) {
       }
       logger.info({ phone: maskPhone(phone), provider: sms.name }, 'SMS code sent')
     }
-    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: fixedCode === undefined ? config.otp.resendSeconds : 0 }
+    // A test number keeps out of the cooldown, but its answer is any number's: from outside,
+    // it cannot be picked out by a resend_in of 0.
+    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: config.otp.resendSeconds }
   }
 
   async function explainMissingTry (trx: DbOrTransaction, phone: string, now: number): Promise<DomainError> {
@@ -202,7 +204,7 @@ export function createAuthService (context: ServiceContext) {
     })
     if (outcome.refusal !== undefined) throw outcome.refusal
     const { refresh, device, ...signedIn } = outcome.signedIn
-    logger.info({ userId: signedIn.userId, sessionId: signedIn.sessionId, kind, created: signedIn.created }, 'signed in')
+    logger.info({ userId: signedIn.userId, session: sessionForLog(signedIn.sessionId), kind, created: signedIn.created }, 'signed in')
     const result = { ...signedIn, deviceToken: deviceTokens.issue(phone, device) }
     return refresh === undefined ? result : { ...result, tokens: tokenPair(result.userId, result.sessionId, refresh) }
   }
@@ -217,7 +219,7 @@ export function createAuthService (context: ServiceContext) {
       // Optional: a busy or full database does not fail the read for it; the next read retries.
       await touchSession(db, session.id, now).catch((error: unknown) => {
         if (!isDatabaseUnavailable(error)) throw error
-        logger.warn({ err: error, sessionId: session.id }, 'last-seen time not written: the database is unavailable')
+        logger.warn({ err: error, session: sessionForLog(session.id) }, 'last-seen time not written: the database is unavailable')
       })
     }
     return session
@@ -256,10 +258,10 @@ export function createAuthService (context: ServiceContext) {
       // within moments: only one wins, and the session is kept for it (as simplejwt's blacklist
       // kept it). Presented later, a spent token means a copy is in other hands: the session ends.
       if (now - spent.used_at < config.refreshReuseGraceSeconds * 1000) {
-        logger.info({ sessionId: spent.session_id }, 'spent refresh token presented again within the grace: refused, session kept')
+        logger.info({ session: sessionForLog(spent.session_id) }, 'spent refresh token presented again within the grace: refused, session kept')
       } else {
         await revokeSession(db, spent.session_id, now)
-        logger.warn({ sessionId: spent.session_id }, 'spent refresh token presented again: session revoked')
+        logger.warn({ session: sessionForLog(spent.session_id) }, 'spent refresh token presented again: session revoked')
       }
     }
     if (rotated.session === undefined || rotated.refresh === undefined) throw new DomainError('token_not_valid')

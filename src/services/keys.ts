@@ -57,3 +57,8 @@ export function hashOpaqueToken (token: string): string {
 export function generateSessionId (): string {
   return randomBytes(16).toString('hex')
 }
+
+/** A session as log lines name it: the first 8 hex characters, enough to find it, not the whole id. */
+export function sessionForLog (sessionId: string): string {
+  return sessionId.slice(0, 8)
+}

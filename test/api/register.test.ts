@@ -108,3 +108,12 @@ t.test('test phone numbers get their fixed code without an SMS', async t => {
   const verified = await post(app, '/api/users/verify_code/', { phone: '+15550100001', auth_code: '1234' })
   t.equal(verified.statusCode, 200)
 })
+
+t.test('a test number\'s answer cannot be told from any other number\'s', async t => {
+  const { app } = await buildTestApp(t, { OTP_TTL_SECONDS: '240', OTP_RESEND_SECONDS: '45' })
+  const real = await post(app, '/api/users/register/', { phone: '+79123456789' })
+  const test = await post(app, '/api/users/register/', { phone: '+15550100001' })
+  t.same(real.json(), { phone: '+79123456789', expires_in: 240, resend_in: 45, detail: 'A code was sent to +79123456789.' })
+  t.same(test.json(), { phone: '+15550100001', expires_in: 240, resend_in: 45, detail: 'A code was sent to +15550100001.' }, 'the same expires_in and resend_in')
+  t.same(Object.keys(test.headers).sort(), Object.keys(real.headers).sort(), 'the same headers')
+})

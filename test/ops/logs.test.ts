@@ -38,9 +38,10 @@ async function buildLoggedApp (t: { teardown: (fn: () => unknown) => void }, env
     NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', PHONEPASS_SECRET: testSecret,
     SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url, LOG_LEVEL: 'trace', ...env
   })
-  const app = await buildApp(config, { clock: manualClock(), logger: capture.logger, random: cyclingRandom([5, 0, 9, 3]) })
+  const clock = manualClock()
+  const app = await buildApp(config, { clock, logger: capture.logger, random: cyclingRandom([5, 0, 9, 3]) })
   t.teardown(async () => { await app.close(); await sms.close() })
-  return { app, sms, lines: capture.lines }
+  return { app, sms, clock, lines: capture.lines }
 }
 
 const phone = '+79123456789'
@@ -76,6 +77,28 @@ t.test("a sign-in's log lines hold no code, token, cookie or full phone", async 
   t.ok(lines.some(line => line.includes('+7912***6789')), 'the phone appears masked')
 })
 
+t.test('log lines name a session by the first 8 characters of its id, never the whole id', async t => {
+  const { app, sms, clock, lines } = await buildLoggedApp(t)
+  await post(app, '/api/users/register/', { phone })
+  const verified = await post(app, '/api/users/verify_code/', { phone, auth_code: sms.lastCode(phone) })
+  const { refresh } = verified.json<{ refresh: string }>()
+  t.equal((await post(app, '/api/token/refresh/', { refresh })).statusCode, 200)
+  t.equal((await post(app, '/api/token/refresh/', { refresh })).statusCode, 401, 'spent, within the grace')
+  clock.advance(60_000)
+  t.equal((await post(app, '/api/token/refresh/', { refresh })).statusCode, 401, 'spent, later: the session ends')
+  const [session] = await app.db.selectFrom('sessions').select('id').execute()
+  const sessionId = session?.id ?? ''
+  t.equal(sessionId.length, 32)
+  const named = lines.map(line => JSON.parse(line) as { msg: string, session?: string }).filter(line => line.session !== undefined)
+  t.same(named.map(line => line.msg), [
+    'signed in',
+    'spent refresh token presented again within the grace: refused, session kept',
+    'spent refresh token presented again: session revoked'
+  ])
+  t.ok(named.every(line => line.session === sessionId.slice(0, 8)), 'named by its first 8 characters')
+  t.notOk(lines.join('\n').includes(sessionId.slice(0, 12)), 'not more of it anywhere')
+})
+
 t.test('the console provider writes its one deliberate line with the code', async t => {
   const capture = captureLogs()
   await createConsoleSender(capture.logger).send({ to: phone, code: '4321', body: 'Your code: 4321' })
@@ -92,6 +115,32 @@ t.test('X-Request-Id is honoured, or made, and returned', async t => {
   t.not(made.headers['x-request-id'], 'trace-abc-123')
   const ids = lines.map(line => JSON.parse(line) as { msg: string, reqId?: string }).filter(line => line.msg === 'request').map(line => line.reqId)
   t.same(ids, ['trace-abc-123', made.headers['x-request-id']])
+})
+
+t.test('X-Request-Id from outside only when short and plain: a long or odd one is replaced, not echoed or logged', async t => {
+  const { app, lines } = await buildLoggedApp(t)
+  const uuid = '0b7c4a52-8f0e-4c1e-9d7a-3f2b1c0d9e8f'
+  const longest = 'a'.repeat(64)
+  const kept = []
+  for (const id of [uuid, longest, 'trace.id:7_x-1']) {
+    const answered = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': id } })
+    t.equal(answered.headers['x-request-id'], id, `kept: ${id.slice(0, 20)}`)
+    kept.push(id)
+  }
+  const refused = ['x'.repeat(8 * 1024), '<script>alert(1)</script>', 'a'.repeat(65), 'two words', 'a/../b', 'a,b']
+  for (const id of refused) {
+    const answered = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': id } })
+    const made = answered.headers['x-request-id']
+    t.type(made, 'string')
+    t.not(made, id, `replaced: ${id.slice(0, 20)}`)
+    t.match(made, /^req-[0-9a-z]+$/, 'one of ours')
+  }
+  const all = lines.join('\n')
+  t.notOk(all.includes('<script>'), 'no markup in the log')
+  t.notOk(all.includes('x'.repeat(100)), 'no 8 KB id in the log')
+  t.notOk(all.includes('a'.repeat(65)), 'no over-long id in the log')
+  const ids = lines.map(line => JSON.parse(line) as { msg: string, reqId?: string }).filter(line => line.msg === 'request').map(line => line.reqId)
+  t.same(ids.slice(0, 3), kept)
 })
 
 t.test('pretty output only in development; production writes JSON', async t => {

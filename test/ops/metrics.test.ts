@@ -83,3 +83,21 @@ t.test('METRICS_TOKEN protects /metrics', async t => {
   t.equal(allowed.statusCode, 200)
   t.match(allowed.body, /phonepass_sign_ins_total/)
 })
+
+t.test('in production /metrics is not public unless the operator says so', async t => {
+  const hidden = await buildTestApp(t, { NODE_ENV: 'production' })
+  await signIn(hidden, '+79123456789')
+  const refused = await hidden.app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(refused.statusCode, 404, 'no token, not public: nothing there')
+  t.notMatch(refused.body, /phonepass_sign_ins_total/)
+
+  const open = await buildTestApp(t, { NODE_ENV: 'production', METRICS_PUBLIC: 'true' })
+  const answered = await open.app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(answered.statusCode, 200, 'METRICS_PUBLIC=true: open')
+  t.match(answered.body, /phonepass_http_request_duration_seconds/)
+
+  const token = 'metrics-token-0123456789'
+  const guarded = await buildTestApp(t, { NODE_ENV: 'production', METRICS_TOKEN: token })
+  t.equal((await guarded.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401)
+  t.equal((await guarded.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+})

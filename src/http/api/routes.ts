@@ -9,6 +9,7 @@ import { clientIp } from '../client-ip.js'
 import { answerJsonError } from '../error-mapping.js'
 import { acceptedBodyTypes } from '../multipart-forms.js'
 import { requireBearer } from './authenticate.js'
+import { guardCrossOrigin } from './cross-origin.js'
 import {
   ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
   VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
@@ -51,10 +52,16 @@ async function ignoreTypeOfEmptyBody (request: FastifyRequest): Promise<void> {
   if ((length === undefined || length === '0') && encoding === undefined) delete request.headers['content-type']
 }
 
+export interface ApiOptions {
+  /** CORS_ORIGINS: the web apps on other origins that may call the API. */
+  corsOrigins: readonly string[]
+}
+
 /** The JSON face: the Django service's paths, thin handlers over the services. */
-export async function apiRoutes (fastify: FastifyInstance): Promise<void> {
+export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { auth, profile } = app.services
+  await guardCrossOrigin(app, corsOrigins)
 
   app.addSchema(Profile)
   app.addSchema(ErrorBody)

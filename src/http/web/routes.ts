@@ -7,6 +7,7 @@ import { formatWait, locales, translate, type MessageKey } from '../../i18n/cata
 import type { Config } from '../../config.js'
 import type { Clock } from '../../services/clock.js'
 import { clientIp } from '../client-ip.js'
+import { isCrossSite } from '../cross-site.js'
 import { describeError } from '../error-mapping.js'
 import { localPathOr } from './local-path.js'
 import { freshForm, languageCookie, localeOf, renderPage, type FormState } from './render.js'
@@ -53,10 +54,7 @@ function clientOf (request: FastifyRequest) {
  * Origin, says where it came from. SameSite=Lax and the CSRF token are the other two locks.
  */
 function refuseCrossSite (request: FastifyRequest): void {
-  const fetchSite = request.headers['sec-fetch-site']
-  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') throw new CrossSiteRequest('cross-site form post')
-  const origin = request.headers.origin
-  if (origin !== undefined && origin !== `${request.protocol}://${request.host}`) throw new CrossSiteRequest('cross-origin form post')
+  if (isCrossSite(request)) throw new CrossSiteRequest('cross-site form post')
 }
 
 /**
