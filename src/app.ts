@@ -9,11 +9,13 @@ import { registerMultipartForms } from './http/multipart-forms.js'
 import { answerJsonError } from './http/error-mapping.js'
 import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
+import { jwksRoutes } from './http/jwks.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
 import { systemClock, type Clock } from './services/clock.js'
 import { deriveKeys } from './services/keys.js'
+import { createSigningKeys, type SigningKeys } from './services/signing-keys.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
@@ -32,6 +34,7 @@ declare module 'fastify' {
     db: Db
     services: { auth: AuthService, profile: ProfileService }
     metrics: Metrics
+    signingKeys: SigningKeys
   }
   interface FastifyRequest {
     auth?: Authenticated
@@ -45,6 +48,8 @@ export interface AppDeps {
   random?: RandomInt
   sms?: SmsSender
   logger?: FastifyBaseLogger
+  /** How often the signing keys are read again (a rotation made through another instance). */
+  keyReloadMs?: number
 }
 
 function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender {
@@ -58,6 +63,8 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
 }
 
 const limitCleanupIntervalMs = 5 * 60_000
+// Well under the publish lead less the JWKS max-age (600 − 300 s at the least).
+const keyReloadIntervalMs = 30_000
 
 /** Builds the app on a migrated database. Never listens: main.ts does, tests inject. */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -95,13 +102,20 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.decorate('metrics', metrics)
   const clock = deps.clock ?? systemClock
   const keys = deriveKeys(config.secrets)
+  const signingKeys = createSigningKeys({ db, clock, keys, logger: app.log }, { ...config.jwt, accessTokenTtlSeconds: config.accessTokenTtlSeconds })
+  await signingKeys.start()
+  app.decorate('signingKeys', signingKeys)
+  const keyReload = setInterval(() => {
+    signingKeys.reload().catch((err: unknown) => { app.log.warn({ err }, 'could not read the signing keys again') })
+  }, deps.keyReloadMs ?? keyReloadIntervalMs).unref()
+  app.addHook('onClose', async () => { clearInterval(keyReload) })
   const context = {
     db,
     config,
     clock,
     random: deps.random ?? cryptoRandomInt,
     keys,
-    accessTokens: createAccessTokens(keys.jwt, config.accessTokenTtlSeconds, clock),
+    accessTokens: createAccessTokens(signingKeys, { ttlSeconds: config.accessTokenTtlSeconds, issuer: config.jwt.issuer, audience: config.jwt.audience }, clock),
     sms: instrumentSmsSender(limitInFlight(deps.sms ?? createSmsSender(config, app.log), config.sms.maxInFlight), metrics),
     logger: app.log
   }
@@ -147,6 +161,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(webFace, { config, keys, clock })
   await app.register(apiRoutes, { prefix: '/api' })
   await app.register(docsRoutes)
+  await app.register(jwksRoutes)
   await app.register(healthRoutes)
   return app
 }
