@@ -204,13 +204,14 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
   }
 
   /** Tries to add the next generation; whether this instance or another won, the set is read again. */
-  async function create (alg: SigningAlgorithm, activatesAt: number, reason: string): Promise<void> {
+  async function create (alg: SigningAlgorithm, activatesAt: number, reason: string): Promise<boolean> {
     const now = clock.now()
     const generation = (loaded.at(-1)?.row.generation ?? 0) + 1
     const key = newKey(alg, generation, now, activatesAt)
     const won = await insertSigningKey(db, key)
     if (won) logger.info({ kid: key.kid, alg, generation, activatesAt: new Date(activatesAt).toISOString() }, `signing key created: ${reason}`)
     await readAll()
+    return won
   }
 
   function current (now: number): Loaded | undefined {
@@ -335,9 +336,9 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
       if (alg === 'HS256') return { rotated: false, reason: 'HS256 keys are derived from PHONEPASS_SECRET: rotate the secret instead' }
       const now = clock.now()
       if (loaded.some(entry => stateOf(entry, now) === 'standby')) return { rotated: false, reason: 'a new key is already published and waiting to sign' }
-      const before = loaded.length
-      await create(alg, now + leadMs, 'rotated by the operator')
-      return loaded.length > before ? { rotated: true } : { rotated: false, reason: 'another instance rotated at the same moment' }
+      return await create(alg, now + leadMs, 'rotated by the operator')
+        ? { rotated: true }
+        : { rotated: false, reason: 'another rotation was made at the same moment' }
     },
 
     /** Takes a key out at once (a leaked key): its tokens stop verifying; a new key signs if it was in use. */

@@ -60,7 +60,7 @@ for (const alg of ['ES256', 'RS256', 'EdDSA'] as const) {
       'refresh token as access token': alice.refresh
     }
     for (const [name, token] of Object.entries(forged)) {
-      await t.rejects(jwtVerify(token, jwks, { currentDate }), {}, `jose refuses: ${name}`)
+      await t.rejects(jwtVerify(token, jwks, { currentDate }), { code: /^ERR_J(WS|WT|OSE|WK|WKS)_/ }, `jose refuses: ${name}`)
       t.notOk(await phonepassAccepts(context, token), `phonepass refuses: ${name}`)
       t.equal((await context.app.inject({ url: '/api/users/me/', headers: bearer(token) })).statusCode, 401, `me refuses: ${name}`)
     }
