@@ -72,8 +72,10 @@ function hmacKid (key: Buffer, generation: number): string {
   return `hs256-${hmacFingerprint(key)}-${generation}`
 }
 
-function fingerprintOfKid (kid: string): string | undefined {
-  return /^hs256-([\w-]{16})-[0-9]+$/.exec(kid)?.[1]
+/** An HS256 kid names the secret's key (its fingerprint) and the HS256 row (its generation). */
+function parseHmacKid (kid: string): { fingerprint: string, generation: number } | undefined {
+  const match = /^hs256-([\w-]{16})-([0-9]{1,9})$/.exec(kid)
+  return match === null ? undefined : { fingerprint: match[1] as string, generation: Number(match[2]) }
 }
 
 // AES-256-GCM, the kid as associated data: a sealed key cannot be moved to another row.
@@ -153,9 +155,9 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
     // re-encrypts it under a secret this one does not know yet (a rolling secret rotation).
     if (known?.sign !== undefined) return { ...known, row }
     if (row.alg === 'HS256') {
-      const key = hmacKeys.get(fingerprintOfKid(row.kid) ?? '')
-      if (key === undefined) return { row, verify: undefined, sign: undefined, jwk: undefined }
-      const material = { kid: row.kid, alg: row.alg, key }
+      // An HS256 row marks when HS256 signs; the key is each instance's first secret's, as
+      // before keys were stored, so a secret rotation under HS256 works as it always did.
+      const material = { kid: hmacKid(firstHmacKey as Buffer, row.generation), alg: row.alg, key: firstHmacKey as Buffer }
       return { row, verify: material, sign: material, jwk: undefined }
     }
     const publicJwk = JSON.parse(row.public_jwk ?? '{}') as JsonWebKey
@@ -239,7 +241,7 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
   }
 
   /**
-   * At start: the configured algorithm (or, for HS256, the first secret's key) gets a key if
+   * At start: the configured algorithm gets a key if
    * the newest is of another. It is published for the lead before it signs, the previous
    * configuration signing meanwhile; an HS256 key, which nothing publishes, signs at once.
    */
@@ -247,9 +249,7 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
     await readAll()
     const newest = loaded.at(-1)
     const now = clock.now()
-    if (newest !== undefined && options.algorithm === 'HS256' && newest.row.kid !== hmacKid(firstHmacKey as Buffer, newest.row.generation)) {
-      await create('HS256', now, 'JWT_ALGORITHM=HS256 with a new first PHONEPASS_SECRET')
-    } else if (newest !== undefined && newest.row.alg !== options.algorithm) {
+    if (newest !== undefined && newest.row.alg !== options.algorithm) {
       await create(options.algorithm, now + leadMs, `JWT_ALGORITHM changed from ${newest.row.alg} to ${options.algorithm}`)
     }
     await keepSigning()
@@ -291,9 +291,17 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
 
     /** The key a token's kid names, while it verifies; reads the set again for an unknown kid. */
     async verificationKey (kid: string): Promise<VerificationKey | undefined> {
-      if (!byKid.has(kid) && clock.now() - lastReload >= unknownKidReloadMs) await reload()
-      const entry = byKid.get(kid)
-      return entry !== undefined && isLive(stateOf(entry, clock.now())) ? entry.verify : undefined
+      const hmac = parseHmacKid(kid)
+      const find = (): Loaded | undefined => hmac === undefined
+        ? byKid.get(kid)
+        : loaded.find(entry => entry.row.alg === 'HS256' && entry.row.generation === hmac.generation)
+      if (find() === undefined && clock.now() - lastReload >= unknownKidReloadMs) await reload()
+      const entry = find()
+      if (entry === undefined || !isLive(stateOf(entry, clock.now()))) return undefined
+      if (hmac === undefined) return entry.verify
+      // Any secret of the list: tokens signed before a secret rotation keep working.
+      const key = hmacKeys.get(hmac.fingerprint)
+      return key === undefined ? undefined : { kid, alg: 'HS256', key }
     },
 
     /**

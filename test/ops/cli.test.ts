@@ -116,3 +116,29 @@ t.test('clear errors and exit codes', async t => {
   t.equal(code, 78)
   t.match(stderr, /^phonepass: Invalid configuration: DATABASE_URL must be/)
 })
+
+t.test('keys list, rotate and revoke', async t => {
+  const { cli, app } = await setup(t)
+  const listed = await cli('keys', 'list', '--json')
+  t.equal(listed.code, 0)
+  const [key] = JSON.parse(listed.stdout) as Array<{ kid: string, alg: string, state: string, readable: boolean }>
+  t.match(key, { alg: 'ES256', state: 'in_use', readable: true })
+  const human = await cli('keys', 'list')
+  t.match(human.stdout, new RegExp(`^  1  ES256  in_use +${key!.kid}\\n     made \\S+  signs from \\S+  until -  retires -\\n$`))
+
+  const rotated = await cli('keys', 'rotate')
+  t.equal(rotated.code, 0)
+  t.match(rotated.stdout, /^new key published; it signs after the publish lead\n/)
+  t.match(rotated.stdout, /  2  ES256  standby /)
+  const again = await cli('keys', 'rotate')
+  t.match(again.stdout, /^not rotated: a new key is already published and waiting to sign\n/)
+  await app.signingKeys.reload()
+  const jwks = (await app.inject({ url: '/.well-known/jwks.json' })).json<{ keys: unknown[] }>()
+  t.equal(jwks.keys.length, 2, 'the server publishes the key the CLI made')
+
+  const revoked = await cli('keys', 'revoke', key!.kid)
+  t.equal(revoked.code, 0)
+  t.match(revoked.stdout, new RegExp(`^${key!.kid} revoked\\n`))
+  t.same(await cli('keys', 'revoke', key!.kid), { code: 1, stdout: '', stderr: `phonepass: no live key ${key!.kid}\n` })
+  t.equal((await cli('keys', 'revoke')).code, 2, 'a kid is needed')
+})
