@@ -37,7 +37,7 @@ export interface VerificationKey {
   key: string | Buffer
 }
 
-export interface SigningKey extends VerificationKey {}
+export type SigningKey = VerificationKey
 
 export interface KeyInfo {
   kid: string
