@@ -51,9 +51,11 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
   const { ttlSeconds, issuer, audience } = options
   const signers = new Map<string, Signer>()
   const verifiers = new Map<string, Verifier>()
+  // fast-jwt checks iss and aud only when a token has them: requiredClaims makes them a must.
   const claimChecks = {
     ...(issuer === undefined ? {} : { allowedIss: issuer }),
-    ...(audience === undefined ? {} : { allowedAud: audience })
+    ...(audience === undefined ? {} : { allowedAud: audience }),
+    requiredClaims: [...(issuer === undefined ? [] : ['iss']), ...(audience === undefined ? [] : ['aud'])]
   }
 
   function verifierOf (key: VerificationKey): Verifier {

@@ -109,3 +109,21 @@ t.test('the set and the verify endpoint are in the OpenAPI document', async t =>
   t.ok(doc.paths['/api/token/verify/'].post.requestBody.content['application/json'].schema.properties.token)
   t.ok(doc.paths['/api/token/verify/'].post.responses['401'])
 })
+
+t.test('JWT_ISSUER and JWT_AUDIENCE: set on every token and required of every token', async t => {
+  const context = await buildTestApp(t, { JWT_ISSUER: 'https://auth.example.com', JWT_AUDIENCE: 'example-api' })
+  const url = await context.app.listen({ port: 0, host: '127.0.0.1' })
+  const jwks = createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`))
+  const alice = await signIn(context, '+79123456701')
+  const { payload } = await jwtVerify(alice.access, jwks, { currentDate: new Date(context.clock.now()), issuer: 'https://auth.example.com', audience: 'example-api' })
+  t.match(payload, { iss: 'https://auth.example.com', aud: 'example-api' })
+  // Signed with the very key in use, but for another issuer or audience.
+  const key = context.app.signingKeys.signingKey()
+  const sign = createSigner({ algorithm: 'ES256', key: key.key, kid: key.kid })
+  const claims = parts(alice.access).payload
+  t.ok(await phonepassAccepts(context, sign(claims)), 'the same claims signed with the key in use pass')
+  t.notOk(await phonepassAccepts(context, sign({ ...claims, iss: 'https://evil.example.com' })), 'another issuer')
+  t.notOk(await phonepassAccepts(context, sign({ ...claims, aud: 'other-api' })), 'another audience')
+  const { iss: _iss, aud: _aud, ...bare } = claims
+  t.notOk(await phonepassAccepts(context, sign(bare)), 'none')
+})
