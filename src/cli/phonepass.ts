@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { DomainError } from '../domain/errors.js'
@@ -20,6 +21,7 @@ Commands:
   invites tree <phone>      the users invited by this one, and theirs, as a tree
   keys list                 the keys that sign access tokens, and their states
   keys rotate               publish a new key now; it signs after JWT_KEY_PUBLISH_LEAD_SECONDS
+  keys import <pem-file>    as rotate, with your own private key (P-256, RSA 2048+, Ed25519; PKCS#8 PEM)
   keys revoke <kid>         take a (leaked) key out at once; its tokens stop working
 
 Reads the same environment as the server (DATABASE_URL, PHONEPASS_SECRET, ...).
@@ -109,6 +111,16 @@ async function run (command: string[], db: Db, config: Config, output: Output): 
       const result = await operator.rotateKeys()
       return emit(result, () => {
         output.out(result.rotated ? 'new key published; it signs after the publish lead' : `not rotated: ${result.reason ?? ''}`)
+        printKeys(result.keys, output)
+      })
+    }
+    case 'keys import': {
+      const [file, ...extra] = rest
+      if (file === undefined || extra.length > 0) throw new UsageError('exactly one PEM file is expected')
+      const result = await operator.importKey(readFileSync(file, 'utf8'))
+      if (!result.rotated) throw new UsageError(`not imported: ${result.reason ?? ''}`)
+      return emit(result, () => {
+        output.out('key published; it signs after the publish lead')
         printKeys(result.keys, output)
       })
     }

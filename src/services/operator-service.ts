@@ -120,13 +120,19 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
     return { ...result, keys: signingKeys.list() }
   }
 
+  /** The operator's own private key (PEM), scheduled as a rotation. */
+  async function importKey (pem: string): Promise<{ rotated: boolean, reason?: string, keys: KeyInfo[] }> {
+    const result = await signingKeys.importKey(pem)
+    return { ...result, keys: signingKeys.list() }
+  }
+
   /** A leaked key: out of the set and refused at once; if it was signing, a new key signs from now. */
   async function revokeKey (kid: string): Promise<{ kid: string, keys: KeyInfo[] }> {
     if (!await signingKeys.revoke(kid)) throw new DomainError('not_found', { field: 'kid' })
     return { kid, keys: signingKeys.list() }
   }
 
-  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree, listKeys, rotateKeys, revokeKey }
+  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree, listKeys, rotateKeys, importKey, revokeKey }
 }
 
 export type OperatorService = ReturnType<typeof createOperatorService>

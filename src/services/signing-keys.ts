@@ -195,10 +195,10 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
     lastReload = clock.now()
   }
 
-  function newKey (alg: SigningAlgorithm, generation: number, now: number, activatesAt: number) {
+  function newKey (alg: SigningAlgorithm, generation: number, now: number, activatesAt: number, given?: KeyObject) {
     const base = { generation, alg, created_at: now, activates_at: activatesAt, revoked_at: null }
     if (alg === 'HS256') return { ...base, kid: hmacKid(firstHmacKey as Buffer, generation), public_jwk: null, private_key: null }
-    const { privateKey, publicKey } = generatePair(alg)
+    const { privateKey, publicKey } = given === undefined ? generatePair(alg) : { privateKey: given, publicKey: createPublicKey(given) }
     const jwk = publicKey.export({ format: 'jwk' })
     const kid = thumbprint(jwk)
     const der = privateKey.export({ type: 'pkcs8', format: 'der' })
@@ -206,10 +206,10 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
   }
 
   /** Tries to add the next generation; whether this instance or another won, the set is read again. */
-  async function create (alg: SigningAlgorithm, activatesAt: number, reason: string): Promise<boolean> {
+  async function create (alg: SigningAlgorithm, activatesAt: number, reason: string, given?: KeyObject): Promise<boolean> {
     const now = clock.now()
     const generation = (loaded.at(-1)?.row.generation ?? 0) + 1
-    const key = newKey(alg, generation, now, activatesAt)
+    const key = newKey(alg, generation, now, activatesAt, given)
     const won = await insertSigningKey(db, key)
     if (won) logger.info({ kid: key.kid, alg, generation, activatesAt: new Date(activatesAt).toISOString() }, `signing key created: ${reason}`)
     await readAll()
@@ -345,6 +345,32 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
       const now = clock.now()
       if (loaded.some(entry => stateOf(entry, now) === 'standby')) return { rotated: false, reason: 'a new key is already published and waiting to sign' }
       return await create(alg, now + leadMs, 'rotated by the operator')
+        ? { rotated: true }
+        : { rotated: false, reason: 'another rotation was made at the same moment' }
+    },
+
+    /**
+     * An operator's own key (PKCS#8 PEM: P-256 → ES256, RSA of 2048 bits or more → RS256,
+     * Ed25519 → EdDSA), stored and scheduled as a rotation is: published now, signing after the lead.
+     */
+    async importKey (pem: string): Promise<{ rotated: boolean, reason?: string }> {
+      let privateKey: KeyObject
+      try {
+        privateKey = createPrivateKey(pem)
+      } catch {
+        return { rotated: false, reason: 'not a private key in PEM' }
+      }
+      const details = privateKey.asymmetricKeyDetails ?? {}
+      const alg = privateKey.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1'
+        ? 'ES256'
+        : privateKey.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048
+          ? 'RS256'
+          : privateKey.asymmetricKeyType === 'ed25519' ? 'EdDSA' : undefined
+      if (alg === undefined) return { rotated: false, reason: 'only P-256, RSA of 2048 bits or more, and Ed25519 keys sign access tokens' }
+      await readAll()
+      const now = clock.now()
+      if (loaded.some(entry => stateOf(entry, now) === 'standby')) return { rotated: false, reason: 'a new key is already published and waiting to sign' }
+      return await create(alg, now + leadMs, 'given by the operator', privateKey)
         ? { rotated: true }
         : { rotated: false, reason: 'another rotation was made at the same moment' }
     },

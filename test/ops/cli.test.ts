@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -141,4 +142,26 @@ t.test('keys list, rotate and revoke', async t => {
   t.match(revoked.stdout, new RegExp(`^${key!.kid} revoked\\n`))
   t.same(await cli('keys', 'revoke', key!.kid), { code: 1, stdout: '', stderr: `phonepass: no live key ${key!.kid}\n` })
   t.equal((await cli('keys', 'revoke')).code, 2, 'a kid is needed')
+})
+
+t.test('keys import: the operator\'s own key, published now, signing after the lead', async t => {
+  const { cli, app } = await setup(t)
+  const dir = mkdtempSync(join(tmpdir(), 'phonepass-key-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const { privateKey } = generateKeyPairSync('ed25519')
+  writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  const { privateKey: small } = generateKeyPairSync('rsa', { modulusLength: 1024 })
+  writeFileSync(join(dir, 'small.pem'), small.export({ type: 'pkcs8', format: 'pem' }))
+  writeFileSync(join(dir, 'junk.pem'), 'not a key')
+
+  const imported = await cli('keys', 'import', join(dir, 'key.pem'), '--json')
+  t.equal(imported.code, 0, imported.stderr)
+  const keys = JSON.parse(imported.stdout).keys as Array<{ alg: string, state: string, kid: string }>
+  t.match(keys.map(key => [key.alg, key.state]), [['ES256', 'in_use'], ['EdDSA', 'standby']])
+  await app.signingKeys.reload()
+  const jwks = (await app.inject({ url: '/.well-known/jwks.json' })).json<{ keys: Array<{ kid: string, x: string }> }>()
+  const published = jwks.keys.find(key => key.kid === keys[1]!.kid)
+  t.equal(published?.x, createPublicKey(privateKey).export({ format: 'jwk' }).x, 'the public half of the given key')
+  t.match(await cli('keys', 'import', join(dir, 'small.pem')), { code: 2, stderr: /not imported: only P-256, RSA of 2048 bits or more, and Ed25519 keys/ })
+  t.match(await cli('keys', 'import', join(dir, 'junk.pem')), { code: 2, stderr: /not imported: not a private key in PEM/ })
 })
