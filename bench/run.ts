@@ -28,22 +28,22 @@ async function main (): Promise<void> {
   const oneTimeUsers = 150_000
   await migrate(mainDb)
   seedUsers(mainDb, 1000 + oneTimeUsers, i => (i <= 1000 ? i % 21 : 0))
-  const meTokens = seedSessions(mainDb, secret, Array.from({ length: 1000 }, (_, i) => i + 1))
-  const oneTimeTokens = seedSessions(mainDb, secret, Array.from({ length: oneTimeUsers }, (_, i) => 1001 + i))
+  const meTokens = await seedSessions(mainDb, secret, Array.from({ length: 1000 }, (_, i) => i + 1))
+  const oneTimeTokens = await seedSessions(mainDb, secret, Array.from({ length: oneTimeUsers }, (_, i) => 1001 + i))
   const seedStarted = Date.now()
   await migrate(bigDb)
   // Users 2–1,001 (the token pool) have 0–20 invitees each, as on the main file, so the two
   // `me` scenarios differ only in the size of the table.
   seedUsers(bigDb, 1_000_000, i => (i === 1 ? 10_000 : i <= 1001 ? (i - 1) % 21 : 0))
   const bigSeedSeconds = (Date.now() - seedStarted) / 1000
-  const bigTokens = seedSessions(bigDb, secret, Array.from({ length: 1000 }, (_, i) => i + 2))
-  const [heavyToken] = seedSessions(bigDb, secret, [1])
+  const bigTokens = await seedSessions(bigDb, secret, Array.from({ length: 1000 }, (_, i) => i + 2))
+  const [heavyToken] = await seedSessions(bigDb, secret, [1])
   // The console-provider server's file holds exactly 1,000 users, the same as users 1–1,000 of
   // the main file, for the scale comparison.
   const smallDb = join(work, 'console.db')
   await migrate(smallDb)
   seedUsers(smallDb, 1000, i => i % 21)
-  const smallTokens = seedSessions(smallDb, secret, Array.from({ length: 1000 }, (_, i) => i + 1))
+  const smallTokens = await seedSessions(smallDb, secret, Array.from({ length: 1000 }, (_, i) => i + 1))
 
   const baselineServer = await start(join(here, 'baseline-server.js'), { PORT: '3100' })
   await start(join(here, 'sms-sink-server.js'), { PORT: '3200' })

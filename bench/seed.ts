@@ -2,6 +2,7 @@ import SqliteDatabase from 'better-sqlite3'
 import { createAccessTokens } from '../src/services/access-tokens.js'
 import { systemClock } from '../src/services/clock.js'
 import { deriveKeys, generateOpaqueToken, hashOpaqueToken } from '../src/services/keys.js'
+import { createSigningKeys } from '../src/services/signing-keys.js'
 import { inviteCodeAlphabet } from '../src/domain/codes.js'
 import { createDatabase } from '../src/store/database.js'
 import { migrateToLatest } from '../src/store/migrator.js'
@@ -59,12 +60,20 @@ export function seedUsers (file: string, users: number, invitees: (userIndex: nu
   database.close()
 }
 
-/** Opens an api session with a refresh token for each user id and mints its access token. */
-export function seedSessions (file: string, secret: string, userIds: number[]): SeededToken[] {
+/**
+ * Opens an api session with a refresh token for each user id and mints its access token with
+ * the file's signing key (made here, as the server would make it: ES256, the default).
+ */
+export async function seedSessions (file: string, secret: string, userIds: number[]): Promise<SeededToken[]> {
+  const db = createDatabase(`sqlite:${file}`)
+  const quiet = { info: () => {}, warn: () => {}, error: () => {} }
+  const signingKeys = createSigningKeys({ db, clock: systemClock, keys: deriveKeys([secret]), logger: quiet }, { algorithm: 'ES256', accessTokenTtlSeconds: 3600, publishLeadSeconds: 3600, rotationDays: 0 })
+  await signingKeys.start()
+  await db.destroy()
+  const accessTokens = createAccessTokens(signingKeys, { ttlSeconds: 3600 }, systemClock)
   const database = new SqliteDatabase(file)
   const insertSession = database.prepare('insert into sessions (id, user_id, kind, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip) values (?, ?, \'api\', ?, ?, ?, null, \'bench\', \'127.0.0.1\')')
   const insertRefresh = database.prepare('insert into refresh_tokens (token_hash, session_id, created_at, used_at) values (?, ?, ?, null)')
-  const accessTokens = createAccessTokens(deriveKeys([secret]).jwt, 3600, systemClock)
   const now = Date.now()
   const tokens: SeededToken[] = []
   database.transaction(() => {

@@ -11,11 +11,13 @@ import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { trustFunction } from './http/trust-proxy.js'
 import { requestIdOf } from './http/request-id.js'
+import { jwksRoutes } from './http/jwks.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
 import { systemClock, type Clock } from './services/clock.js'
 import { deriveKeys } from './services/keys.js'
+import { createSigningKeys, type SigningKeys } from './services/signing-keys.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
@@ -35,6 +37,7 @@ declare module 'fastify' {
     db: Db
     services: { auth: AuthService, profile: ProfileService }
     metrics: Metrics
+    signingKeys: SigningKeys
   }
   interface FastifyRequest {
     auth?: Authenticated
@@ -48,6 +51,8 @@ export interface AppDeps {
   random?: RandomInt
   sms?: SmsSender
   logger?: FastifyBaseLogger
+  /** How often the signing keys are read again (a rotation made through another instance). */
+  keyReloadMs?: number
 }
 
 function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender {
@@ -61,6 +66,8 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
 }
 
 const limitCleanupIntervalMs = 5 * 60_000
+// Well under the publish lead less the JWKS max-age (600 − 300 s at the least).
+const keyReloadIntervalMs = 30_000
 
 /** Builds the app on a migrated database. Never listens: main.ts does, tests inject. */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -101,13 +108,20 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.decorate('metrics', metrics)
   const clock = deps.clock ?? systemClock
   const keys = deriveKeys(config.secrets)
+  const signingKeys = createSigningKeys({ db, clock, keys, logger: app.log }, { ...config.jwt, accessTokenTtlSeconds: config.accessTokenTtlSeconds })
+  await signingKeys.start()
+  app.decorate('signingKeys', signingKeys)
+  const keyReload = setInterval(() => {
+    signingKeys.reload().catch((err: unknown) => { app.log.warn({ err }, 'could not read the signing keys again') })
+  }, deps.keyReloadMs ?? keyReloadIntervalMs).unref()
+  app.addHook('onClose', async () => { clearInterval(keyReload) })
   const context = {
     db,
     config,
     clock,
     random: deps.random ?? cryptoRandomInt,
     keys,
-    accessTokens: createAccessTokens(keys.jwt, config.accessTokenTtlSeconds, clock),
+    accessTokens: createAccessTokens(signingKeys, { ttlSeconds: config.accessTokenTtlSeconds, issuer: config.jwt.issuer, audience: config.jwt.audience }, clock),
     sms: instrumentSmsSender(limitInFlight(deps.sms ?? createSmsSender(config, app.log), config.sms.maxInFlight), metrics),
     logger: app.log
   }
@@ -153,6 +167,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(webFace, { config, keys, clock })
   await app.register(apiRoutes, { prefix: '/api', corsOrigins: config.corsOrigins })
   await app.register(docsRoutes)
+  await app.register(jwksRoutes)
   await app.register(healthRoutes)
   return app
 }

@@ -31,6 +31,11 @@ const EnvSchema = Type.Object({
   PHONE_DEFAULT_COUNTRY: Type.String({ pattern: '^[A-Z]{2}$', default: 'RU', description: 'an ISO 3166 country code such as RU or GB, assumed for numbers typed without +' }),
   TRUST_PROXY: Type.String({ pattern: '^(|false|true|[0-9]{1,2}|[0-9a-fA-F.:/, ]+)$', default: 'false', description: 'false, true, a hop count from 1 to 99, or proxy addresses and CIDR ranges' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'seconds from 60 to 86400' }),
+  JWT_ALGORITHM: Type.Union(['ES256', 'RS256', 'EdDSA', 'HS256'].map(alg => Type.Literal(alg)), { default: 'ES256', description: 'one of ES256, RS256, EdDSA, HS256' }),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'the iss claim, 1 to 256 characters, e.g. https://auth.example.com' })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'the aud claim, 1 to 256 characters, e.g. example-api' })),
+  JWT_KEY_PUBLISH_LEAD_SECONDS: Type.Integer({ minimum: 600, maximum: 604800, default: 3600, description: 'seconds from 600 to 604800 (longer than the JWKS cache of 300 s plus the 30 s re-read)' }),
+  JWT_KEY_ROTATION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'days from 0 (never: only `phonepass keys rotate`) to 3650' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'seconds from 0 to 60' }),
   PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),
@@ -99,6 +104,16 @@ export interface Config {
   readonly phoneDefaultCountry: CountryCode
   readonly trustProxy: TrustProxy
   readonly accessTokenTtlSeconds: number
+  /** How access tokens are signed; the keys themselves live in the database (services/signing-keys.ts). */
+  readonly jwt: {
+    readonly algorithm: 'ES256' | 'RS256' | 'EdDSA' | 'HS256'
+    readonly issuer: string | undefined
+    readonly audience: string | undefined
+    /** A new key is published this long before it signs. */
+    readonly publishLeadSeconds: number
+    /** 0: keys rotate only when the operator says. */
+    readonly rotationDays: number
+  }
   readonly sessionTtlDays: number
   /**
    * A spent refresh token presented again within this many seconds of its spending is refused
@@ -316,6 +331,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     phoneDefaultCountry: country,
     trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
     accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
+    jwt: {
+      algorithm: parsed.JWT_ALGORITHM as Config['jwt']['algorithm'],
+      issuer: parsed.JWT_ISSUER,
+      audience: parsed.JWT_AUDIENCE,
+      publishLeadSeconds: parsed.JWT_KEY_PUBLISH_LEAD_SECONDS,
+      rotationDays: parsed.JWT_KEY_ROTATION_DAYS
+    },
     sessionTtlDays: parsed.SESSION_TTL_DAYS,
     refreshReuseGraceSeconds: parsed.REFRESH_REUSE_GRACE_SECONDS,
     profileInvitedLimit: parsed.PROFILE_INVITED_LIMIT,

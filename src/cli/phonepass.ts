@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { DomainError } from '../domain/errors.js'
 import { systemClock } from '../services/clock.js'
 import { createOperatorService, type InviteNode, type UserState } from '../services/operator-service.js'
+import type { KeyInfo } from '../services/signing-keys.js'
 import { createDatabase, type Db } from '../store/database.js'
 import { migrateToLatest } from '../store/migrator.js'
 
@@ -17,6 +19,10 @@ Commands:
   user sign-out <phone>     revoke all of the user's sessions
   limits clear <phone>      delete the phone's rate-limit counters
   invites tree <phone>      the users invited by this one, and theirs, as a tree
+  keys list                 the keys that sign access tokens, and their states
+  keys rotate               publish a new key now; it signs after JWT_KEY_PUBLISH_LEAD_SECONDS
+  keys import <pem-file>    as rotate, with your own private key (P-256, RSA 2048+, Ed25519; PKCS#8 PEM)
+  keys revoke <kid>         take a (leaked) key out at once; its tokens stop working
 
 Reads the same environment as the server (DATABASE_URL, PHONEPASS_SECRET, ...).
 `
@@ -50,6 +56,14 @@ function printTree (node: InviteNode, out: (text: string) => void, prefix = '', 
   out(root ? node.phone : `${prefix}${last ? '└── ' : '├── '}${node.phone}  (${time(node.invitedAt)})`)
   const childPrefix = root ? '' : prefix + (last ? '    ' : '│   ')
   node.invited.forEach((child, i) => printTree(child, out, childPrefix, i === node.invited.length - 1, false))
+}
+
+function printKeys (keys: KeyInfo[], { out }: Output): void {
+  if (keys.length === 0) out('no signing keys yet: the first start of the server makes one')
+  for (const key of keys) {
+    out(`${String(key.generation).padStart(3)}  ${key.alg.padEnd(5)}  ${key.state.padEnd(15)}  ${key.kid}`)
+    out(`     made ${time(key.createdAt)}  signs from ${time(key.activatesAt)}  until ${time(key.signsUntil)}  retires ${time(key.retiresAt)}${key.readable ? '' : '  (private key unreadable with this PHONEPASS_SECRET)'}`)
+  }
 }
 
 function phoneArgument (rest: string[]): string {
@@ -87,6 +101,38 @@ async function run (command: string[], db: Db, config: Config, output: Output): 
       const tree = await operator.inviteTree(phoneArgument(rest))
       return emit(tree, () => printTree(tree, output.out))
     }
+    case 'keys list': {
+      if (rest.length > 0) throw new UsageError('keys list takes no arguments')
+      const keys = await operator.listKeys()
+      return emit(keys, () => printKeys(keys, output))
+    }
+    case 'keys rotate': {
+      if (rest.length > 0) throw new UsageError('keys rotate takes no arguments')
+      const result = await operator.rotateKeys()
+      return emit(result, () => {
+        output.out(result.rotated ? 'new key published; it signs after the publish lead' : `not rotated: ${result.reason ?? ''}`)
+        printKeys(result.keys, output)
+      })
+    }
+    case 'keys import': {
+      const [file, ...extra] = rest
+      if (file === undefined || extra.length > 0) throw new UsageError('exactly one PEM file is expected')
+      const result = await operator.importKey(readFileSync(file, 'utf8'))
+      if (!result.rotated) throw new UsageError(`not imported: ${result.reason ?? ''}`)
+      return emit(result, () => {
+        output.out('key published; it signs after the publish lead')
+        printKeys(result.keys, output)
+      })
+    }
+    case 'keys revoke': {
+      const [kid, ...extra] = rest
+      if (kid === undefined || extra.length > 0) throw new UsageError('exactly one kid is expected')
+      const result = await operator.revokeKey(kid)
+      return emit(result, () => {
+        output.out(`${kid} revoked`)
+        printKeys(result.keys, output)
+      })
+    }
     default:
       throw new UsageError(command.length === 0 ? 'a command is needed' : `unknown command: ${command.join(' ')}`)
   }
@@ -97,6 +143,7 @@ function describe (error: unknown, command: string[]): { message: string, code: 
   if (error instanceof ConfigError) return { message: error.message, code: exitCodes.config }
   const phone = command.at(-1) ?? ''
   if (error instanceof DomainError && error.code === 'phone_invalid') return { message: `not a phone number: ${phone}`, code: exitCodes.usage }
+  if (error instanceof DomainError && error.code === 'not_found' && error.details.field === 'kid') return { message: `no live key ${phone}`, code: exitCodes.notFound }
   if (error instanceof DomainError && error.code === 'not_found') return { message: `no user with phone ${phone}`, code: exitCodes.notFound }
   return { message: `failed: ${error instanceof Error ? error.message : String(error)}`, code: exitCodes.failed }
 }

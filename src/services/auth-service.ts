@@ -227,7 +227,7 @@ export function createAuthService (context: ServiceContext) {
 
   /** A bearer token is good only while its session lives, so logout works at once. */
   async function authenticateAccessToken (token: string): Promise<Authenticated> {
-    const claims = accessTokens.verify(token)
+    const claims = await accessTokens.verify(token)
     const session = await requireLiveSession(claims.sessionId)
     if (session.user_id !== claims.userId) throw new DomainError('token_not_valid')
     return { userId: session.user_id, sessionId: session.id }

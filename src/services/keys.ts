@@ -1,6 +1,6 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 
-export type KeyPurpose = 'otp' | 'jwt' | 'cookie' | 'device'
+export type KeyPurpose = 'otp' | 'jwt' | 'cookie' | 'device' | 'keystore'
 
 /**
  * One PHONEPASS_SECRET, a key per use: a leak of one derived key (say, a JWT key in a
@@ -13,6 +13,8 @@ export interface Keys {
   readonly cookie: readonly Buffer[]
   /** Signs device tokens: the owner's own budget of wrong codes. */
   readonly device: readonly Buffer[]
+  /** Encrypts the stored private keys that sign access tokens (services/signing-keys.ts). */
+  readonly keystore: readonly Buffer[]
 }
 
 function derive (secret: string, purpose: KeyPurpose): Buffer {
@@ -24,7 +26,8 @@ export function deriveKeys (secrets: readonly string[]): Keys {
     otp: secrets.map(secret => derive(secret, 'otp')),
     jwt: secrets.map(secret => derive(secret, 'jwt')),
     cookie: secrets.map(secret => derive(secret, 'cookie')),
-    device: secrets.map(secret => derive(secret, 'device'))
+    device: secrets.map(secret => derive(secret, 'device')),
+    keystore: secrets.map(secret => derive(secret, 'keystore'))
   }
 }
 

@@ -10,6 +10,8 @@ import type { Config } from '../config.js'
 import type { Db } from '../store/database.js'
 import type { ProfileRow } from '../store/users.js'
 import type { Clock } from './clock.js'
+import { deriveKeys } from './keys.js'
+import { createSigningKeys, type KeyInfo, type KeyLogger } from './signing-keys.js'
 
 export interface SessionState {
   id: string
@@ -36,8 +38,13 @@ export interface InviteNode {
   invited: InviteNode[]
 }
 
-/** What an operator does to help a person: look, sign them out, lift their limits. */
-export function createOperatorService ({ db, config, clock }: { db: Db, config: Config, clock: Clock }) {
+/** What an operator does to help a person: look, sign them out, lift their limits; and the token-signing keys. */
+export function createOperatorService ({ db, config, clock, logger }: { db: Db, config: Config, clock: Clock, logger?: KeyLogger }) {
+  const quiet = { info: () => {}, warn: () => {}, error: () => {} }
+  const signingKeys = createSigningKeys(
+    { db, clock, keys: deriveKeys(config.secrets), logger: logger ?? quiet },
+    { ...config.jwt, accessTokenTtlSeconds: config.accessTokenTtlSeconds }
+  )
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
       defaultCountry: config.phoneDefaultCountry,
@@ -101,7 +108,31 @@ export function createOperatorService ({ db, config, clock }: { db: Db, config: 
     return nodes.get(user.id) as InviteNode
   }
 
-  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree }
+  /** The keys and their states, as the instances see them (none made yet: the first start makes one). */
+  async function listKeys (): Promise<KeyInfo[]> {
+    await signingKeys.read()
+    return signingKeys.list()
+  }
+
+  /** A new key, published now, signing after JWT_KEY_PUBLISH_LEAD_SECONDS; the old one retires when its tokens have expired. */
+  async function rotateKeys (): Promise<{ rotated: boolean, reason?: string, keys: KeyInfo[] }> {
+    const result = await signingKeys.rotate()
+    return { ...result, keys: signingKeys.list() }
+  }
+
+  /** The operator's own private key (PEM), scheduled as a rotation. */
+  async function importKey (pem: string): Promise<{ rotated: boolean, reason?: string, keys: KeyInfo[] }> {
+    const result = await signingKeys.importKey(pem)
+    return { ...result, keys: signingKeys.list() }
+  }
+
+  /** A leaked key: out of the set and refused at once; if it was signing, a new key signs from now. */
+  async function revokeKey (kid: string): Promise<{ kid: string, keys: KeyInfo[] }> {
+    if (!await signingKeys.revoke(kid)) throw new DomainError('not_found', { field: 'kid' })
+    return { kid, keys: signingKeys.list() }
+  }
+
+  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree, listKeys, rotateKeys, importKey, revokeKey }
 }
 
 export type OperatorService = ReturnType<typeof createOperatorService>

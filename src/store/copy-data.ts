@@ -7,6 +7,7 @@ export interface CopyCounts {
   users: number
   sessions: number
   refreshTokens: number
+  signingKeys: number
 }
 
 /** The target already holds accounts, and the caller did not say to merge into it. */
@@ -54,7 +55,8 @@ async function readSource (source: Db, now: number) {
     const refreshTokens = await trx.selectFrom('refresh_tokens').selectAll()
       .where('session_id', 'in', trx.selectFrom('sessions').select('id').where('revoked_at', 'is', null).where('expires_at', '>', now))
       .orderBy('token_hash').execute()
-    return { users, sessions, refreshTokens }
+    const signingKeys = await trx.selectFrom('signing_keys').selectAll().orderBy('generation').execute()
+    return { users, sessions, refreshTokens, signingKeys }
   })
 }
 
@@ -78,7 +80,7 @@ async function writeUsers (trx: DbOrTransaction, users: Array<Insertable<Databas
 
 /**
  * Copies accounts, live sessions and their refresh tokens (spent ones too, so a reuse is
- * still caught) from one database to another in one transaction on the target. Codes and
+ * still caught), and the access-token signing keys, from one database to another in one transaction on the target. Codes and
  * limit counters live minutes and are not copied. Rows are upserted by key, so running it
  * again changes nothing; a target that already has users is refused unless `force`.
  */
@@ -104,6 +106,9 @@ export async function copyData (source: Db, target: Db, options: { now: number, 
         .onConflict(oc => oc.column('token_hash').doUpdateSet(eb => ({ used_at: eb.ref('excluded.used_at') })))
         .execute()
     }
+    // The access-token signing keys, so tokens signed before the move still verify after it;
+    // a target that already made keys of its own keeps them (it then signs with its own).
+    if (data.signingKeys.length > 0) await trx.insertInto('signing_keys').values(data.signingKeys).onConflict(oc => oc.doNothing()).execute()
   })
-  return { users: data.users.length, sessions: data.sessions.length, refreshTokens: data.refreshTokens.length }
+  return { users: data.users.length, sessions: data.sessions.length, refreshTokens: data.refreshTokens.length, signingKeys: data.signingKeys.length }
 }

@@ -50,12 +50,29 @@ export interface LimitCountersTable {
   expires_at: number
 }
 
+export type SigningAlgorithm = 'ES256' | 'RS256' | 'EdDSA' | 'HS256'
+
+export interface SigningKeysTable {
+  kid: string
+  generation: number
+  alg: SigningAlgorithm
+  /** The public key as a JWK (JSON text); null for HS256. */
+  public_jwk: string | null
+  /** PKCS#8, encrypted (see services/signing-keys.ts); null for HS256. */
+  private_key: string | null
+  created_at: number
+  /** Signs from this moment until the next generation activates; published from created_at. */
+  activates_at: number
+  revoked_at: number | null
+}
+
 export interface Database {
   users: UsersTable
   login_codes: LoginCodesTable
   sessions: SessionsTable
   refresh_tokens: RefreshTokensTable
   limit_counters: LimitCountersTable
+  signing_keys: SigningKeysTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -63,3 +80,5 @@ export type NewUser = Insertable<UsersTable>
 export type LoginCodeRow = Selectable<LoginCodesTable>
 export type SessionRow = Selectable<SessionsTable>
 export type NewSession = Insertable<SessionsTable>
+export type SigningKeyRow = Selectable<SigningKeysTable>
+export type NewSigningKey = Insertable<SigningKeysTable>

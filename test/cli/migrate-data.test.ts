@@ -61,10 +61,10 @@ t.test('a seeded SQLite database copied by `migrate-data` gives the same profile
 
   const copied = await runScript('src/cli/migrate-data.ts', ['--from', sourceUrl, '--to', target.url])
   t.equal(copied.code, 0, copied.output)
-  t.match(copied.output, /copied 12 users, 3 live sessions and 4 refresh tokens/)
+  t.match(copied.output, /copied 12 users, 3 live sessions and 4 refresh tokens \(and 1 signing keys\)/)
 
   const moved = await appOn(t, target.url, sms)
-  t.same(await Promise.all([first, second, third].map(async person => (await me(moved, person.access)).json())), profiles, 'the same profiles, invites both ways')
+  t.same(await Promise.all([first, second, third].map(async person => (await me(moved, person.access)).json())), profiles, 'the same profiles, invites both ways, with access tokens signed before the move')
   t.equal((await me(moved, gone.access)).statusCode, 401, 'a session ended before the move stays ended')
   const again = await moved.inject({ method: 'POST', url: '/api/token/refresh/', payload: { refresh: rotated.refresh } })
   t.equal(again.statusCode, 200, 'the live refresh token works on the new database')

@@ -8,7 +8,7 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   const doc = res.json()
   t.equal(doc.openapi, '3.0.3')
   t.same(Object.keys(doc.paths).sort(), [
-    '/api/profile/', '/api/token/refresh/', '/api/users/logout/', '/api/users/me/', '/api/users/me/invited/', '/api/users/register/', '/api/users/verify_code/'
+    '/.well-known/jwks.json', '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/invited/', '/api/users/register/', '/api/users/verify_code/'
   ])
   t.ok(doc.paths['/api/users/verify_code/'].post.requestBody.content['application/json'].schema.properties.auth_code)
   t.ok(doc.components.schemas.Profile, 'shared schemas are components')

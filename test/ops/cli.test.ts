@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -115,4 +116,52 @@ t.test('clear errors and exit codes', async t => {
   const code = await main(['migrate'], { env: { ...env, DATABASE_URL: 'mysql://x' }, stdout: () => {}, stderr: text => { stderr += text } })
   t.equal(code, 78)
   t.match(stderr, /^phonepass: Invalid configuration: DATABASE_URL must be/)
+})
+
+t.test('keys list, rotate and revoke', async t => {
+  const { cli, app } = await setup(t)
+  const listed = await cli('keys', 'list', '--json')
+  t.equal(listed.code, 0)
+  const [key] = JSON.parse(listed.stdout) as Array<{ kid: string, alg: string, state: string, readable: boolean }>
+  t.match(key, { alg: 'ES256', state: 'in_use', readable: true })
+  const human = await cli('keys', 'list')
+  t.match(human.stdout, new RegExp(`^  1  ES256  in_use +${key!.kid}\\n     made \\S+  signs from \\S+  until -  retires -\\n$`))
+
+  const rotated = await cli('keys', 'rotate')
+  t.equal(rotated.code, 0)
+  t.match(rotated.stdout, /^new key published; it signs after the publish lead\n/)
+  t.match(rotated.stdout, / {2}2 {2}ES256 {2}standby /)
+  const again = await cli('keys', 'rotate')
+  t.match(again.stdout, /^not rotated: a new key is already published and waiting to sign\n/)
+  await app.signingKeys.reload()
+  const jwks = (await app.inject({ url: '/.well-known/jwks.json' })).json<{ keys: unknown[] }>()
+  t.equal(jwks.keys.length, 2, 'the server publishes the key the CLI made')
+
+  const revoked = await cli('keys', 'revoke', key!.kid)
+  t.equal(revoked.code, 0)
+  t.match(revoked.stdout, new RegExp(`^${key!.kid} revoked\\n`))
+  t.same(await cli('keys', 'revoke', key!.kid), { code: 1, stdout: '', stderr: `phonepass: no live key ${key!.kid}\n` })
+  t.equal((await cli('keys', 'revoke')).code, 2, 'a kid is needed')
+})
+
+t.test('keys import: the operator\'s own key, published now, signing after the lead', async t => {
+  const { cli, app } = await setup(t)
+  const dir = mkdtempSync(join(tmpdir(), 'phonepass-key-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const { privateKey } = generateKeyPairSync('ed25519')
+  writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  const { privateKey: small } = generateKeyPairSync('rsa', { modulusLength: 1024 })
+  writeFileSync(join(dir, 'small.pem'), small.export({ type: 'pkcs8', format: 'pem' }))
+  writeFileSync(join(dir, 'junk.pem'), 'not a key')
+
+  const imported = await cli('keys', 'import', join(dir, 'key.pem'), '--json')
+  t.equal(imported.code, 0, imported.stderr)
+  const keys = JSON.parse(imported.stdout).keys as Array<{ alg: string, state: string, kid: string }>
+  t.match(keys.map(key => [key.alg, key.state]), [['ES256', 'in_use'], ['EdDSA', 'standby']])
+  await app.signingKeys.reload()
+  const jwks = (await app.inject({ url: '/.well-known/jwks.json' })).json<{ keys: Array<{ kid: string, x: string }> }>()
+  const published = jwks.keys.find(key => key.kid === keys[1]!.kid)
+  t.equal(published?.x, createPublicKey(privateKey).export({ format: 'jwk' }).x, 'the public half of the given key')
+  t.match(await cli('keys', 'import', join(dir, 'small.pem')), { code: 2, stderr: /not imported: only P-256, RSA of 2048 bits or more, and Ed25519 keys/ })
+  t.match(await cli('keys', 'import', join(dir, 'junk.pem')), { code: 2, stderr: /not imported: not a private key in PEM/ })
 })

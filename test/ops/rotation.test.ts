@@ -25,8 +25,10 @@ async function setup (t: { teardown: (fn: () => unknown) => void }) {
     await sms.close()
     rmSync(dir, { recursive: true, force: true })
   })
+  // HS256, whose key is the secret's: the secret's rotation is the key's. With an asymmetric
+  // algorithm the stored keys outlive it (test/api/key-rotation.test.ts).
   async function appWith (secret: string) {
-    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', PHONEPASS_SECRET: secret, SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url, LOG_LEVEL: 'silent' })
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', PHONEPASS_SECRET: secret, SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url, LOG_LEVEL: 'silent', JWT_ALGORITHM: 'HS256' })
     const app = await buildApp(config, { db, clock })
     apps.push(app)
     return app

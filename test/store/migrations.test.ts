@@ -11,15 +11,18 @@ async function tables (db: ReturnType<typeof createDatabase>): Promise<string[]>
 t.test('migrations go up, down and up again', async t => {
   const db = createDatabase('sqlite::memory:')
   t.teardown(async () => { await db.destroy() })
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'])
   t.same(await migrateToLatest(db), [], 'a second run does nothing')
+  t.same(await migrateDown(db), ['Down 0004_signing_keys'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
   t.same(await migrateDown(db), ['Down 0003_login_code_spent'])
   t.same(await migrateDown(db), ['Down 0002_invited_order'])
   t.same(await migrateDown(db), ['Down 0001_initial'])
   t.same(await tables(db), [])
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'])
+
 })
 
 t.test('the schema holds the rules itself: unique phone and invite code, no self-invite', async t => {
@@ -30,6 +33,15 @@ t.test('the schema holds the rules itself: unique phone and invite code, no self
   await t.rejects(db.insertInto('users').values({ phone: '+79123456701', invite_code: 'BBBBBB', created_at: 1 }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
   await t.rejects(db.insertInto('users').values({ phone: '+79123456702', invite_code: 'AAAAAA', created_at: 1 }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
   await t.rejects(db.updateTable('users').set({ invited_by: 1 }).where('id', '=', 1).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' })
+})
+
+t.test('signing keys: one per generation, whichever instance inserts first', async t => {
+  const db = createDatabase('sqlite::memory:')
+  t.teardown(async () => { await db.destroy() })
+  await migrateToLatest(db)
+  const key = { kid: 'a', generation: 1, alg: 'ES256', public_jwk: '{}', private_key: 'x', created_at: 1, activates_at: 1, revoked_at: null } as const
+  await db.insertInto('signing_keys').values(key).execute()
+  await t.rejects(db.insertInto('signing_keys').values({ ...key, kid: 'b' }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
 })
 
 t.test('a file database is created with its folder, in WAL mode', async t => {

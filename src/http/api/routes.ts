@@ -12,7 +12,7 @@ import { requireBearer } from './authenticate.js'
 import { guardCrossOrigin } from './cross-origin.js'
 import {
   ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
-  VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
+  TokenVerifyBody, TokenVerifyReply, VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
 } from './schemas.js'
 
 function toProfileBody (profile: ServiceProfile): ProfileBody {
@@ -183,6 +183,20 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
       response: { 200: TokenPair, ...errorResponses(400, 401) }
     }
   }, async (request) => toTokenBody(await auth.refreshTokens(request.body.refresh)))
+
+  // simplejwt's TokenVerifyView, stricter: the token's session must still be live.
+  app.post('/token/verify/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Check an access token (simplejwt\'s TokenVerifyView)',
+      description: 'For services that take phonepass tokens: 200 {} while the token is genuine, unexpired and its session live; 401 token_not_valid otherwise, including at once after a logout or revocation, which a check of the signature alone (JWKS) sees only when the token expires.',
+      body: TokenVerifyBody,
+      response: { 200: TokenVerifyReply, ...errorResponses(400, 401) }
+    }
+  }, async (request) => {
+    await auth.authenticateAccessToken(request.body.token)
+    return {}
+  })
 
   app.post('/users/logout/', {
     onRequest: ignoreTypeOfEmptyBody,

@@ -39,7 +39,7 @@ export const ErrorBody = Type.Object({
 
 export const TokenPair = Type.Object({
   refresh: Type.String({ description: 'Opaque refresh token; works once (rotation)' }),
-  access: Type.String({ description: 'JWT access token (HS256), for Authorization: Bearer' }),
+  access: Type.String({ description: 'JWT access token (ES256 by default, JWT_ALGORITHM; its kid names a key of /.well-known/jwks.json), for Authorization: Bearer' }),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'Seconds the access token lives' })
 })
@@ -69,6 +69,9 @@ export const VerifyReply = Type.Object({
 export const InviteBody = Type.Object({
   invite_code: Type.String({ minLength: 1, maxLength: 32, description: 'Another user\'s invite code; case-insensitive', examples: ['K7M2XQ'] })
 })
+
+export const TokenVerifyBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096, description: 'An access token' }) })
+export const TokenVerifyReply = Type.Object({}, { description: 'The token is genuine, unexpired, and its session is live' })
 
 export const RefreshBody = Type.Object({ refresh: Type.String({ minLength: 1, maxLength: 256 }) })
 export const LogoutBody = Type.Union([Type.Object({ refresh: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }), Type.Null()])
