@@ -44,12 +44,26 @@ function marked (marker: string): number[] {
   }).map(Number)
 }
 
+const markers: string[] = []
+
 /** A marker for the processes this test starts, set in this process's environment. */
 function markThisProcess (): string {
   const marker = `PHONEPASS_BENCH_TEST=${randomBytes(6).toString('hex')}`
   process.env.PHONEPASS_BENCH_TEST = marker.split('=')[1]
+  markers.push(marker)
   return marker
 }
+
+// Should a stop fail (the test then fails by its timeout), what it left is killed here, so a
+// failing run of this file leaves nothing on the machine either.
+t.teardown(() => {
+  for (const pid of markers.flatMap(marked)) {
+    try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  }
+})
+
+/** Each test's own limit, well under the file's: a stop that hangs fails its test, and the rest still run (a new object each time: tap writes into it). */
+const within = (): { timeout: number } => ({ timeout: 90_000 })
 
 async function settle (): Promise<void> {
   // A process killed by signal is gone from /proc once reaped; give the kernel a moment.
@@ -65,7 +79,7 @@ function nothingLeft (t: Test, pids: number[], marker: string): void {
   t.same(processes.launchedPids(), [], 'the harness remembers none still running')
 }
 
-t.test('each server the harness starts is stopped, process and group', async t => {
+t.test('each server the harness starts is stopped, process and group', within(), async t => {
   const marker = markThisProcess()
   const sinkPort = await harness.freePort()
   const sink = await harness.start(join(harness.here, 'sms-sink-server.js'), { PORT: String(sinkPort) })
@@ -80,7 +94,7 @@ t.test('each server the harness starts is stopped, process and group', async t =
   nothingLeft(t, pids, marker)
 })
 
-t.test('the load generator runs its job through the same helper and ends', async t => {
+t.test('the load generator runs its job through the same helper and ends', within(), async t => {
   const marker = markThisProcess()
   const port = await harness.freePort()
   const baseline = await harness.start(join(harness.here, 'baseline-server.js'), { PORT: String(port) })
@@ -92,7 +106,7 @@ t.test('the load generator runs its job through the same helper and ends', async
   nothingLeft(t, [baseline.pid!], marker)
 })
 
-t.test('the better-auth peer is started and stopped by the same helpers', async t => {
+t.test('the better-auth peer is started and stopped by the same helpers', within(), async t => {
   // Its dependencies come with `npm ci --prefix bench/peers` (better-auth and its tree), which
   // `npm run bench:peer` runs and the test suite does not. Without them the peer's script
   // fails on its first import after it was spawned: a start that fails half-way, which must
@@ -113,7 +127,7 @@ t.test('the better-auth peer is started and stopped by the same helpers', async 
   nothingLeft(t, [sink.pid!], marker)
 })
 
-t.test('a start that fails after spawning stops what it spawned', async t => {
+t.test('a start that fails after spawning stops what it spawned', within(), async t => {
   const marker = markThisProcess()
   process.env.ACCESS_TOKEN_TTL_SECONDS = '0' // phonepass refuses it and exits with 78
   t.teardown(() => { delete process.env.ACCESS_TOKEN_TTL_SECONDS })
@@ -122,7 +136,7 @@ t.test('a start that fails after spawning stops what it spawned', async t => {
   nothingLeft(t, [], marker)
 })
 
-t.test('a server that ignores SIGTERM is killed, with what it started, after the grace', async t => {
+t.test('a server that ignores SIGTERM is killed, with what it started, after the grace', within(), async t => {
   const marker = markThisProcess()
   const child = processes.launch(join(repoRoot, 'test', 'bench', 'fixtures', 'stubborn-server.mjs'), [], { env: process.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   const { helper } = await new Promise<{ helper: number }>(resolve => child.once('message', message => resolve(message as { helper: number })))
@@ -156,7 +170,7 @@ function runCommand (mode: string, onPids?: (pids: number[], command: ChildProce
   })
 }
 
-t.test('a benchmark command ends by itself once its report is written, leaving nothing', async t => {
+t.test('a benchmark command ends by itself once its report is written, leaving nothing', within(), async t => {
   const marker = markThisProcess()
   const { code, output, pids } = await runCommand('finish')
   t.equal(code, 0, output)
@@ -166,7 +180,7 @@ t.test('a benchmark command ends by itself once its report is written, leaving n
   nothingLeft(t, pids, marker)
 })
 
-t.test('a benchmark command that fails half-way ends, leaving nothing', async t => {
+t.test('a benchmark command that fails half-way ends, leaving nothing', within(), async t => {
   const marker = markThisProcess()
   const { code, output, pids } = await runCommand('fail')
   t.equal(code, 1)
@@ -176,7 +190,7 @@ t.test('a benchmark command that fails half-way ends, leaving nothing', async t 
   nothingLeft(t, pids, marker)
 })
 
-t.test('a benchmark command whose server fails to start ends, leaving nothing', async t => {
+t.test('a benchmark command whose server fails to start ends, leaving nothing', within(), async t => {
   const marker = markThisProcess()
   const { code, output } = await runCommand('fail-start')
   t.equal(code, 1)
@@ -187,7 +201,7 @@ t.test('a benchmark command whose server fails to start ends, leaving nothing', 
 })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  t.test(`a benchmark command stopped by ${signal} stops its servers and ends`, async t => {
+  t.test(`a benchmark command stopped by ${signal} stops its servers and ends`, within(), async t => {
     const marker = markThisProcess()
     const { code, pids } = await runCommand('hold', (_pids, command) => { command.kill(signal) })
     t.equal(code, signal === 'SIGINT' ? 130 : 143)
