@@ -118,8 +118,10 @@ t.test('the better-auth peer is started and stopped by the same helpers', within
   const sinkPort = await harness.freePort()
   const sink = await harness.start(join(harness.here, 'sms-sink-server.js'), { PORT: String(sinkPort) })
   const installed = existsSync(join(repoRoot, 'bench', 'peers', 'node_modules', 'better-auth'))
+  const pids = [sink.pid!]
   if (installed) {
     const peer = await harness.startPeer(await harness.freePort(), `http://127.0.0.1:${sinkPort}`)
+    pids.push(peer.child.pid!)
     t.equal((await fetch(`${peer.url}/healthz`)).status, 200, 'the peer answers')
     t.equal(await processes.stop(peer.child), 0, 'the peer stopped on SIGTERM by itself')
   } else {
@@ -127,7 +129,7 @@ t.test('the better-auth peer is started and stopped by the same helpers', within
   }
   await processes.stop(sink)
   await settle()
-  nothingLeft(t, [sink.pid!], marker)
+  nothingLeft(t, pids, marker)
 })
 
 t.test('a start that fails after spawning stops what it spawned', within(), async t => {
