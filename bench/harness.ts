@@ -1,10 +1,12 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LoadJob, LoadResult } from './load.js'
+import { launch, runToEnd, stop } from './processes.js'
 
 // What `npm run bench` and `npm run bench:peer` share: processes, load runs, medians, output.
 
@@ -15,25 +17,47 @@ export const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 export const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 export const secret = randomBytes(32).toString('hex')
 export const work = mkdtempSync(join(tmpdir(), 'phonepass-bench-'))
-const children: ChildProcess[] = []
 
 /** Node's flags in `npm start` (the Dockerfile and Procfile use the same): the service runs as deployed. */
 export const serviceNodeFlags = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } })
   .scripts.start.split(/\s+/).filter(word => word.startsWith('--'))
 
-export function stopAll (): void {
-  for (const child of children) child.kill('SIGTERM')
-  rmSync(work, { recursive: true, force: true })
+/**
+ * Runs a benchmark's `main` (`npm run bench`, `bench:peer`, `soak`) to its end: every server it
+ * started is stopped and the work folder removed, whether it returned, failed half-way or was
+ * interrupted, and the command exits by itself (bench/processes.ts).
+ */
+export async function runBench (main: () => Promise<number | void>): Promise<void> {
+  await runToEnd(main, () => { rmSync(work, { recursive: true, force: true }) })
 }
 
-export function start (script: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-  children.push(child)
-  return new Promise((resolve, reject) => {
+const startTimeoutMs = 30_000
+
+/**
+ * Starts `script` (a server that sends an IPC message once it listens) with `env` added.
+ * If it exits or stays silent before that, it is stopped and the start fails.
+ */
+export async function start (script: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = launch(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  await untilReady(child, script, new Promise((resolve, reject) => {
     child.once('error', reject)
-    child.once('exit', code => reject(new Error(`${script} exited with ${code}`)))
-    child.once('message', () => resolve(child))
+    child.once('message', () => resolve())
+    setTimeout(() => reject(new Error(`${script} did not say it was ready within ${startTimeoutMs / 1000} s`)), startTimeoutMs).unref()
+  }))
+  return child
+}
+
+/** Waits for `ready`, or fails if the child exits first; either way a failed start leaves nothing running. */
+async function untilReady (child: ChildProcess, script: string, ready: Promise<void>): Promise<void> {
+  const exited = new Promise<never>((_resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${script} exited with ${code ?? signal} before it was ready`)))
   })
+  try {
+    await Promise.race([ready, exited])
+  } catch (error) {
+    await stop(child)
+    throw error
+  }
 }
 
 export async function waitForHealth (url: string): Promise<void> {
@@ -51,7 +75,8 @@ export async function waitForHealth (url: string): Promise<void> {
  * with `sinkPort` undefined, to the console provider (below the log level: nothing written).
  */
 export async function startPhonepass (name: string, port: number, sinkPort: number | undefined): Promise<{ url: string, child: ChildProcess }> {
-  const child = fork(join(root, 'dist', 'src', 'main.js'), [], {
+  const script = join(root, 'dist', 'src', 'main.js')
+  const child = launch(script, [], {
     execArgv: serviceNodeFlags,
     env: {
       ...process.env,
@@ -70,10 +95,31 @@ export async function startPhonepass (name: string, port: number, sinkPort: numb
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc']
   })
-  children.push(child)
   const url = `http://127.0.0.1:${port}`
-  await waitForHealth(url)
+  await untilReady(child, script, waitForHealth(url))
   return { url, child }
+}
+
+/** better-auth with its phone-number plugin (bench/peers, after `npm ci --prefix bench/peers`), its codes sent to the sink. */
+export async function startPeer (port: number, sinkUrl: string): Promise<{ url: string, child: ChildProcess }> {
+  const child = await start(join(root, 'bench', 'peers', 'better-auth-server.mjs'), {
+    PORT: String(port),
+    DATABASE_FILE: join(work, 'better-auth.db'),
+    BETTER_AUTH_SECRET: secret,
+    SMS_WEBHOOK_URL: `${sinkUrl}/sms`,
+    NODE_ENV: 'production'
+  })
+  return { url: `http://127.0.0.1:${port}`, child }
+}
+
+/** A TCP port nobody listens on now. */
+export async function freePort (): Promise<number> {
+  return await new Promise(resolve => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
 }
 
 const benchLimits: Record<string, string> = {
@@ -94,7 +140,7 @@ export function load (job: LoadJob): Promise<LoadResult> {
   const file = join(work, `job-${randomBytes(4).toString('hex')}.json`)
   writeFileSync(file, JSON.stringify(job))
   return new Promise((resolve, reject) => {
-    const child = fork(join(here, 'load.js'), [file], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+    const child = launch(join(here, 'load.js'), [file], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
     let out = ''
     child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
     child.once('exit', code => {

@@ -1,9 +1,7 @@
-import { fork } from 'node:child_process'
 import { join } from 'node:path'
 import type { LoadJob, LoadResult } from './load.js'
 import {
-  connections, here, load, machine, record, root, rounds, seconds, secret, start, startPhonepass, stopAll, summarise, table,
-  waitForHealth, work, writeResults
+  connections, here, load, machine, record, rounds, runBench, seconds, start, startPeer, startPhonepass, summarise, table, writeResults
 } from './harness.js'
 
 // `npm run bench:peer`: phonepass and better-auth's phone-number plugin (both on
@@ -42,12 +40,7 @@ async function tokens (phonepassUrl: string, count: number): Promise<{ phonepass
 async function main (): Promise<void> {
   await start(join(here, 'sms-sink-server.js'), { PORT: '3200' })
   const phonepass = await startPhonepass('peer.db', 3000, 3200)
-  const peer = fork(join(root, 'bench', 'peers', 'better-auth-server.mjs'), [], {
-    env: { ...process.env, PORT: '3400', DATABASE_FILE: join(work, 'better-auth.db'), BETTER_AUTH_SECRET: secret, SMS_WEBHOOK_URL: `${sinkUrl}/sms`, NODE_ENV: 'production' },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
-  })
-  process.on('exit', () => peer.kill('SIGTERM'))
-  await waitForHealth(betterAuthUrl)
+  await startPeer(3400, sinkUrl)
   const pools = await tokens(phonepass.url, 200)
 
   const base = { seconds, connections }
@@ -85,8 +78,4 @@ async function main (): Promise<void> {
   process.stdout.write(`written to ${out}\n`)
 }
 
-try {
-  await main()
-} finally {
-  stopAll()
-}
+await runBench(main)

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { LoadJob, LoadResult } from './load.js'
 import {
-  connections, here, load, loadMeasured, machine, processStats, record, rounds, seconds, secret, start, startPhonepass, stopAll,
+  connections, here, load, loadMeasured, machine, processStats, record, rounds, seconds, runBench, secret, start, startPhonepass,
   summarise, table, work, writeResults
 } from './harness.js'
 import { signInThroughPages } from './pages.js'
@@ -118,8 +118,4 @@ async function main (): Promise<void> {
   process.stdout.write(`written to ${out}\n`)
 }
 
-try {
-  await main()
-} finally {
-  stopAll()
-}
+await runBench(main)

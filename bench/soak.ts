@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Agent, request } from 'undici'
-import { here, machine, processStats, root, secret, serviceNodeFlags, start, stopAll, waitForHealth, work, writeResults } from './harness.js'
+import { freePort, here, machine, processStats, root, runBench, secret, serviceNodeFlags, start, waitForHealth, work, writeResults } from './harness.js'
+import { launch, stop } from './processes.js'
 
 // `npm run soak`: phonepass in production mode on a fresh SQLite file, driven at a steady rate
 // (open loop: operations start on a schedule, not when the previous one ends) by a mix of
@@ -47,15 +47,6 @@ interface Window {
   cpuSeconds: number
 }
 
-async function freePort (): Promise<number> {
-  return await new Promise(resolve => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 function percentile (sorted: number[], q: number): number {
   if (sorted.length === 0) return 0
   return Number(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!.toFixed(1))
@@ -67,7 +58,7 @@ async function main (): Promise<number> {
   const noisePort = await freePort()
   await start(join(here, 'sms-sink-server.js'), { PORT: String(sinkPort) })
   await start(join(here, 'baseline-server.js'), { PORT: String(noisePort) })
-  const server: ChildProcess = fork(join(root, 'dist', 'src', 'main.js'), [], {
+  const server: ChildProcess = launch(join(root, 'dist', 'src', 'main.js'), [], {
     execArgv: serviceNodeFlags,
     env: {
       ...process.env,
@@ -276,8 +267,8 @@ async function main (): Promise<number> {
   await Promise.all(running)
   clearInterval(sampler)
   const finalStats = processStats(pid)
-  server.kill('SIGTERM')
-  const exitCode = await exited
+  // The grace of phonepass's own shutdown (close-with-grace, 10 s) and then some.
+  const exitCode = await stop(server, 15_000)
   await agent.close()
 
   // Only whole windows count; the first minute after the warm-up and the last are compared.
@@ -364,8 +355,4 @@ async function main (): Promise<number> {
   return Object.values(checks).every(Boolean) ? 0 : 1
 }
 
-try {
-  process.exitCode = await main()
-} finally {
-  stopAll()
-}
+await runBench(main)

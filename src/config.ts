@@ -9,7 +9,7 @@ import { getCountries } from 'libphonenumber-js/max'
 import type { TrustProxy } from './http/trust-proxy.js'
 
 // Each variable's description is also the text of the line printed when its value is wrong.
-const EnvSchema = Type.Object({
+export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development', description: 'one of development, production, test' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'a port number from 0 to 65535' }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'an address to listen on, e.g. 0.0.0.0 or 127.0.0.1' }),
@@ -40,12 +40,12 @@ const EnvSchema = Type.Object({
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'seconds from 0 to 60' }),
   PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),
   TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$', description: 'a Twilio account SID: AC and 32 hex digits' })),
-  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the Twilio auth token (or an API key secret)' })),
+  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'the Twilio auth token (or an API key secret), at least 16 characters' })),
   TWILIO_FROM: Type.Optional(Type.String({ pattern: '^(\\+[0-9]{6,15}|[A-Za-z0-9 ]{1,11})$', description: 'a sender: +E164 number or an alphanumeric sender ID of up to 11 characters' })),
   TWILIO_MESSAGING_SERVICE_SID: Type.Optional(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$', description: 'a Twilio messaging service SID: MG and 32 hex digits' })),
   TWILIO_BASE_URL: Type.String({ pattern: '^https?://[^/]+$', default: 'https://api.twilio.com', description: 'an http(s) origin without a path, e.g. https://api.twilio.com' }),
   SMS_ALLOWED_COUNTRIES: Type.String({ pattern: '^([A-Z]{2}(\\s*,\\s*[A-Z]{2})*)?$', default: '', description: 'a comma-separated list of ISO 3166 country codes, e.g. RU,KZ,GB (empty: all countries)' }),
-  SMS_HOURLY_CAP: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1000, description: 'a whole number of SMS an hour, 1 or more' }),
+  SMS_HOURLY_CAP: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1000, description: 'a whole number of SMS an hour from 1 to 10000000' }),
   LIMIT_CODES_PER_PHONE_HOUR: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'a whole number from 1 to 1000' }),
   LIMIT_CODES_PER_PHONE_DAY: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'a whole number from 1 to 10000' }),
   LIMIT_CODES_PER_PHONE_ALL_HOUR: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'a whole number from 1 to 10000, at least LIMIT_CODES_PER_PHONE_HOUR' })),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { loadConfig } from '../src/config.js'
+import { EnvSchema, loadConfig } from '../src/config.js'
 
 t.test('defaults', async t => {
   const dir = t.testdir()
@@ -87,4 +87,29 @@ t.test('CORS_ORIGINS, METRICS_PUBLIC and SMS_CONSOLE_IN_PRODUCTION', async t => 
   for (const [env, line] of cases) {
     t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: line }, JSON.stringify(env))
   }
+})
+
+/** Every whole-number variable of the schema, with its bounds and its description. */
+const integerVariables = Object.entries(EnvSchema.properties as Record<string, { type?: string, minimum?: number, maximum?: number, description?: string }>)
+  .filter(([, schema]) => schema.type === 'integer')
+
+t.test("every whole-number variable's description names both its bounds, as the schema enforces them", async t => {
+  t.ok(integerVariables.length > 20, 'the schema has its whole-number variables')
+  for (const [name, schema] of integerVariables) {
+    t.type(schema.minimum, 'number', `${name} has a minimum`)
+    t.type(schema.maximum, 'number', `${name} has a maximum`)
+    t.match(schema.description ?? '', new RegExp(`\\bfrom ${schema.minimum} to ${schema.maximum}\\b`), `${name}: "${schema.description}"`)
+  }
+})
+
+t.test('a value past either bound is refused with a line naming both bounds', async t => {
+  for (const [name, { minimum, maximum }] of integerVariables) {
+    for (const value of [maximum! + 1, minimum! - 1]) {
+      t.throws(() => loadConfig({ DATABASE_URL: 'sqlite::memory:', [name]: String(value) }),
+        { name: 'ConfigError', message: new RegExp(`^Invalid configuration: ${name} must be .*\\bfrom ${minimum} to ${maximum}\\b.*, got "${value}"$`) },
+        `${name}=${value}`)
+    }
+  }
+  t.throws(() => loadConfig({ DATABASE_URL: 'sqlite::memory:', SMS_HOURLY_CAP: '100000000' }),
+    { message: 'Invalid configuration: SMS_HOURLY_CAP must be a whole number of SMS an hour from 1 to 10000000, got "100000000"' })
 })

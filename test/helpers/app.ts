@@ -33,28 +33,33 @@ interface Tap {
  * provider to a local HTTP sink, and a clock the test moves.
  */
 export async function buildTestApp (t: Tap, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestContext> {
+  // The database first: if it cannot be had, no sink is left listening (a test that hangs, not fails).
+  const database = await openTestDatabase()
   const sms = await startSmsSink()
   const clock = manualClock()
-  const database = await openTestDatabase()
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: database.url,
-    DATABASE_POOL_SIZE: '8',
-    PHONEPASS_SECRET: testSecret,
-    SMS_PROVIDER: 'webhook',
-    SMS_WEBHOOK_URL: sms.url,
-    // Generous: on a loaded machine a process's first request can take over a second. A test
-    // of the timeout itself sets a short one.
-    SMS_TIMEOUT_MS: '10000',
-    LOG_LEVEL: 'silent',
-    TEST_PHONE_NUMBERS: '+15550100001=1234',
-    ...env
-  })
-  const app = await buildApp(config, { clock, ...deps }).catch(async (error: unknown) => {
+  let config: Config
+  let app: FastifyInstance
+  try {
+    config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: database.url,
+      DATABASE_POOL_SIZE: '8',
+      PHONEPASS_SECRET: testSecret,
+      SMS_PROVIDER: 'webhook',
+      SMS_WEBHOOK_URL: sms.url,
+      // Generous: on a loaded machine a process's first request can take over a second. A test
+      // of the timeout itself sets a short one.
+      SMS_TIMEOUT_MS: '10000',
+      LOG_LEVEL: 'silent',
+      TEST_PHONE_NUMBERS: '+15550100001=1234',
+      ...env
+    })
+    app = await buildApp(config, { clock, ...deps })
+  } catch (error) {
     await sms.close()
     await database.drop()
     throw error
-  })
+  }
   t.teardown(async () => {
     await app.close()
     await sms.close()

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -24,4 +24,22 @@ export function buildDist (t: { teardown: (fn: () => unknown) => void }): string
 /** A clean environment for a child process: nothing leaks in from the test runner. */
 export function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', ...env }
+}
+
+/**
+ * Compiles bench/ (with src/ and migrations/) as `npm run build:bench` does, without its type
+ * check (`npm run lint` does that), into a folder of its own laid out like the repository:
+ * dist/bench and dist/src, package.json (for `npm start`'s node flags) and bench/ itself (for
+ * bench/peers), so the harness finds every script it launches where it would.
+ */
+export function buildBench (t: { teardown: (fn: () => unknown) => void }): string {
+  const dir = join(repoRoot, '.tap', `bench-${process.pid}-${Date.now()}`)
+  mkdirSync(dir, { recursive: true })
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+  const result = spawnSync(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.bench.json'), '--noCheck', '--outDir', join(dir, 'dist')], { encoding: 'utf8' })
+  if (result.status !== 0) throw new Error(`tsc failed: ${result.stdout}${result.stderr}`)
+  cpSync(join(repoRoot, 'package.json'), join(dir, 'package.json'))
+  symlinkSync(join(repoRoot, 'bench'), join(dir, 'bench'))
+  return dir
 }

@@ -14,12 +14,20 @@ export const testDatabaseKind: 'sqlite' | 'postgres' = process.env.PHONEPASS_TES
 
 const postgresUrl = process.env.TEST_DATABASE_URL === '' ? undefined : process.env.TEST_DATABASE_URL
 
-/** Reports every test of this file as skipped, by its name, with the reason. */
+let skipped: string | undefined
+
+/**
+ * Reports every test of this file as skipped, by its name, with the reason. Must run before
+ * the file declares its tests: import this helper (or app.ts) at the top, not inside a test.
+ */
 function skipEveryTest (reason: string): void {
+  skipped = reason
   // tap asks its root test whether to skip each child; answering here marks each one
   // `# SKIP <reason>` under its own name, so the report shows what did not run.
-  const root = tap as unknown as { shouldSkipChild: (extra: { skip?: string | boolean }) => boolean }
+  const root = tap as unknown as { shouldSkipChild: (extra: { skip?: string | boolean }) => boolean, before: (fn: () => unknown) => void }
   root.shouldSkipChild = extra => { extra.skip = reason; return true }
+  // A file's `before` sets up for its tests (an app, a browser): with none to run, it does not run either.
+  root.before = () => {}
 }
 
 function requirePostgresUrl (): void {
@@ -45,7 +53,9 @@ export function postgresOnly (): boolean {
 
 /** The server's URL; only called where the PostgreSQL pass has made sure it is set. */
 export function serverUrl (): string {
-  if (postgresUrl === undefined) throw new Error('TEST_DATABASE_URL is not set')
+  if (postgresUrl === undefined) {
+    throw new Error(`TEST_DATABASE_URL is not set${skipped === undefined ? '' : ` (${skipped}: a test that still runs imported the test helpers too late)`}`)
+  }
   return postgresUrl
 }
 

@@ -2,6 +2,7 @@ import t from 'tap'
 import { createWebhookSender } from '../../src/sms/webhook-sender.js'
 import { SmsDeliveryError } from '../../src/sms/sms-sender.js'
 import { startSmsSink } from '../helpers/sms-sink.js'
+import { buildTestApp, post } from '../helpers/app.js'
 
 const message = { to: '+79123456789', body: 'Your phonepass code: 1234.', code: '1234' }
 
@@ -34,7 +35,6 @@ t.test('a refused connection is a delivery error', async t => {
 })
 
 t.test('through the API: a hanging provider answers 503, not a hang or a 500', async t => {
-  const { buildTestApp, post } = await import('../helpers/app.js')
   const { app, sms } = await buildTestApp(t, { SMS_TIMEOUT_MS: '200' })
   sms.behave(() => { /* never answers */ })
   const res = await post(app, '/api/users/register/', { phone: '+79123456789' })
