@@ -35,7 +35,7 @@ export const EnvSchema = Type.Object({
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'the iss claim, 1 to 256 characters, e.g. https://auth.example.com' })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'the aud claim, 1 to 256 characters, e.g. example-api' })),
   JWT_KEY_PUBLISH_LEAD_SECONDS: Type.Integer({ minimum: 600, maximum: 604800, default: 3600, description: 'seconds from 600 to 604800 (longer than the JWKS cache of 300 s plus the 30 s re-read)' }),
-  JWT_KEY_ROTATION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'days from 0 (never: only `phonepass keys rotate`) to 3650' }),
+  JWT_KEY_ROTATION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'days from 0 to 3650 (0: never, only `phonepass keys rotate`)' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'seconds from 0 to 60' }),
   PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),

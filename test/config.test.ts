@@ -48,7 +48,7 @@ t.test('a wrong value stops start-up with one line naming the variable', async t
     [{ OTP_LENGTH: '3' }, 'Invalid configuration: OTP_LENGTH must be a whole number of digits from 4 to 8, got "3"'],
     [{ JWT_ALGORITHM: 'HS512' }, 'Invalid configuration: JWT_ALGORITHM must be one of ES256, RS256, EdDSA, HS256, got "HS512"'],
     [{ JWT_KEY_PUBLISH_LEAD_SECONDS: '300' }, 'Invalid configuration: JWT_KEY_PUBLISH_LEAD_SECONDS must be seconds from 600 to 604800 (longer than the JWKS cache of 300 s plus the 30 s re-read), got "300"'],
-    [{ JWT_KEY_ROTATION_DAYS: '-1' }, 'Invalid configuration: JWT_KEY_ROTATION_DAYS must be days from 0 (never: only `phonepass keys rotate`) to 3650, got "-1"'],
+    [{ JWT_KEY_ROTATION_DAYS: '-1' }, 'Invalid configuration: JWT_KEY_ROTATION_DAYS must be days from 0 to 3650 (0: never, only `phonepass keys rotate`), got "-1"'],
     [{ OTP_LENGTH: '9' }, 'Invalid configuration: OTP_LENGTH must be a whole number of digits from 4 to 8, got "9"'],
     [{ SMS_PROVIDER: 'carrier-pigeon' }, 'Invalid configuration: SMS_PROVIDER must be one of console, webhook, twilio, got "carrier-pigeon"'],
     [{ SMS_PROVIDER: 'webhook' }, 'Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook'],
