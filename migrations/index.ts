@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely'
 import * as initial from './0001_initial.js'
 import * as invitedOrder from './0002_invited_order.js'
+import * as webhookEvents from './0003_webhook_events.js'
 
 /** Every migration, in order. Listed statically so the built and the test runs find the same set. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
-  '0002_invited_order': invitedOrder
+  '0002_invited_order': invitedOrder,
+  '0003_webhook_events': webhookEvents
 }

@@ -48,12 +48,32 @@ export interface LimitCountersTable {
   expires_at: number
 }
 
+export type WebhookEventStatus = 'pending' | 'delivered' | 'failed'
+
+/** The outbox: one row per event, written in the transaction of the change it reports. */
+export interface WebhookEventsTable {
+  id: Generated<number>
+  msg_id: string
+  type: string
+  user_id: number | null
+  payload: string
+  status: WebhookEventStatus
+  attempts: Generated<number>
+  next_attempt_at: number
+  lease_until: number | null
+  last_status: number | null
+  last_error: string | null
+  created_at: number
+  finished_at: number | null
+}
+
 export interface Database {
   users: UsersTable
   login_codes: LoginCodesTable
   sessions: SessionsTable
   refresh_tokens: RefreshTokensTable
   limit_counters: LimitCountersTable
+  webhook_events: WebhookEventsTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -61,3 +81,4 @@ export type NewUser = Insertable<UsersTable>
 export type LoginCodeRow = Selectable<LoginCodesTable>
 export type SessionRow = Selectable<SessionsTable>
 export type NewSession = Insertable<SessionsTable>
+export type WebhookEventRow = Selectable<WebhookEventsTable>

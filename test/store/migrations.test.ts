@@ -11,14 +11,16 @@ async function tables (db: ReturnType<typeof createDatabase>): Promise<string[]>
 t.test('migrations go up, down and up again', async t => {
   const db = createDatabase('sqlite::memory:')
   t.teardown(async () => { await db.destroy() })
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_webhook_events'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users', 'webhook_events'])
   t.same(await migrateToLatest(db), [], 'a second run does nothing')
+  t.same(await migrateDown(db), ['Down 0003_webhook_events'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
   t.same(await migrateDown(db), ['Down 0002_invited_order'])
   t.same(await migrateDown(db), ['Down 0001_initial'])
   t.same(await tables(db), [])
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_webhook_events'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users', 'webhook_events'])
 })
 
 t.test('the schema holds the rules itself: unique phone and invite code, no self-invite', async t => {
