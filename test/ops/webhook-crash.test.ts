@@ -6,7 +6,7 @@ import { newWebhookSecret, startWebhookReceiver } from '../helpers/webhook-recei
 // kill -9 between a sign-up's commit and the delivery of its event: the event is in the
 // database (the outbox), so the next start sends it. The real service, as its own process.
 
-t.setTimeout(120_000)
+t.setTimeout(240_000)
 
 t.test('kill -9 while the event is on its way: after a restart it arrives, with the same webhook-id', async t => {
   const database = await openTestDatabase({ shared: true })

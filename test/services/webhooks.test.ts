@@ -2,6 +2,7 @@ import t from 'tap'
 import pino from 'pino'
 import { sql } from 'kysely'
 import type { AppDeps } from '../../src/app.js'
+import { createOperatorService } from '../../src/services/operator-service.js'
 import { createEventRecorder, maxAttempts, retryDelaysMs, type WebhookDispatcher } from '../../src/services/webhooks.js'
 import { bearer, buildTestApp, manualClock, signIn, type ManualClock, type TestContext } from '../helpers/app.js'
 import { newWebhookSecret, startWebhookReceiver, type Answer, type WebhookReceiver } from '../helpers/webhook-receiver.js'
@@ -213,6 +214,17 @@ t.test('a receiver that never takes it: eight attempts on the schedule, then fai
   const failedLine = lines.find(line => line.msg === 'webhook failed after the last retry')
   t.match(failedLine, { level: 50, type: 'user.created', attempt: 8, status: 503 })
   t.notOk(lines.some(line => JSON.stringify(line).includes('+79123450151')), 'no phone in the log')
+
+  const operator = createOperatorService({ db: context.app.db, config: context.config, clock: time })
+  t.match(await operator.listWebhookEvents(), [{ msg_id: row?.msg_id, status: 'failed', attempts: 8 }])
+  t.same(await operator.listWebhookEvents(['pending']), [])
+  await t.rejects(operator.resendWebhookEvents('msg_unknown'), { code: 'not_found' })
+  t.same(await operator.resendWebhookEvents(), { resent: 1 })
+  t.match(await operator.listWebhookEvents(), [{ msg_id: row?.msg_id, status: 'pending', attempts: 0 }])
+  receiver.answer(204)
+  t.same(await dispatcher.deliverDue(), { claimed: 1, delivered: 1, retried: 0, failed: 0 }, 're-sent at once')
+  t.equal(receiver.received.at(-1)?.id, row?.msg_id, 'with the same webhook-id')
+  t.same(await operator.listWebhookEvents(), [])
 })
 
 t.test('order per user: a user\'s later event waits while an earlier one is pending; other users go on', async t => {
