@@ -4,7 +4,7 @@ import type { Config, WebhookEventType, WebhooksConfig } from '../config.js'
 import { newMessageId, signWebhook, webhookKey } from '../domain/webhook-signature.js'
 import type { Db, DbOrTransaction } from '../store/database.js'
 import {
-  claimDueEvents, deleteDeliveredEvents, insertWebhookEvent, readBacklog, recordAttempt, type Backlog
+  anyEventDue, claimDueEvents, deleteDeliveredEvents, insertWebhookEvent, readBacklog, recordAttempt, type Backlog
 } from '../store/outbox.js'
 import type { WebhookEventRow } from '../store/schema.js'
 import type { Clock } from './clock.js'
@@ -127,6 +127,7 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
   /** One round: claims the events due now and makes one attempt at each, in parallel. */
   async function deliverDue (limit = batchSize): Promise<RoundReport> {
     const now = clock.now()
+    if (!await anyEventDue(db, now)) return { claimed: 0, delivered: 0, retried: 0, failed: 0 }
     const events = await claimDueEvents(db, now, now + leaseMs, limit)
     const results = await Promise.all(events.map(async event => await deliver(event, now)))
     return {

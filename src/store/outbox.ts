@@ -26,6 +26,19 @@ export async function insertWebhookEvent (db: DbOrTransaction, event: NewWebhook
 }
 
 /**
+ * Whether any event may be due: a read, so an idle dispatcher polls without taking SQLite's
+ * write lock or writing on PostgreSQL. Only a hint: the claim below decides.
+ */
+export async function anyEventDue (db: DbOrTransaction, now: number): Promise<boolean> {
+  const row = await db.selectFrom('webhook_events').select('id')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .limit(1)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
  * Takes up to `limit` due events for one attempt, in one statement: each gets a lease until
  * `leaseUntil` and its attempt counted, so no other dispatcher takes it until the lease ends.
  * An event waits while an earlier event of the same user is pending (order per user).

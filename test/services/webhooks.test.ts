@@ -283,25 +283,36 @@ t.test('many dispatch rounds at once: every event delivered once, none twice at 
   t.same((await eventRows(context)).filter(row => row.status !== 'delivered'), [])
 })
 
-t.test('a claim whose lease ran out is taken again; the late outcome of the first is not recorded', async t => {
+t.test('a claim whose lease ran out is taken again; the late outcome of the first neither counts nor frees the new lease', async t => {
   const context = await setup(t, { WEBHOOK_TIMEOUT_MS: '2000' })
   const { receiver, dispatcher, time } = context
-  let first = true
+  let release = (): void => {}
   receiver.answer(async () => {
-    if (!first) return 204
-    first = false
-    // While the first attempt is in flight, its lease runs out (the instance seemed dead) and
-    // another round takes the event.
-    time.advance(10 * 60_000)
-    await receiver.waitFor(() => receiver.received.length === 2, 'the second attempt')
-    return 500
+    const n = receiver.received.length
+    if (n === 1) {
+      // While the first attempt is in flight its lease runs out (as if its instance had died)
+      // and another round takes the event; the first one's 500 comes after that.
+      time.advance(10 * 60_000)
+      await receiver.waitFor(() => receiver.received.length === 2, 'the second attempt')
+      return 500
+    }
+    if (n === 2) {
+      await new Promise<void>(resolve => { release = resolve })
+      return 204
+    }
+    return 204
   })
   await signIn(context, '+79123450171')
   const firstRound = dispatcher.deliverDue()
   await receiver.waitFor(() => receiver.received.length === 1, 'the first attempt')
-  const secondRound = await dispatcher.deliverDue()
-  t.same(secondRound, { claimed: 1, delivered: 1, retried: 0, failed: 0 })
-  t.same(await firstRound, { claimed: 1, delivered: 0, retried: 0, failed: 0 }, 'its 500 came too late to count')
+  const secondRound = dispatcher.deliverDue()
+  t.same(await firstRound, { claimed: 1, delivered: 0, retried: 0, failed: 0 }, 'the first attempt\'s 500 came too late to count')
+  time.advance(retryDelaysMs[0]!)
+  t.equal((await dispatcher.deliverDue()).claimed, 0, 'the second attempt still holds its lease: no third send beside it')
+  release()
+  t.same(await secondRound, { claimed: 1, delivered: 1, retried: 0, failed: 0 })
+  t.equal(receiver.overlaps, 1, 'only the overlap of the attempt whose lease ran out')
+  t.equal(receiver.received.length, 2)
   const [row] = await eventRows(context)
   t.match(row, { status: 'delivered', attempts: 2, last_status: 204 })
 })
