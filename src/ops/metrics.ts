@@ -81,10 +81,11 @@ export interface WebhookBacklog {
  */
 export function watchWebhookBacklog (metrics: Metrics, read: () => Promise<WebhookBacklog>, now: () => number): void {
   const registers = [metrics.registry]
-  let latest: Promise<WebhookBacklog> | undefined
-  // Both gauges are collected in one scrape: one query serves them.
-  const readOnce = async (): Promise<WebhookBacklog> => {
-    latest ??= read().finally(() => { setTimeout(() => { latest = undefined }, 0).unref() })
+  let latest: Promise<WebhookBacklog | undefined> | undefined
+  // Both gauges are collected in one scrape: one query serves them. A database that cannot
+  // answer leaves the gauges as they were: the rest of the scrape still answers.
+  const readOnce = async (): Promise<WebhookBacklog | undefined> => {
+    latest ??= read().catch(() => undefined).finally(() => { setTimeout(() => { latest = undefined }, 0).unref() })
     return await latest
   }
   new Gauge({
@@ -94,6 +95,7 @@ export function watchWebhookBacklog (metrics: Metrics, read: () => Promise<Webho
     registers,
     async collect () {
       const backlog = await readOnce()
+      if (backlog === undefined) return
       this.set({ status: 'pending' }, backlog.pending)
       this.set({ status: 'failed' }, backlog.failed)
     }
@@ -103,8 +105,9 @@ export function watchWebhookBacklog (metrics: Metrics, read: () => Promise<Webho
     help: 'Age of the oldest webhook event not yet delivered (0 when none is pending)',
     registers,
     async collect () {
-      const { oldestPendingAt } = await readOnce()
-      this.set(oldestPendingAt === null ? 0 : Math.max(0, (now() - oldestPendingAt) / 1000))
+      const backlog = await readOnce()
+      if (backlog === undefined) return
+      this.set(backlog.oldestPendingAt === null ? 0 : Math.max(0, (now() - backlog.oldestPendingAt) / 1000))
     }
   })
 }

@@ -351,6 +351,12 @@ t.test('the backlog: a metric of its age and one alert line when it is older tha
   t.equal(alerts.length, 1)
   t.match(alerts[0], { level: 50, pending: 1, oldestPendingSeconds: 600, thresholdSeconds: 600 })
   t.match((await context.app.inject({ url: '/metrics' })).body, 'phonepass_webhook_events{status="pending"} 1')
+  // The outbox unreadable (here: gone): the scrape still answers, the gauges keep their values.
+  await sql`drop table webhook_events`.execute(context.app.db)
+  const scrape = await context.app.inject({ url: '/metrics' })
+  t.equal(scrape.statusCode, 200)
+  t.match(scrape.body, 'phonepass_webhook_events{status="pending"} 1')
+  t.match(scrape.body, 'phonepass_sign_ins_total')
 })
 
 t.test('a list of secrets signs with each: a receiver knowing only one of them accepts', async t => {
