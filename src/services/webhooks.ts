@@ -82,25 +82,30 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
   // Longer than any attempt can take (the deadline below bounds it), so a lease never runs out
   // while its attempt is still in flight; it runs out only when the instance died.
   const leaseMs = 2 * timeoutMs + 5_000
+  // Aborts the attempts in flight when the instance shuts down, so a hanging receiver does not
+  // hold the shutdown for WEBHOOK_TIMEOUT_MS; they are recorded as failed attempts and retried.
+  const stopping = new AbortController()
   const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 })
 
   async function send (event: WebhookEventRow): Promise<{ status: number | null, error: string | null }> {
     const headers = signWebhook(keys, event.msg_id, Math.floor(clock.now() / 1000), event.payload)
     // One deadline for the whole call, as the SMS webhook has (undici's own are per phase).
     const deadline = AbortSignal.timeout(timeoutMs)
+    const signal = AbortSignal.any([deadline, stopping.signal])
     try {
       const response = await request(webhooks.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'phonepass-webhooks', ...headers },
         body: event.payload,
         dispatcher: agent,
-        signal: deadline
+        signal
       })
-      await response.body.dump({ limit: 64 * 1024, signal: deadline }).catch(() => {})
+      await response.body.dump({ limit: 64 * 1024, signal }).catch(() => {})
       const ok = response.statusCode >= 200 && response.statusCode < 300
       return { status: response.statusCode, error: ok ? null : `answered ${response.statusCode}` }
     } catch (error) {
-      return { status: null, error: deadline.aborted ? `no answer in ${timeoutMs} ms` : (error as Error).message }
+      const reason = stopping.signal.aborted ? 'the instance was shutting down' : deadline.aborted ? `no answer in ${timeoutMs} ms` : (error as Error).message
+      return { status: null, error: reason }
     }
   }
 
@@ -191,11 +196,12 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
     }, housekeepingIntervalMs).unref()
   }
 
-  /** Stops the timer, lets the round in flight finish (bounded by the timeout), closes the agent. */
+  /** Stops the timer, cuts the attempts in flight short (they record their outcome), closes the agent. */
   async function stop (): Promise<void> {
     stopped = true
     clearTimeout(timer)
     clearInterval(housekeeping)
+    stopping.abort()
     await round
     await agent.close()
   }

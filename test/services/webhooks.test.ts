@@ -317,6 +317,19 @@ t.test('a claim whose lease ran out is taken again; the late outcome of the firs
   t.match(row, { status: 'delivered', attempts: 2, last_status: 204 })
 })
 
+t.test('closing the app cuts an attempt to a hanging receiver short; it is recorded and retried', async t => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+  const context = await setup(t, { WEBHOOK_TIMEOUT_MS: '60000' }, { deps: { logger } })
+  context.receiver.answer('hang')
+  await signIn(context, '+79123450175')
+  const round = context.dispatcher.deliverDue()
+  await context.receiver.waitFor(() => context.receiver.open() === 1, 'the attempt')
+  await context.app.close()
+  t.same(await round, { claimed: 1, delivered: 0, retried: 1, failed: 0 })
+  t.match(lines.find(line => line.msg === 'webhook not delivered; will retry'), { error: 'the instance was shutting down', attempt: 1 })
+})
+
 t.test('delivered events are pruned after WEBHOOK_RETENTION_DAYS; pending and failed ones are kept', async t => {
   const context = await setup(t, { WEBHOOK_RETENTION_DAYS: '2' })
   const { receiver, dispatcher, time } = context
