@@ -7,6 +7,8 @@ export interface CopyCounts {
   users: number
   sessions: number
   refreshTokens: number
+  /** Webhook events not yet delivered (pending or failed). */
+  webhookEvents: number
 }
 
 /** The target already holds accounts, and the caller did not say to merge into it. */
@@ -54,7 +56,10 @@ async function readSource (source: Db, now: number) {
     const refreshTokens = await trx.selectFrom('refresh_tokens').selectAll()
       .where('session_id', 'in', trx.selectFrom('sessions').select('id').where('revoked_at', 'is', null).where('expires_at', '>', now))
       .orderBy('token_hash').execute()
-    return { users, sessions, refreshTokens }
+    // Events not yet delivered go along, in their order, so none is lost by the move.
+    const webhookEvents = await trx.selectFrom('webhook_events').selectAll()
+      .where('status', 'in', ['pending', 'failed']).orderBy('id').execute()
+    return { users, sessions, refreshTokens, webhookEvents }
   })
 }
 
@@ -78,7 +83,8 @@ async function writeUsers (trx: DbOrTransaction, users: Array<Insertable<Databas
 
 /**
  * Copies accounts, live sessions and their refresh tokens (spent ones too, so a reuse is
- * still caught) from one database to another in one transaction on the target. Codes and
+ * still caught), and the webhook events not yet delivered, from one database to another in
+ * one transaction on the target. Codes and
  * limit counters live minutes and are not copied. Rows are upserted by key, so running it
  * again changes nothing; a target that already has users is refused unless `force`.
  */
@@ -104,6 +110,14 @@ export async function copyData (source: Db, target: Db, options: { now: number, 
         .onConflict(oc => oc.column('token_hash').doUpdateSet(eb => ({ used_at: eb.ref('excluded.used_at') })))
         .execute()
     }
+    // New ids on the target, in the source's order (order per user); the webhook-id is the
+    // key, so a second run adds nothing. A lease held on the source means nothing here.
+    for (const rows of chunks(data.webhookEvents)) {
+      await trx.insertInto('webhook_events')
+        .values(rows.map(({ id: _id, ...row }) => ({ ...row, lease_until: null })))
+        .onConflict(oc => oc.column('msg_id').doNothing())
+        .execute()
+    }
   })
-  return { users: data.users.length, sessions: data.sessions.length, refreshTokens: data.refreshTokens.length }
+  return { users: data.users.length, sessions: data.sessions.length, refreshTokens: data.refreshTokens.length, webhookEvents: data.webhookEvents.length }
 }
