@@ -115,8 +115,15 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
     const delay = retryDelaysMs[event.attempts - 1]
     const nextAttemptAt = delivered || delay === undefined ? undefined : startedAt + delay
     const result: AttemptResult = delivered ? 'delivered' : nextAttemptAt === undefined ? 'failed' : 'retried'
-    const written = await recordAttempt(db, event.id, event.attempts, { status, error, nextAttemptAt, delivered }, clock.now())
     const line = { webhookId: event.msg_id, type: event.type, attempt: event.attempts, status, result }
+    let written: boolean
+    try {
+      written = await recordAttempt(db, event.id, event.attempts, { status, error, nextAttemptAt, delivered }, clock.now())
+    } catch (recordError) {
+      // The database failed us: the lease runs out and the event is sent again (at least once).
+      logger.warn({ ...line, err: recordError }, 'webhook attempt outcome not recorded: the database is unavailable')
+      return undefined
+    }
     if (!written) {
       // The lease ran out and another instance took the event: its outcome counts, not ours.
       logger.warn(line, 'webhook attempt outcome not recorded: the lease had run out')
