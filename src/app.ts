@@ -30,7 +30,8 @@ import { migrateToLatest } from './store/migrator.js'
 import { createLogger } from './logger.js'
 import { closeConnectionsWhenClosing } from './ops/shutdown.js'
 import { announceConfiguration, consoleRevealsCodes, metricsExposure } from './ops/start-up.js'
-import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, type Metrics } from './ops/metrics.js'
+import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, watchWebhookBacklog, type Metrics } from './ops/metrics.js'
+import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhooks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,6 +39,8 @@ declare module 'fastify' {
     services: { auth: AuthService, profile: ProfileService }
     metrics: Metrics
     signingKeys: SigningKeys
+    /** The outbox's dispatcher; undefined when WEBHOOK_URL is not set. */
+    webhooks: WebhookDispatcher | undefined
   }
   interface FastifyRequest {
     auth?: Authenticated
@@ -53,11 +56,13 @@ export interface AppDeps {
   logger?: FastifyBaseLogger
   /** How often the signing keys are read again (a rotation made through another instance). */
   keyReloadMs?: number
+  /** false: no webhook timer; the test drives app.webhooks.deliverDue() on its clock. */
+  dispatchWebhooks?: boolean
 }
 
 function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender {
   if (config.sms.provider === 'webhook' && config.sms.webhookUrl !== undefined) {
-    return createWebhookSender(config.sms.webhookUrl, config.sms.timeoutMs)
+    return createWebhookSender(config.sms.webhookUrl, config.sms.timeoutMs, config.sms.webhookSecrets)
   }
   if (config.sms.provider === 'twilio' && config.sms.twilio !== undefined) {
     return createTwilioSender(config.sms.twilio, config.sms.timeoutMs, logger)
@@ -137,6 +142,18 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     limits.removeExpired().catch((err: unknown) => { app.log.warn({ err }, 'could not delete expired limit counters') })
   }, limitCleanupIntervalMs).unref()
   app.addHook('onClose', async () => { clearInterval(cleanup) })
+
+  // Events leave from the outbox outside requests, in every instance (docs/ARCHITECTURE.md, "Events").
+  const webhooks = config.webhooks === undefined
+    ? undefined
+    : createWebhookDispatcher({ db, webhooks: config.webhooks, clock, logger: app.log, onAttempt: result => { metrics.webhookDeliveries.inc({ result }) } })
+  app.decorate('webhooks', webhooks)
+  if (webhooks !== undefined) {
+    watchWebhookBacklog(metrics, webhooks.backlog, clock.now)
+    if (deps.dispatchWebhooks !== false) app.addHook('onReady', async () => { webhooks.start() })
+    // Before the database closes (onClose): the round in flight records its outcomes.
+    app.addHook('preClose', async () => { await webhooks.stop() })
+  }
 
   // One log line per request, with its id; the id also goes back to the caller.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })

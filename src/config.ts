@@ -8,6 +8,16 @@ import type { CountryCode } from 'libphonenumber-js'
 import { getCountries } from 'libphonenumber-js/max'
 import type { TrustProxy } from './http/trust-proxy.js'
 
+/** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
+export const webhookEventTypes = [
+  'user.created', 'user.signed_in', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked'
+] as const
+export type WebhookEventType = typeof webhookEventTypes[number]
+// Sent only when WEBHOOK_EVENTS names it: one event per sign-in is the loud one.
+const defaultWebhookEvents = webhookEventTypes.filter(type => type !== 'user.signed_in')
+// 24 to 64 bytes in base64 is 32 to 88 characters.
+const webhookSecretPattern = '^whsec_[A-Za-z0-9+/]{32,86}={0,2}(,whsec_[A-Za-z0-9+/]{32,86}={0,2})*$'
+
 // Each variable's description is also the text of the line printed when its value is wrong.
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development', description: 'one of development, production, test' }),
@@ -61,6 +71,13 @@ export const EnvSchema = Type.Object({
   METRICS_PUBLIC: Type.Boolean({ default: false, description: 'true or false (true: GET /metrics answers without a token in production too)' }),
   CORS_ORIGINS: Type.String({ pattern: '^(\\s*https?://[^/,\\s]+\\s*(,\\s*https?://[^/,\\s]+\\s*)*)?$', default: '', description: 'a comma-separated list of origins, e.g. https://app.example.com,http://localhost:5173 (scheme, host and port, no path; empty: no CORS)' }),
   SMS_CONSOLE_IN_PRODUCTION: Type.Boolean({ default: false, description: 'true or false (true: with SMS_PROVIDER=console in production, codes and full phone numbers are written to the log)' }),
+  WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL that receives the events' })),
+  WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: webhookSecretPattern, description: 'whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs)' })),
+  WEBHOOK_EVENTS: Type.Optional(Type.String({ pattern: '^[a-z._]+(\\s*,\\s*[a-z._]+)*$', description: `a comma-separated list of event types from ${webhookEventTypes.join(', ')}` })),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000, description: 'milliseconds from 100 to 60000' }),
+  WEBHOOK_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 7, description: 'days from 1 to 365' }),
+  WEBHOOK_BACKLOG_ALERT_SECONDS: Type.Integer({ minimum: 60, maximum: 604800, default: 3600, description: 'seconds from 60 to 604800' }),
+  SMS_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: webhookSecretPattern, description: 'whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs)' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -90,7 +107,11 @@ export interface Config {
     /** ISO 3166 codes SMS may go to; empty: every country. */
     readonly allowedCountries: readonly CountryCode[]
     readonly hourlyCap: number
+    /** SMS_WEBHOOK_SECRET: the webhook provider signs its POSTs (Standard Webhooks) with each. */
+    readonly webhookSecrets: readonly string[]
   }
+  /** Outgoing events; undefined when WEBHOOK_URL is not set. */
+  readonly webhooks: WebhooksConfig | undefined
   readonly limits: LimitsConfig
   readonly deviceTokenTtlDays: number
   readonly otp: {
@@ -142,6 +163,17 @@ export interface TwilioConfig {
   readonly baseUrl: string
 }
 
+export interface WebhooksConfig {
+  readonly url: string
+  /** whsec_… secrets: each signs every request (a receiver accepts any one it knows). */
+  readonly secrets: readonly string[]
+  readonly events: ReadonlySet<WebhookEventType>
+  readonly timeoutMs: number
+  readonly retentionDays: number
+  /** The oldest pending event older than this writes the alert line. */
+  readonly backlogAlertSeconds: number
+}
+
 /** Abuse limits; every one is counted in the database (limit_counters), per fixed window. */
 export interface LimitsConfig {
   /** Codes to a phone asked for by anyone without a device token of it (and by each such device on its own). */
@@ -170,7 +202,7 @@ function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
   const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
   if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
   const expected = schemaProperties[variable]?.description ?? 'a valid value'
-  const shown = variable === 'PHONEPASS_SECRET' || variable === 'TWILIO_AUTH_TOKEN' || variable === 'METRICS_TOKEN' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  const shown = variable === 'PHONEPASS_SECRET' || variable === 'TWILIO_AUTH_TOKEN' || variable === 'METRICS_TOKEN' || variable === 'WEBHOOK_SECRET' || variable === 'SMS_WEBHOOK_SECRET' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
   return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
 }
 
@@ -212,6 +244,27 @@ function parseAllowedCountries (value: string): CountryCode[] {
     }
   }
   return countries
+}
+
+function parseWebhooks (env: Env): WebhooksConfig | undefined {
+  if (env.WEBHOOK_URL === undefined) return undefined
+  if (env.WEBHOOK_SECRET === undefined) {
+    throw new ConfigError('Invalid configuration: WEBHOOK_SECRET is required when WEBHOOK_URL is set (whsec_ and a base64 key, e.g. whsec_$(openssl rand -base64 32))')
+  }
+  const named = env.WEBHOOK_EVENTS?.split(',').map(type => type.trim()) ?? defaultWebhookEvents
+  for (const type of named) {
+    if (!(webhookEventTypes as readonly string[]).includes(type)) {
+      throw new ConfigError(`Invalid configuration: WEBHOOK_EVENTS must be a comma-separated list of event types from ${webhookEventTypes.join(', ')}, got ${JSON.stringify(type)}`)
+    }
+  }
+  return {
+    url: env.WEBHOOK_URL,
+    secrets: env.WEBHOOK_SECRET.split(','),
+    events: new Set(named as WebhookEventType[]),
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    retentionDays: env.WEBHOOK_RETENTION_DAYS,
+    backlogAlertSeconds: env.WEBHOOK_BACKLOG_ALERT_SECONDS
+  }
 }
 
 /**
@@ -306,8 +359,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxInFlight: parsed.SMS_MAX_IN_FLIGHT,
       twilio: parseTwilio(parsed),
       allowedCountries: parseAllowedCountries(parsed.SMS_ALLOWED_COUNTRIES),
-      hourlyCap: parsed.SMS_HOURLY_CAP
+      hourlyCap: parsed.SMS_HOURLY_CAP,
+      webhookSecrets: parsed.SMS_WEBHOOK_SECRET?.split(',') ?? []
     },
+    webhooks: parseWebhooks(parsed),
     limits: {
       codesPerPhoneHour: parsed.LIMIT_CODES_PER_PHONE_HOUR,
       codesPerPhoneDay: parsed.LIMIT_CODES_PER_PHONE_DAY,

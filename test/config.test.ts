@@ -39,6 +39,32 @@ t.test('values are parsed', async t => {
   t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1', DATABASE_URL: 'sqlite::memory:' }).trustProxy, { kind: 'addresses', addresses: ['10.0.0.0/8', '192.168.1.1'] })
 })
 
+t.test('webhooks: off without WEBHOOK_URL; with it, a secret, the events, the bounds', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  t.equal(loadConfig(base).webhooks, undefined)
+  t.same(loadConfig(base).sms.webhookSecrets, [])
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
+  const config = loadConfig({ ...base, WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: `${secret},${secret}`, SMS_WEBHOOK_SECRET: secret })
+  t.match(config.webhooks, { url: 'https://crm.example/hooks', secrets: [secret, secret], timeoutMs: 10000, retentionDays: 7, backlogAlertSeconds: 3600 })
+  t.same([...config.webhooks?.events ?? []], ['user.created', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked'], 'all but user.signed_in by default')
+  t.same(config.sms.webhookSecrets, [secret])
+  const chosen = loadConfig({ ...base, WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.signed_in, user.created' })
+  t.same([...chosen.webhooks?.events ?? []], ['user.signed_in', 'user.created'])
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ WEBHOOK_URL: 'https://crm.example/hooks' }, 'Invalid configuration: WEBHOOK_SECRET is required when WEBHOOK_URL is set (whsec_ and a base64 key, e.g. whsec_$(openssl rand -base64 32))'],
+    [{ WEBHOOK_URL: 'crm.example' }, 'Invalid configuration: WEBHOOK_URL must be an http:// or https:// URL that receives the events, got "crm.example"'],
+    [{ WEBHOOK_SECRET: 'whsec_short' }, 'Invalid configuration: WEBHOOK_SECRET must be whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs), got (hidden)'],
+    [{ SMS_WEBHOOK_SECRET: 'not-whsec-0123456789012345678901234567890' }, 'Invalid configuration: SMS_WEBHOOK_SECRET must be whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs), got (hidden)'],
+    [{ WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,user.exploded' }, 'Invalid configuration: WEBHOOK_EVENTS must be a comma-separated list of event types from user.created, user.signed_in, invite.activated, user.deleted, user.phone_changed, user.blocked, user.unblocked, got "user.exploded"'],
+    [{ WEBHOOK_TIMEOUT_MS: '50' }, 'Invalid configuration: WEBHOOK_TIMEOUT_MS must be milliseconds from 100 to 60000, got "50"'],
+    [{ WEBHOOK_RETENTION_DAYS: '0' }, 'Invalid configuration: WEBHOOK_RETENTION_DAYS must be days from 1 to 365, got "0"'],
+    [{ WEBHOOK_BACKLOG_ALERT_SECONDS: '10' }, 'Invalid configuration: WEBHOOK_BACKLOG_ALERT_SECONDS must be seconds from 60 to 604800, got "10"']
+  ]
+  for (const [env, line] of cases) {
+    t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: line }, JSON.stringify(env))
+  }
+})
+
 t.test('a wrong value stops start-up with one line naming the variable', async t => {
   const base = { DATABASE_URL: 'sqlite::memory:' }
   const cases: Array<[Record<string, string>, string]> = [

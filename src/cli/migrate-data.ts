@@ -41,7 +41,7 @@ export async function migrateData (args: string[], out: (line: string) => void, 
     await migrateToLatest(source)
     await migrateToLatest(target)
     const counts = await copyData(source, target, { now: Date.now(), force: values.force })
-    out(`copied ${counts.users} users, ${counts.sessions} live sessions and ${counts.refreshTokens} refresh tokens (and ${counts.signingKeys} signing keys) from ${shown(from)} to ${shown(to)}`)
+    out(`copied ${counts.users} users, ${counts.sessions} live sessions and ${counts.refreshTokens} refresh tokens (and ${counts.signingKeys} signing keys, ${counts.webhookEvents} webhook events not yet delivered) from ${shown(from)} to ${shown(to)}`)
     return 0
   } catch (error) {
     if (error instanceof TargetNotEmptyError) {

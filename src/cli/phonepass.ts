@@ -23,6 +23,10 @@ Commands:
   keys rotate               publish a new key now; it signs after JWT_KEY_PUBLISH_LEAD_SECONDS
   keys import <pem-file>    as rotate, with your own private key (P-256, RSA 2048+, Ed25519; PKCS#8 PEM)
   keys revoke <kid>         take a (leaked) key out at once; its tokens stop working
+  webhooks list [pending|failed]
+                            webhook events not delivered yet, or given up after the last retry
+  webhooks resend [<webhook-id>]
+                            send failed events again (all, or one), due now, same webhook-id
 
 Reads the same environment as the server (DATABASE_URL, PHONEPASS_SECRET, ...).
 `
@@ -133,6 +137,23 @@ async function run (command: string[], db: Db, config: Config, output: Output): 
         printKeys(result.keys, output)
       })
     }
+    case 'webhooks list': {
+      const [status, ...extra] = rest
+      if (extra.length > 0 || (status !== undefined && status !== 'pending' && status !== 'failed')) throw new UsageError('webhooks list takes pending, failed or nothing')
+      const events = await operator.listWebhookEvents(status === undefined ? ['pending', 'failed'] : [status])
+      return emit(events, () => {
+        output.out(`${events.length} event(s)`)
+        for (const e of events) {
+          output.out(`  ${e.msg_id}  ${e.type.padEnd(18)}  ${e.status.padEnd(7)}  attempts ${e.attempts}  created ${time(e.created_at)}  ${e.status === 'pending' ? `next ${time(e.next_attempt_at)}` : `gave up ${time(e.finished_at)}`}  ${e.last_error ?? ''}`)
+        }
+      })
+    }
+    case 'webhooks resend': {
+      const [webhookId, ...extra] = rest
+      if (extra.length > 0) throw new UsageError('webhooks resend takes at most one webhook-id')
+      const result = await operator.resendWebhookEvents(webhookId)
+      return emit(result, () => output.out(`${result.resent} failed event(s) will be sent again`))
+    }
     default:
       throw new UsageError(command.length === 0 ? 'a command is needed' : `unknown command: ${command.join(' ')}`)
   }
@@ -144,6 +165,7 @@ function describe (error: unknown, command: string[]): { message: string, code: 
   const phone = command.at(-1) ?? ''
   if (error instanceof DomainError && error.code === 'phone_invalid') return { message: `not a phone number: ${phone}`, code: exitCodes.usage }
   if (error instanceof DomainError && error.code === 'not_found' && error.details.field === 'kid') return { message: `no live key ${phone}`, code: exitCodes.notFound }
+  if (error instanceof DomainError && error.code === 'not_found' && command[0] === 'webhooks') return { message: `no failed event with webhook-id ${phone}`, code: exitCodes.notFound }
   if (error instanceof DomainError && error.code === 'not_found') return { message: `no user with phone ${phone}`, code: exitCodes.notFound }
   return { message: `failed: ${error instanceof Error ? error.message : String(error)}`, code: exitCodes.failed }
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { SwaggerTransformObject } from '@fastify/swagger'
 import { acceptedBodyTypes } from './multipart-forms.js'
 import { securityHeaders } from './security-headers.js'
+import { webhooksSection } from './webhook-docs.js'
 import { appSecurityOptions } from './web/plugin.js'
 
 const redocBundle = createRequire(import.meta.url).resolve('redoc/bundles/redoc.standalone.js')
@@ -71,7 +72,8 @@ const retryAfterHeader = { 'Retry-After': { description: 'Seconds to wait before
  * What the generated document cannot learn from the route schemas alone: what each status
  * means (not "Default Response"), that 429 and 503 carry Retry-After, that a write may be
  * refused as cross-site (403), that every body may
- * also come as a form (formbody, multipart-forms.ts), and that a body whose schema allows null may be left out.
+ * also come as a form (formbody, multipart-forms.ts), that a body whose schema allows null may be left out,
+ * and the events sent to WEBHOOK_URL (`x-webhooks`, webhook-docs.ts).
  */
 export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
   if (!('openapiObject' in document)) return document.swaggerObject
@@ -92,6 +94,9 @@ export const completeOpenApiDocument: SwaggerTransformObject = (document) => {
       if (json.schema?.nullable === true) body.required = false
     }
   }
+  const document30 = openapiObject as typeof openapiObject & { 'x-webhooks'?: Record<string, unknown> }
+  document30['x-webhooks'] = webhooksSection()
+  openapiObject.tags = [...openapiObject.tags ?? [], { name: 'webhooks', description: 'Events phonepass POSTs to WEBHOOK_URL, signed by the Standard Webhooks scheme' }]
   return openapiObject
 }
 

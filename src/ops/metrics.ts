@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { Counter, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client'
 import { DomainError } from '../domain/errors.js'
 import type { SmsSender } from '../sms/sms-sender.js'
 
@@ -16,6 +16,7 @@ export interface Metrics {
   readonly smsDuration: Histogram<'provider' | 'outcome'>
   readonly signIns: Counter<'kind' | 'created'>
   readonly refusals: Counter<'code'>
+  readonly webhookDeliveries: Counter<'result'>
 }
 
 export function createMetrics (): Metrics {
@@ -42,7 +43,8 @@ export function createMetrics (): Metrics {
       registers
     }),
     signIns: new Counter({ name: 'phonepass_sign_ins_total', help: 'Successful sign-ins by session kind (web, api) and whether the account was created', labelNames: ['kind', 'created'], registers }),
-    refusals: new Counter({ name: 'phonepass_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'], registers })
+    refusals: new Counter({ name: 'phonepass_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'], registers }),
+    webhookDeliveries: new Counter({ name: 'phonepass_webhook_deliveries_total', help: 'Webhook attempts by result: delivered, retried (will try again), failed (no tries left)', labelNames: ['result'], registers })
   }
 }
 
@@ -65,6 +67,49 @@ export function instrumentSmsSender (sender: SmsSender, metrics: Metrics): SmsSe
       metrics.smsSent.inc(labels)
     }
   }
+}
+
+export interface WebhookBacklog {
+  pending: number
+  failed: number
+  oldestPendingAt: number | null
+}
+
+/**
+ * The outbox's state, read from the database at each scrape (so every instance reports the
+ * shared backlog): events by status, and the age of the oldest pending one (0 when none).
+ */
+export function watchWebhookBacklog (metrics: Metrics, read: () => Promise<WebhookBacklog>, now: () => number): void {
+  const registers = [metrics.registry]
+  let latest: Promise<WebhookBacklog | undefined> | undefined
+  // Both gauges are collected in one scrape: one query serves them. A database that cannot
+  // answer leaves the gauges as they were: the rest of the scrape still answers.
+  const readOnce = async (): Promise<WebhookBacklog | undefined> => {
+    latest ??= read().catch(() => undefined).finally(() => { setTimeout(() => { latest = undefined }, 0).unref() })
+    return await latest
+  }
+  new Gauge({
+    name: 'phonepass_webhook_events',
+    help: 'Webhook events waiting to be sent (pending) or given up (failed), all instances',
+    labelNames: ['status'],
+    registers,
+    async collect () {
+      const backlog = await readOnce()
+      if (backlog === undefined) return
+      this.set({ status: 'pending' }, backlog.pending)
+      this.set({ status: 'failed' }, backlog.failed)
+    }
+  })
+  new Gauge({
+    name: 'phonepass_webhook_oldest_pending_seconds',
+    help: 'Age of the oldest webhook event not yet delivered (0 when none is pending)',
+    registers,
+    async collect () {
+      const backlog = await readOnce()
+      if (backlog === undefined) return
+      this.set(backlog.oldestPendingAt === null ? 0 : Math.max(0, (now() - backlog.oldestPendingAt) / 1000))
+    }
+  })
 }
 
 type AnyFunction = (...args: never[]) => unknown

@@ -14,6 +14,7 @@ import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
 import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
+import { createEventRecorder } from './webhooks.js'
 import {
   generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
 } from './keys.js'
@@ -61,6 +62,7 @@ export function createAuthService (context: ServiceContext) {
   const codeFormat = new RegExp(`^[0-9]{${config.otp.length}}$`)
   const limits = createLimits(context)
   const deviceTokens = createDeviceTokens(keys.device, config.deviceTokenTtlDays, clock)
+  const events = createEventRecorder(context)
 
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
@@ -197,6 +199,9 @@ export function createAuthService (context: ServiceContext) {
       await counted.taken.giveBack(trx)
       const { user, created } = await findOrCreateUser(trx, phone, now)
       const sessionId = await openSession(trx, user.id, kind, client, now)
+      // In the sign-in's transaction: the events exist exactly when the sign-in committed.
+      if (created) await events.record(trx, 'user.created', { id: user.id, phone: user.phone, invite_code: user.invite_code })
+      await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind })
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
       // A device new to this phone gets an identity of its own while the phone's day allows.
       const device = deviceId ?? (await limits.takeNewDevice(trx, phone) ? undefined : deviceTokens.sharedId(phone))

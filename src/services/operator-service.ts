@@ -1,9 +1,10 @@
 import { DomainError } from '../domain/errors.js'
 import { normalizePhone } from '../domain/phone.js'
 import {
-  deleteLimitCounters, findLoginCodeState, listInviteTree, listLimitCounters, listUserSessions,
-  type InviteTreeRow, type LimitCounterRow
+  deleteLimitCounters, findLoginCodeState, listInviteTree, listLimitCounters, listUndeliveredEvents, listUserSessions,
+  resendFailedEvents, type InviteTreeRow, type LimitCounterRow, type WebhookEventState
 } from '../store/operator.js'
+import type { WebhookEventStatus } from '../store/schema.js'
 import { revokeUserSessions } from '../store/sessions.js'
 import { findProfile, findUserByPhone } from '../store/users.js'
 import type { Config } from '../config.js'
@@ -132,7 +133,20 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
     return { kid, keys: signingKeys.list() }
   }
 
-  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree, listKeys, rotateKeys, importKey, revokeKey }
+
+  /** Webhook events not delivered yet (pending) or given up (failed), oldest first. */
+  async function listWebhookEvents (statuses: readonly WebhookEventStatus[] = ['pending', 'failed'], limit = 1000): Promise<WebhookEventState[]> {
+    return await listUndeliveredEvents(db, statuses, limit)
+  }
+
+  /** Sends failed events again (all, or one by its webhook-id): due now, a fresh retry schedule, the same webhook-id. */
+  async function resendWebhookEvents (webhookId?: string): Promise<{ resent: number }> {
+    const resent = await resendFailedEvents(db, clock.now(), webhookId)
+    if (webhookId !== undefined && resent === 0) throw new DomainError('not_found')
+    return { resent }
+  }
+
+  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree, listKeys, rotateKeys, importKey, revokeKey, listWebhookEvents, resendWebhookEvents }
 }
 
 export type OperatorService = ReturnType<typeof createOperatorService>

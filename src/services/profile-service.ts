@@ -6,12 +6,14 @@ import {
 import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
 import { createLimits } from './limits.js'
+import { createEventRecorder } from './webhooks.js'
 
 export type Profile = ProfileRow
 
 export function createProfileService (context: ServiceContext) {
   const { db, clock, config } = context
   const limits = createLimits(context)
+  const events = createEventRecorder(context)
 
   async function getProfile (userId: number): Promise<Profile> {
     const profile = await findProfile(db, userId, config.profileInvitedLimit)
@@ -46,7 +48,9 @@ export function createProfileService (context: ServiceContext) {
   async function activate (trx: DbOrTransaction, userId: number, inviteCode: string): Promise<DomainError | undefined> {
     await lockReferralGraph(trx)
     const me = await findUserById(trx, userId)
-    if (me?.invited_by != null) return new DomainError('invite_already_activated', { field: 'invite_code' })
+    // A live session of a deleted user, as getProfile treats it.
+    if (me === undefined) return new DomainError('token_not_valid')
+    if (me.invited_by !== null) return new DomainError('invite_already_activated', { field: 'invite_code' })
     const inviter = await findUserByInviteCode(trx, inviteCode)
     if (inviter === undefined) return new DomainError('invite_not_found', { field: 'invite_code' })
     if (inviter.id === userId) return new DomainError('invite_own_code', { field: 'invite_code' })
@@ -55,6 +59,7 @@ export function createProfileService (context: ServiceContext) {
     if (!await setInviter(trx, userId, inviter.id, clock.now())) {
       return new DomainError('invite_already_activated', { field: 'invite_code' })
     }
+    await events.record(trx, 'invite.activated', { id: userId, phone: me.phone, activated_invite_code: inviter.invite_code, inviter_id: inviter.id })
     return undefined
   }
 

@@ -8,6 +8,8 @@ export interface CopyCounts {
   sessions: number
   refreshTokens: number
   signingKeys: number
+  /** Webhook events not yet delivered (pending or failed). */
+  webhookEvents: number
 }
 
 /** The target already holds accounts, and the caller did not say to merge into it. */
@@ -56,7 +58,10 @@ async function readSource (source: Db, now: number) {
       .where('session_id', 'in', trx.selectFrom('sessions').select('id').where('revoked_at', 'is', null).where('expires_at', '>', now))
       .orderBy('token_hash').execute()
     const signingKeys = await trx.selectFrom('signing_keys').selectAll().orderBy('generation').execute()
-    return { users, sessions, refreshTokens, signingKeys }
+    // Events not yet delivered go along, in their order, so none is lost by the move.
+    const webhookEvents = await trx.selectFrom('webhook_events').selectAll()
+      .where('status', 'in', ['pending', 'failed']).orderBy('id').execute()
+    return { users, sessions, refreshTokens, signingKeys, webhookEvents }
   })
 }
 
@@ -80,7 +85,8 @@ async function writeUsers (trx: DbOrTransaction, users: Array<Insertable<Databas
 
 /**
  * Copies accounts, live sessions and their refresh tokens (spent ones too, so a reuse is
- * still caught), and the access-token signing keys, from one database to another in one transaction on the target. Codes and
+ * still caught), the access-token signing keys and the webhook events not yet delivered, from
+ * one database to another in one transaction on the target. Codes and
  * limit counters live minutes and are not copied. Rows are upserted by key, so running it
  * again changes nothing; a target that already has users is refused unless `force`.
  */
@@ -109,6 +115,14 @@ export async function copyData (source: Db, target: Db, options: { now: number, 
     // The access-token signing keys, so tokens signed before the move still verify after it;
     // a target that already made keys of its own keeps them (it then signs with its own).
     if (data.signingKeys.length > 0) await trx.insertInto('signing_keys').values(data.signingKeys).onConflict(oc => oc.doNothing()).execute()
+    // New ids on the target, in the source's order (order per user); the webhook-id is the
+    // key, so a second run adds nothing. A lease held on the source means nothing here.
+    for (const rows of chunks(data.webhookEvents)) {
+      await trx.insertInto('webhook_events')
+        .values(rows.map(({ id: _id, ...row }) => ({ ...row, lease_until: null })))
+        .onConflict(oc => oc.column('msg_id').doNothing())
+        .execute()
+    }
   })
-  return { users: data.users.length, sessions: data.sessions.length, refreshTokens: data.refreshTokens.length, signingKeys: data.signingKeys.length }
+  return { users: data.users.length, sessions: data.sessions.length, refreshTokens: data.refreshTokens.length, signingKeys: data.signingKeys.length, webhookEvents: data.webhookEvents.length }
 }

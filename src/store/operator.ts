@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { DbOrTransaction } from './database.js'
-import type { LoginCodeRow, SessionRow } from './schema.js'
+import type { LoginCodeRow, SessionRow, WebhookEventRow, WebhookEventStatus } from './schema.js'
 
 // Queries only the operator CLI needs: reading a user's whole state and clearing it.
 
@@ -67,4 +67,27 @@ export async function listInviteTree (db: DbOrTransaction, rootId: number): Prom
     select id, phone, invited_by, invited_at, depth from tree order by depth, invited_at, id
   `.execute(db)
   return result.rows.map(row => ({ ...row, id: Number(row.id), invited_by: row.invited_by === null ? null : Number(row.invited_by), depth: Number(row.depth) }))
+}
+
+export type WebhookEventState = Omit<WebhookEventRow, 'payload' | 'lease_until'>
+
+/** Events not delivered (pending or failed), oldest first, at most `limit`. */
+export async function listUndeliveredEvents (db: DbOrTransaction, statuses: readonly WebhookEventStatus[], limit: number): Promise<WebhookEventState[]> {
+  const rows = await db.selectFrom('webhook_events')
+    .select(['id', 'msg_id', 'type', 'user_id', 'status', 'attempts', 'next_attempt_at', 'last_status', 'last_error', 'created_at', 'finished_at'])
+    .where('status', 'in', [...statuses])
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+  return rows.map(row => ({ ...row, id: Number(row.id), user_id: row.user_id === null ? null : Number(row.user_id) }))
+}
+
+/** Failed events (all, or the one with this webhook-id) become pending, due now, with a fresh schedule. */
+export async function resendFailedEvents (db: DbOrTransaction, now: number, msgId?: string): Promise<number> {
+  let query = db.updateTable('webhook_events')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: now, lease_until: null, finished_at: null })
+    .where('status', '=', 'failed')
+  if (msgId !== undefined) query = query.where('msg_id', '=', msgId)
+  const result = await query.executeTakeFirst()
+  return Number(result.numUpdatedRows)
 }

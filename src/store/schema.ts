@@ -66,6 +66,25 @@ export interface SigningKeysTable {
   revoked_at: number | null
 }
 
+export type WebhookEventStatus = 'pending' | 'delivered' | 'failed'
+
+/** The outbox: one row per event, written in the transaction of the change it reports. */
+export interface WebhookEventsTable {
+  id: Generated<number>
+  msg_id: string
+  type: string
+  user_id: number | null
+  payload: string
+  status: WebhookEventStatus
+  attempts: Generated<number>
+  next_attempt_at: number
+  lease_until: number | null
+  last_status: number | null
+  last_error: string | null
+  created_at: number
+  finished_at: number | null
+}
+
 export interface Database {
   users: UsersTable
   login_codes: LoginCodesTable
@@ -73,6 +92,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable
   limit_counters: LimitCountersTable
   signing_keys: SigningKeysTable
+  webhook_events: WebhookEventsTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -82,3 +102,4 @@ export type SessionRow = Selectable<SessionsTable>
 export type NewSession = Insertable<SessionsTable>
 export type SigningKeyRow = Selectable<SigningKeysTable>
 export type NewSigningKey = Insertable<SigningKeysTable>
+export type WebhookEventRow = Selectable<WebhookEventsTable>

@@ -95,6 +95,30 @@ t.test('--force merges, and running it twice changes nothing', async t => {
   t.equal((await moved.db.selectFrom('sessions').select('id').execute()).length, 1)
 })
 
+t.test('webhook events not yet delivered move too, in order, once', async t => {
+  const { sms, sourceUrl, target } = await setUp(t)
+  const old = await appOn(t, sourceUrl, sms)
+  const base = { type: 'user.created', user_id: 1, payload: '{"type":"user.created"}', next_attempt_at: 5, created_at: 1 }
+  await old.db.insertInto('webhook_events').values([
+    { ...base, msg_id: 'msg_gone', status: 'delivered', attempts: 1, finished_at: 2 },
+    { ...base, msg_id: 'msg_first', status: 'pending', attempts: 2, lease_until: 99, last_status: 500, last_error: 'answered 500' },
+    { ...base, msg_id: 'msg_failed', status: 'failed', attempts: 8, finished_at: 3 },
+    { ...base, msg_id: 'msg_second', status: 'pending', attempts: 0 }
+  ]).execute()
+  await old.close()
+  const lines: string[] = []
+  t.equal(await migrateData(['--from', sourceUrl, '--to', target.url], line => lines.push(line)), 0, lines.join('\n'))
+  t.match(lines.join('\n'), /\(and 3 webhook events not yet delivered\)/)
+  t.equal(await migrateData(['--from', sourceUrl, '--to', target.url, '--force'], line => lines.push(line)), 0, lines.join('\n'))
+  const moved = await appOn(t, target.url, sms)
+  const rows = await moved.db.selectFrom('webhook_events').select(['msg_id', 'status', 'attempts', 'lease_until', 'last_error']).orderBy('id').execute()
+  t.same(rows, [
+    { msg_id: 'msg_first', status: 'pending', attempts: 2, lease_until: null, last_error: 'answered 500' },
+    { msg_id: 'msg_failed', status: 'failed', attempts: 8, lease_until: null, last_error: null },
+    { msg_id: 'msg_second', status: 'pending', attempts: 0, lease_until: null, last_error: null }
+  ], 'the undelivered ones, in order, once; the lease dropped')
+})
+
 t.test('migrate-data explains wrong arguments', async t => {
   const lines: string[] = []
   t.equal(await migrateData([], line => lines.push(line)), 2)

@@ -15,6 +15,19 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   t.ok(doc.paths['/api/profile/'].patch.responses['409'], 'refusals are documented')
 })
 
+t.test('the events sent to WEBHOOK_URL are in the document, under x-webhooks (OpenAPI 3.0), as ReDoc reads them', async t => {
+  const { app } = await buildTestApp(t)
+  const doc = (await app.inject({ url: '/openapi.json' })).json()
+  t.same(Object.keys(doc['x-webhooks']), ['user.created', 'user.signed_in', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked'])
+  const created = doc['x-webhooks']['user.created'].post
+  t.same(created.parameters.map((p: { name: string }) => p.name), ['webhook-id', 'webhook-timestamp', 'webhook-signature'])
+  const schema = created.requestBody.content['application/json'].schema
+  t.same(schema.required, ['type', 'timestamp', 'data'])
+  t.same(schema.properties.data.required, ['id', 'phone', 'invite_code'])
+  t.same(doc['x-webhooks']['invite.activated'].post.requestBody.content['application/json'].schema.properties.data.required, ['id', 'phone', 'activated_invite_code', 'inviter_id'])
+  t.ok(doc.tags.some((tag: { name: string }) => tag.name === 'webhooks'))
+})
+
 t.test('the document says what the routes do: optional parameters and bodies, each status, Retry-After, forms', async t => {
   const { app } = await buildTestApp(t)
   const doc = (await app.inject({ url: '/openapi.json' })).json()

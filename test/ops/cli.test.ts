@@ -99,6 +99,27 @@ t.test('invites tree draws the referral tree', async t => {
   t.same(JSON.parse((await cli('invites', 'tree', carol, '--json')).stdout).invited, [])
 })
 
+t.test('webhooks list and resend: the events not delivered, and failed ones sent again', async t => {
+  const { app, cli } = await setup(t)
+  const base = { type: 'user.created', user_id: 1, payload: '{}', next_attempt_at: 1, created_at: Date.UTC(2026, 0, 1) }
+  await app.db.insertInto('webhook_events').values([
+    { ...base, msg_id: 'msg_delivered', status: 'delivered', attempts: 1, finished_at: 2 },
+    { ...base, msg_id: 'msg_pending', status: 'pending', attempts: 2, last_status: 500, last_error: 'answered 500' },
+    { ...base, msg_id: 'msg_failed', status: 'failed', attempts: 8, last_error: 'no answer in 10000 ms', finished_at: Date.UTC(2026, 0, 2) }
+  ]).execute()
+  const listed = await cli('webhooks', 'list')
+  t.equal(listed.code, 0)
+  t.match(listed.stdout, /^2 event\(s\)\n {2}msg_pending {2}user\.created +pending {2}attempts 2 {2}created 2026-01-01T00:00:00\.000Z {2}next 1970-01-01T00:00:00\.001Z {2}answered 500\n {2}msg_failed .* failed +attempts 8 .* gave up 2026-01-02T00:00:00\.000Z {2}no answer in 10000 ms\n$/)
+  t.same(JSON.parse((await cli('webhooks', 'list', 'failed', '--json')).stdout).map((e: { msg_id: string }) => e.msg_id), ['msg_failed'])
+  t.match(await cli('webhooks', 'list', 'delivered'), { code: 2, stderr: /webhooks list takes pending, failed or nothing/ })
+  t.same(await cli('webhooks', 'resend', 'msg_pending'), { code: 1, stdout: '', stderr: 'phonepass: no failed event with webhook-id msg_pending\n' })
+  t.same(await cli('webhooks', 'resend'), { code: 0, stdout: '1 failed event(s) will be sent again\n', stderr: '' })
+  const row = await app.db.selectFrom('webhook_events').selectAll().where('msg_id', '=', 'msg_failed').executeTakeFirstOrThrow()
+  t.match(row, { status: 'pending', attempts: 0, finished_at: null })
+  t.ok(Math.abs(row.next_attempt_at - Date.now()) < 60_000, 'due now')
+  t.same(JSON.parse((await cli('webhooks', 'resend', '--json')).stdout), { resent: 0 })
+})
+
 t.test('clear errors and exit codes', async t => {
   const { cli, env } = await setup(t)
   t.same(await cli('user', 'show', dave), { code: 1, stdout: '', stderr: `phonepass: no user with phone ${dave}\n` })

@@ -11,17 +11,19 @@ async function tables (db: ReturnType<typeof createDatabase>): Promise<string[]>
 t.test('migrations go up, down and up again', async t => {
   const db = createDatabase('sqlite::memory:')
   t.teardown(async () => { await db.destroy() })
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
   t.same(await migrateToLatest(db), [], 'a second run does nothing')
+  t.same(await migrateDown(db), ['Down 0005_webhook_events'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'])
   t.same(await migrateDown(db), ['Down 0004_signing_keys'])
   t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'users'])
   t.same(await migrateDown(db), ['Down 0003_login_code_spent'])
   t.same(await migrateDown(db), ['Down 0002_invited_order'])
   t.same(await migrateDown(db), ['Down 0001_initial'])
   t.same(await tables(db), [])
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events'])
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
 
 })
 
