@@ -73,9 +73,10 @@ t.test('a hanging provider under 250 registers at once: all answered 503 in boun
 t.test('sustained load on a hanging provider: nothing is retained from one wave to the next', async t => {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
-  // The provider shares this process's event loop with 200 requests at a time: a second lets
-  // it read the ones sent to it before they are given up.
-  const context = await buildTestApp(t, { ...roomy, SMS_TIMEOUT_MS: '1000', SMS_MAX_IN_FLIGHT: '50' })
+  // The provider shares this process's event loop with 200 requests at a time: three seconds
+  // let it read the ones sent to it before they are given up, also on a loaded machine (with
+  // one second, a busy run saw a single send reach it in twelve waves).
+  const context = await buildTestApp(t, { ...roomy, SMS_TIMEOUT_MS: '3000', SMS_MAX_IN_FLIGHT: '50' })
   const open = watchOpen(context.sms)
   const heap: number[] = []
   let called = 0
