@@ -30,8 +30,8 @@ cd "$work/repo"
 npm ci --no-audit --no-fund
 
 # The SQLite pass without the files that test the database file, the input space, timing
-# statistics or the browser rather than the runtime (crash, fuzz, timing, Chromium): the first
-# lane runs those. The PostgreSQL pass tests the database, not the runtime.
+# statistics, the browser or the bench harness rather than the runtime (crash and the webhook
+# crash, fuzz, timing, Chromium, bench): the first lane runs those. The PostgreSQL pass tests the database, not the runtime.
 echo "== tests on Node $major (npm run test:runtime)"
 npm run test:runtime
 
