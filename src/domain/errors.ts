@@ -27,6 +27,7 @@ export const errorStatus = {
   not_authenticated: 401,
   token_not_valid: 401,
   cross_site_request: 403,
+  account_blocked: 403,
   not_found: 404,
   method_not_allowed: 405,
   unsupported_media_type: 415,

@@ -8,7 +8,7 @@ import {
   findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
   revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
-import { findUserByPhone, insertUser } from '../store/users.js'
+import { findUserByPhone, insertUser, lockUnblockedUser } from '../store/users.js'
 import { isDatabaseUnavailable, type DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
@@ -198,6 +198,9 @@ export function createAuthService (context: ServiceContext) {
       // A right code's try is not held against the phone or the address.
       await counted.taken.giveBack(trx)
       const { user, created } = await findOrCreateUser(trx, phone, now)
+      // Told only to whoever holds the phone (the code was right); committed like a sign-in, so
+      // the code is spent. The lock orders this sign-in with a block of the same account.
+      if (!await lockUnblockedUser(trx, user.id)) return { refusal: new DomainError('account_blocked') }
       const sessionId = await openSession(trx, user.id, kind, client, now)
       // In the sign-in's transaction: the events exist exactly when the sign-in committed.
       if (created) await events.record(trx, 'user.created', { id: user.id, phone: user.phone, invite_code: user.invite_code })

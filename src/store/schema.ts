@@ -9,6 +9,9 @@ export interface UsersTable {
   invited_by: number | null
   invited_at: number | null
   created_at: number
+  /** Set by an operator (`phonepass user block`): no sign-in, no session, until unblocked. */
+  blocked_at: number | null
+  blocked_reason: string | null
 }
 
 export interface LoginCodesTable {

@@ -67,6 +67,8 @@ t.test('migrations go up, down and up again on PostgreSQL', async t => {
   t.same(await migrateToLatest(db), migrationNames.map(name => `Up ${name}`))
   const { rows } = await adminQuery(`select data_type from information_schema.columns where table_schema = '${schema}' and table_name = 'users' and column_name = 'id'`)
   t.same(rows, [{ data_type: 'bigint' }], 'ids are bigserial')
+  const blocks = await adminQuery(`select column_name, data_type from information_schema.columns where table_schema = '${schema}' and table_name = 'users' and column_name like 'blocked_%' order by 1`)
+  t.same(blocks.rows, [{ column_name: 'blocked_at', data_type: 'bigint' }, { column_name: 'blocked_reason', data_type: 'character varying' }], '0006 adds the block columns')
 })
 
 t.test('migrating while other schemas of the database come and go', async t => {

@@ -8,12 +8,20 @@ async function tables (db: ReturnType<typeof createDatabase>): Promise<string[]>
   return result.rows.map(row => row.name)
 }
 
+async function userColumns (db: ReturnType<typeof createDatabase>): Promise<string[]> {
+  const result = await sql<{ name: string }>`select name from pragma_table_info('users') order by name`.execute(db)
+  return result.rows.map(row => row.name)
+}
+
 t.test('migrations go up, down and up again', async t => {
   const db = createDatabase('sqlite::memory:')
   t.teardown(async () => { await db.destroy() })
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks'])
   t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
   t.same(await migrateToLatest(db), [], 'a second run does nothing')
+  t.same(await userColumns(db), ['blocked_at', 'blocked_reason', 'created_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
+  t.same(await migrateDown(db), ['Down 0006_user_blocks'])
+  t.same(await userColumns(db), ['created_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
   t.same(await migrateDown(db), ['Down 0005_webhook_events'])
   t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'])
   t.same(await migrateDown(db), ['Down 0004_signing_keys'])
@@ -22,9 +30,9 @@ t.test('migrations go up, down and up again', async t => {
   t.same(await migrateDown(db), ['Down 0002_invited_order'])
   t.same(await migrateDown(db), ['Down 0001_initial'])
   t.same(await tables(db), [])
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks'])
   t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
-
+  t.same(await userColumns(db), ['blocked_at', 'blocked_reason', 'created_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
 })
 
 t.test('the schema holds the rules itself: unique phone and invite code, no self-invite', async t => {

@@ -105,9 +105,9 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     schema: {
       tags: ['auth'],
       summary: 'Sign in with the code; the first sign-in creates the account',
-      description: 'Each code allows a limited number of tries (attempts_left in a 400); then 429. Wrong codes are also limited per phone a day (then 429 too_many_wrong_codes for devices that never signed in to it) and per IP an hour.',
+      description: 'Each code allows a limited number of tries (attempts_left in a 400); then 429. Wrong codes are also limited per phone a day (then 429 too_many_wrong_codes for devices that never signed in to it) and per IP an hour. A right code for an account an operator has blocked gets 403 account_blocked (and is spent).',
       body: VerifyBody,
-      response: { 200: VerifyReply, ...errorResponses(400, 429) }
+      response: { 200: VerifyReply, ...errorResponses(400, 403, 429) }
     }
   }, async (request) => {
     const client = { ...clientOf(request), deviceToken: request.body.device_token }
