@@ -3,15 +3,17 @@ import { DomainError } from '../domain/errors.js'
 import {
   findProfile, findUserById, findUserByInviteCode, isInReferralChain, listInvitedPhones, lockReferralGraph, setInviter, type ProfileRow
 } from '../store/users.js'
+import { findDeletedPhone } from '../store/accounts.js'
 import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
+import { hashPhone } from './keys.js'
 import { createLimits } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
 
 export type Profile = ProfileRow
 
 export function createProfileService (context: ServiceContext) {
-  const { db, clock, config } = context
+  const { db, clock, config, keys } = context
   const limits = createLimits(context)
   const events = createEventRecorder(context)
 
@@ -51,6 +53,10 @@ export function createProfileService (context: ServiceContext) {
     // A live session of a deleted user, as getProfile treats it.
     if (me === undefined) return new DomainError('token_not_valid')
     if (me.invited_by !== null) return new DomainError('invite_already_activated', { field: 'invite_code' })
+    // A phone whose deleted account had activated a code: its new account may not take another.
+    if ((await findDeletedPhone(trx, keys.phone.map(key => hashPhone(key, me.phone))))?.hadActivated === true) {
+      return new DomainError('invite_already_activated', { field: 'invite_code' })
+    }
     const inviter = await findUserByInviteCode(trx, inviteCode)
     if (inviter === undefined) return new DomainError('invite_not_found', { field: 'invite_code' })
     if (inviter.id === userId) return new DomainError('invite_own_code', { field: 'invite_code' })

@@ -13,7 +13,8 @@ export async function findUserById (db: DbOrTransaction, id: number): Promise<Us
 }
 
 export async function findUserByInviteCode (db: DbOrTransaction, inviteCode: string): Promise<UserRow | undefined> {
-  return await db.selectFrom('users').selectAll().where('invite_code', '=', inviteCode).executeTakeFirst()
+  // A deleted account's code stays reserved, but no one may join with it any more.
+  return await db.selectFrom('users').selectAll().where('invite_code', '=', inviteCode).where('deleted_at', 'is', null).executeTakeFirst()
 }
 
 /**

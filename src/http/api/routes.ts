@@ -11,7 +11,7 @@ import { acceptedBodyTypes } from '../multipart-forms.js'
 import { requireBearer } from './authenticate.js'
 import { guardCrossOrigin } from './cross-origin.js'
 import {
-  ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
+  DeleteAccountBody, ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
   TokenVerifyBody, TokenVerifyReply, VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
 } from './schemas.js'
 
@@ -126,6 +126,21 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
       response: { 200: Type.Ref('Profile'), ...errorResponses(401) }
     }
   }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+
+  app.delete('/users/me/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Delete my account',
+      description: 'Proven by a fresh code: ask for one with POST /api/users/register/ for the account\'s own phone, then send it here. Erased at once: the phone, every session and refresh token (tokens already issued fail on their next request), the login code, the addresses and user agents. Kept: the invite code, reserved and still shown on the profiles of those who joined with it. The phone may sign up again as a new account. A wrong or missing code gets the same answers as verify_code.',
+      security: bearerSecurity,
+      body: DeleteAccountBody,
+      response: { 204: Type.Null({ description: 'The account is deleted' }), ...errorResponses(400, 401, 429) }
+    }
+  }, async (request, reply) => {
+    await auth.deleteAccount(authOf(request).userId, request.body.auth_code, { ...clientOf(request), deviceToken: request.body.device_token })
+    return await reply.code(204).send(null)
+  })
 
   // DRF's limit/offset pagination shape, for users who invited more than a profile shows.
   app.get('/users/me/invited/', {

@@ -70,6 +70,11 @@ export const InviteBody = Type.Object({
   invite_code: Type.String({ minLength: 1, maxLength: 32, description: 'Another user\'s invite code; case-insensitive', examples: ['K7M2XQ'] })
 })
 
+export const DeleteAccountBody = Type.Object({
+  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'A fresh code sent to the account\'s own phone (POST /api/users/register/ with that phone)', examples: ['1234'] }),
+  device_token: Type.Optional(DeviceTokenInput)
+})
+
 export const TokenVerifyBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096, description: 'An access token' }) })
 export const TokenVerifyReply = Type.Object({}, { description: 'The token is genuine, unexpired, and its session is live' })
 

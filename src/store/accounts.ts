@@ -1,0 +1,67 @@
+import { sql } from 'kysely'
+import type { DbOrTransaction } from './database.js'
+
+// Deleting an account: what goes, and the little that is kept (docs/SECURITY.md).
+
+/**
+ * Turns the user's row into a tombstone: the phone becomes `#<id>` (never an E.164 number, so
+ * the phone is free for a new account), the person leaves their inviter's list (invited_by
+ * null), the block goes; the invite code stays, reserved, and the rows of those who joined
+ * with it keep pointing here. True when this call deleted the account.
+ */
+export async function tombstoneUser (db: DbOrTransaction, userId: number, now: number): Promise<boolean> {
+  const row = await db.updateTable('users')
+    .set({ phone: sql<string>`'#' || id`, deleted_at: now, invited_by: null, invited_at: null, blocked_at: null, blocked_reason: null })
+    .where('id', '=', userId)
+    .where('deleted_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * Every session of the user and its refresh tokens, with their times, addresses and user
+ * agents. The tokens go first, then the sessions: a refresh in flight holds its token's row and
+ * then needs the session's key, so taking the session first could deadlock with it.
+ */
+export async function deleteUserSessions (db: DbOrTransaction, userId: number): Promise<number> {
+  await db.deleteFrom('refresh_tokens')
+    .where('session_id', 'in', eb => eb.selectFrom('sessions').select('id').where('user_id', '=', userId))
+    .execute()
+  const result = await db.deleteFrom('sessions').where('user_id', '=', userId).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+/** The phone's login code, spent or not (with the address it was asked from). */
+export async function deleteLoginCodes (db: DbOrTransaction, phone: string): Promise<void> {
+  await db.deleteFrom('login_codes').where('phone', '=', phone).execute()
+}
+
+/**
+ * Keeps the deleted phone's keyed hash: when (the last deletion) and whether any deleted
+ * account of it had activated an invite code (once true, it stays true).
+ */
+export async function keepDeletedPhone (db: DbOrTransaction, phoneHash: string, now: number, hadActivated: boolean): Promise<void> {
+  await db.insertInto('deleted_phones').values({ phone_hash: phoneHash, deleted_at: now, had_activated: hadActivated ? 1 : 0 })
+    .onConflict(oc => oc.column('phone_hash').doUpdateSet({
+      deleted_at: now,
+      had_activated: sql<number>`case when deleted_phones.had_activated = 1 or excluded.had_activated = 1 then 1 else 0 end`
+    }))
+    .execute()
+}
+
+/** The kept record of one of the hashes (one per key, for secret rotation), if any. */
+export async function findDeletedPhone (db: DbOrTransaction, phoneHashes: readonly string[]): Promise<{ deletedAt: number, hadActivated: boolean } | undefined> {
+  if (phoneHashes.length === 0) return undefined
+  const rows = await db.selectFrom('deleted_phones').select(['deleted_at', 'had_activated'])
+    .where('phone_hash', 'in', [...phoneHashes])
+    .execute()
+  if (rows.length === 0) return undefined
+  return { deletedAt: Math.max(...rows.map(row => Number(row.deleted_at))), hadActivated: rows.some(row => Number(row.had_activated) === 1) }
+}
+
+/** Records of phones that never activated a code serve device tokens only: gone once those have expired. */
+export async function deleteDeletedPhonesBefore (db: DbOrTransaction, before: number): Promise<number> {
+  const result = await db.deleteFrom('deleted_phones').where('had_activated', '=', 0).where('deleted_at', '<', before).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
