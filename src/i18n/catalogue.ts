@@ -58,6 +58,18 @@ export type MessageKey =
   | 'page_session_since'
   | 'page_sign_out_others'
   | 'page_sign_out'
+  | 'page_delete_link'
+  | 'page_delete_title'
+  | 'page_delete_erased_title'
+  | 'page_delete_erased'
+  | 'page_delete_kept_title'
+  | 'page_delete_kept'
+  | 'page_delete_send_code'
+  | 'page_delete_code_intro'
+  | 'page_delete_confirm'
+  | 'page_delete_keep'
+  | 'page_deleted_title'
+  | 'page_deleted_text'
   | 'page_invite_activated'
   | 'page_others_signed_out'
   | 'page_not_found_title'
@@ -151,6 +163,18 @@ const en: Catalogue = {
   page_session_since: 'since {date}',
   page_sign_out_others: 'Sign out everywhere else',
   page_sign_out: 'Sign out',
+  page_delete_link: 'Delete my account',
+  page_delete_title: 'Delete your account',
+  page_delete_erased_title: 'Erased at once',
+  page_delete_erased: 'Your phone number, every sign-in in apps and browsers with its times, addresses and devices, and any code waiting for you. Apps and browsers signed in to this account are signed out.',
+  page_delete_kept_title: 'What stays',
+  page_delete_kept: 'Your invite code is never given to anyone else, and people who joined with it keep it on their profile. If you had activated an invite code, a new account with this number cannot activate another. You may sign up again with this number as a new account.',
+  page_delete_send_code: 'Send a code to {phone}',
+  page_delete_code_intro: 'To confirm, enter the code we sent to {phone}. This cannot be undone.',
+  page_delete_confirm: 'Delete my account',
+  page_delete_keep: 'Keep my account',
+  page_deleted_title: 'Your account is deleted',
+  page_deleted_text: 'Your account is deleted and you are signed out.',
   page_invite_activated: 'Invite code activated.',
   page_others_signed_out: 'Signed out of other sessions: {count}.',
   page_not_found_title: 'Page not found',
@@ -245,6 +269,18 @@ const ru: Catalogue = {
   page_session_since: 'с {date}',
   page_sign_out_others: 'Выйти на всех других устройствах',
   page_sign_out: 'Выйти',
+  page_delete_link: 'Удалить мою учётную запись',
+  page_delete_title: 'Удаление учётной записи',
+  page_delete_erased_title: 'Удаляется сразу',
+  page_delete_erased: 'Ваш номер телефона, все входы в приложениях и браузерах с их временем, адресами и устройствами, а также ожидающий вас код. Приложения и браузеры, где вы вошли, будут отключены.',
+  page_delete_kept_title: 'Что остаётся',
+  page_delete_kept: 'Ваш код приглашения никогда не достанется никому другому, и те, кто пришёл по нему, сохранят его в своём профиле. Если вы активировали код приглашения, новая учётная запись с этим номером не сможет активировать другой. С этим номером можно зарегистрироваться заново как новая учётная запись.',
+  page_delete_send_code: 'Отправить код на {phone}',
+  page_delete_code_intro: 'Для подтверждения введите код, отправленный на {phone}. Это нельзя отменить.',
+  page_delete_confirm: 'Удалить мою учётную запись',
+  page_delete_keep: 'Оставить учётную запись',
+  page_deleted_title: 'Учётная запись удалена',
+  page_deleted_text: 'Ваша учётная запись удалена, и вы вышли.',
   page_invite_activated: 'Код приглашения активирован.',
   page_others_signed_out: 'Завершено других сеансов: {count}.',
   page_not_found_title: 'Страница не найдена',

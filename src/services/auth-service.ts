@@ -207,6 +207,13 @@ export function createAuthService (context: ServiceContext) {
     return undefined
   }
 
+  /** The code that proves a deletion, sent to the account's own phone (the pages' first step). */
+  async function requestDeletionCode (userId: number, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+    const user = await findUserById(db, userId)
+    if (user === undefined || user.deleted_at !== null) throw new DomainError('token_not_valid')
+    return await requestCode(user.phone, client, locale)
+  }
+
   /**
    * Deletes the account, proven by a fresh code sent to its phone. One transaction: the code
    * spent, the row made a tombstone (the invite code stays reserved), every session and refresh
@@ -369,6 +376,7 @@ export function createAuthService (context: ServiceContext) {
     signOutByRefreshToken,
     listSessions,
     signOutOtherSessions,
+    requestDeletionCode,
     deleteAccount
   }
 }

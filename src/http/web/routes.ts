@@ -293,6 +293,54 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     return seeOther(reply, '/profile')
   })
 
+  async function renderDelete (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    const person = await profile.getProfile(signedIn(request).userId)
+    return await renderPage(request, reply, 'delete', {
+      title: 'page_delete_title', flash: takeFlash(request), form: state, phone: formatPhoneForDisplay(person.phone)
+    }, state.status)
+  }
+
+  async function renderDeleteCode (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    const person = await profile.getProfile(signedIn(request).userId)
+    return await renderPage(request, reply, 'delete-code', {
+      title: 'page_delete_title',
+      flash: takeFlash(request),
+      form: state,
+      phone: formatPhoneForDisplay(person.phone),
+      codeLength: config.otp.length,
+      attemptsLeft: state.attemptsLeft
+    }, state.status)
+  }
+
+  app.get('/profile/delete', { preHandler: requireSignIn }, async (request, reply) => await renderDelete(request, reply, freshForm))
+
+  app.post('/profile/delete', {
+    preHandler: requireSignIn,
+    config: { form: { fields: [], render: renderDelete }, staleForm: { page: '/profile/delete' } }
+  }, async (request, reply) => {
+    await auth.requestDeletionCode(signedIn(request).userId, clientOf(request), localeOf(request))
+    return seeOther(reply, '/profile/delete/code')
+  })
+
+  app.get('/profile/delete/code', { preHandler: requireSignIn }, async (request, reply) => await renderDeleteCode(request, reply, freshForm))
+
+  app.post('/profile/delete/code', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ auth_code: Text(16) }) },
+    config: { form: { fields: ['auth_code'], render: renderDeleteCode }, staleForm: { page: '/profile/delete/code' } }
+  }, async (request, reply) => {
+    await auth.deleteAccount(signedIn(request).userId, request.body.auth_code.trim(), clientOf(request))
+    // The account's sessions are gone with it; a fresh cookie keeps nothing from it.
+    request.session.regenerate()
+    return seeOther(reply, '/account-deleted')
+  })
+
+  app.get('/account-deleted', async (request, reply) => await renderPage(request, reply, 'deleted', { title: 'page_deleted_title' }))
+
   app.post('/logout', { config: { staleForm: { page: '/profile', done: 'signedOut' } } }, async (request, reply) => {
     const sid = request.session.get('sid')
     if (sid !== undefined) await auth.signOut(sid)
