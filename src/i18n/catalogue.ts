@@ -59,6 +59,7 @@ export type MessageKey =
   | 'page_sign_out_others'
   | 'page_sign_out'
   | 'page_delete_link'
+  | 'page_export_link'
   | 'page_delete_title'
   | 'page_delete_erased_title'
   | 'page_delete_erased'
@@ -164,6 +165,7 @@ const en: Catalogue = {
   page_sign_out_others: 'Sign out everywhere else',
   page_sign_out: 'Sign out',
   page_delete_link: 'Delete my account',
+  page_export_link: 'Download my data',
   page_delete_title: 'Delete your account',
   page_delete_erased_title: 'Erased at once',
   page_delete_erased: 'Your phone number, every sign-in in apps and browsers with its times, addresses and devices, and any code waiting for you. Apps and browsers signed in to this account are signed out.',
@@ -270,6 +272,7 @@ const ru: Catalogue = {
   page_sign_out_others: 'Выйти на всех других устройствах',
   page_sign_out: 'Выйти',
   page_delete_link: 'Удалить мою учётную запись',
+  page_export_link: 'Скачать мои данные',
   page_delete_title: 'Удаление учётной записи',
   page_delete_erased_title: 'Удаляется сразу',
   page_delete_erased: 'Ваш номер телефона, все входы в приложениях и браузерах с их временем, адресами и устройствами, а также ожидающий вас код. Приложения и браузеры, где вы вошли, будут отключены.',

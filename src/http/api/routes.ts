@@ -11,7 +11,7 @@ import { acceptedBodyTypes } from '../multipart-forms.js'
 import { requireBearer } from './authenticate.js'
 import { guardCrossOrigin } from './cross-origin.js'
 import {
-  DeleteAccountBody, ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
+  DataExport, DeleteAccountBody, ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
   TokenVerifyBody, TokenVerifyReply, VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
 } from './schemas.js'
 
@@ -141,6 +141,17 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     await auth.deleteAccount(authOf(request).userId, request.body.auth_code, { ...clientOf(request), deviceToken: request.body.device_token })
     return await reply.code(204).send(null)
   })
+
+  app.get('/users/me/export/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Everything stored about me, as JSON',
+      description: 'For a copy of one\'s data (GDPR articles 15 and 20): the profile, who invited me and whom I invited, every session kept with its times, address and user agent, the pending login code, and the webhook events about me still kept.',
+      security: bearerSecurity,
+      response: { 200: DataExport, ...errorResponses(401) }
+    }
+  }, async (request) => await profile.exportData(authOf(request).userId))
 
   // DRF's limit/offset pagination shape, for users who invited more than a profile shows.
   app.get('/users/me/invited/', {

@@ -316,6 +316,14 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     }, state.status)
   }
 
+  app.get('/profile/export', { preHandler: requireSignIn }, async (request, reply) => {
+    const data = await profile.exportData(signedIn(request).userId)
+    return await reply.header('content-disposition', 'attachment; filename="phonepass-my-data.json"')
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify(data, null, 2))
+  })
+
   app.get('/profile/delete', { preHandler: requireSignIn }, async (request, reply) => await renderDelete(request, reply, freshForm))
 
   app.post('/profile/delete', {
