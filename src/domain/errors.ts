@@ -24,6 +24,7 @@ export const errorStatus = {
   invite_not_found: 404,
   invite_already_activated: 409,
   invite_cycle: 409,
+  phone_taken: 409,
   not_authenticated: 401,
   token_not_valid: 401,
   cross_site_request: 403,

@@ -11,6 +11,7 @@ type Catalogue = Record<ErrorCode | MessageKey, string>
 export type MessageKey =
   | 'code_sent'
   | 'sms_text'
+  | 'sms_phone_changed'
   | 'signed_out'
   | 'field_required'
   | 'field_type_string'
@@ -110,6 +111,7 @@ const en: Catalogue = {
   token_not_valid: 'The token is invalid or expired. Sign in again.',
   cross_site_request: 'This request came from another website, which may not send it. Use the app or this site itself.',
   account_blocked: 'This account has been blocked. Contact support if you think this is a mistake.',
+  phone_taken: 'This number already has an account. To move to it, delete that account first or use another number.',
   not_found: 'Not found.',
   method_not_allowed: 'Method "{method}" not allowed.',
   unsupported_media_type: 'Send the body as JSON or as a form.',
@@ -118,6 +120,7 @@ const en: Catalogue = {
   internal_error: 'Something went wrong on our side. Try again; if it goes on, quote the request id {requestId}.',
   code_sent: 'A code was sent to {phone}.',
   sms_text: 'Your phonepass code: {code}. It expires in {minutes} min. Do not share it.',
+  sms_phone_changed: 'phonepass: your account has moved from this number to {phone}. If you did not do this, contact support.',
   signed_out: 'You have signed out.',
   field_required: 'This field is required.',
   field_type_string: 'Must be text.',
@@ -217,6 +220,7 @@ const ru: Catalogue = {
   token_not_valid: 'Токен недействителен или истёк. Войдите снова.',
   cross_site_request: 'Этот запрос пришёл с другого сайта, которому его отправлять нельзя. Воспользуйтесь приложением или самим этим сайтом.',
   account_blocked: 'Эта учётная запись заблокирована. Если вы считаете это ошибкой, обратитесь в поддержку.',
+  phone_taken: 'С этим номером уже есть учётная запись. Чтобы перейти на него, сначала удалите ту учётную запись или выберите другой номер.',
   not_found: 'Не найдено.',
   method_not_allowed: 'Метод «{method}» здесь не поддерживается.',
   unsupported_media_type: 'Отправьте тело запроса как JSON или как форму.',
@@ -225,6 +229,7 @@ const ru: Catalogue = {
   internal_error: 'Что-то пошло не так на нашей стороне. Повторите; если ошибка не исчезнет, сообщите номер запроса {requestId}.',
   code_sent: 'Код отправлен на {phone}.',
   sms_text: 'Код phonepass: {code}. Действует {minutes} мин. Никому его не сообщайте.',
+  sms_phone_changed: 'phonepass: ваша учётная запись перенесена с этого номера на {phone}. Если это были не вы, обратитесь в поддержку.',
   signed_out: 'Вы вышли.',
   field_required: 'Обязательное поле.',
   field_type_string: 'Должно быть текстом.',

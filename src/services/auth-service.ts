@@ -8,7 +8,7 @@ import {
   findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
   revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
-import { deleteDeletedPhonesBefore, deleteLoginCodes, deleteUserSessions, findDeletedPhone, keepDeletedPhone, tombstoneUser } from '../store/accounts.js'
+import { deleteDeletedPhonesBefore, deleteLoginCodes, deleteUserSessions, findDeletedPhone, keepDeletedPhone, movePhone, tombstoneUser } from '../store/accounts.js'
 import { findUserById, findUserByPhone, insertUser, lockReferralGraph, lockUnblockedUser } from '../store/users.js'
 import { isDatabaseUnavailable, type DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
@@ -207,6 +207,52 @@ export function createAuthService (context: ServiceContext) {
     return undefined
   }
 
+  /**
+   * Step one of a change of number: a code to the new number, with register's destination
+   * checks and limits. Whether the number has an account is not said here (any signed-in user
+   * could ask about any number); it is said at step two, to whoever proves they hold it.
+   */
+  async function requestPhoneChangeCode (userId: number, rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+    const user = await findUserById(db, userId)
+    if (user === undefined || user.deleted_at !== null) throw new DomainError('token_not_valid')
+    return await requestCode(rawPhone, client, locale)
+  }
+
+  /**
+   * Step two: the new number's code moves the account. One transaction: the code spent, the
+   * phone moved (refused with 409 phone_taken when the number has an account), the old phone's
+   * keyed hash kept as on a deletion (its device tokens are the old number's; a code activated
+   * stays counted against it), user.phone_changed recorded. Then a short SMS tells the old number.
+   */
+  async function changePhone (userId: number, rawPhone: string, code: string, client: ClientInfo, locale: Locale): Promise<string> {
+    const phone = normalize(rawPhone)
+    if (!codeFormat.test(code)) throw new DomainError('code_invalid', { field: 'auth_code' })
+    const deviceId = deviceTokens.verify(client.deviceToken, phone)
+    const now = clock.now()
+    const outcome = await db.transaction().execute(async (trx) => {
+      const refused = await spendRightCode(trx, phone, code, await knownDevice(trx, phone, deviceId, client.deviceToken), client.ip, now)
+      if (refused !== undefined) return { refusal: refused }
+      const user = await findUserById(trx, userId)
+      if (user === undefined || user.deleted_at !== null) return { refusal: new DomainError('token_not_valid') }
+      const moved = await movePhone(trx, userId, phone)
+      if (moved === 'taken') return { refusal: new DomainError('phone_taken', { field: 'phone' }) }
+      if (moved === 'gone') return { refusal: new DomainError('token_not_valid') }
+      await keepDeletedPhone(trx, hashPhone(phoneKey, user.phone), now, user.invited_by !== null)
+      await events.record(trx, 'user.phone_changed', { id: userId, phone, previous_phone: user.phone })
+      return { previous: user.phone }
+    })
+    if (outcome.refusal !== undefined) throw outcome.refusal
+    const previous = outcome.previous
+    if (!config.testPhoneNumbers.has(previous)) {
+      // Best effort: the move is done; a lost notice is logged, not a failed request.
+      await sms.send({ to: previous, code: '', body: translate(locale, 'sms_phone_changed', { phone }) }).catch((error: unknown) => {
+        logger.warn({ err: error, phone: maskPhone(previous), provider: sms.name }, 'notice of a number change not sent')
+      })
+    }
+    logger.info({ userId, phone: maskPhone(phone) }, 'phone changed')
+    return phone
+  }
+
   /** The code that proves a deletion, sent to the account's own phone (the pages' first step). */
   async function requestDeletionCode (userId: number, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
     const user = await findUserById(db, userId)
@@ -377,7 +423,9 @@ export function createAuthService (context: ServiceContext) {
     listSessions,
     signOutOtherSessions,
     requestDeletionCode,
-    deleteAccount
+    deleteAccount,
+    requestPhoneChangeCode,
+    changePhone
   }
 }
 

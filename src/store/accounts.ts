@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { DomainError } from '../domain/errors.js'
 import type { DbOrTransaction } from './database.js'
 
 // Deleting an account: what goes, and the little that is kept (docs/SECURITY.md).
@@ -99,5 +100,30 @@ export async function readUserData (db: DbOrTransaction, userId: number): Promis
     sessions: sessions.map(row => ({ ...row, created_at: Number(row.created_at), last_seen_at: Number(row.last_seen_at), expires_at: Number(row.expires_at), revoked_at: row.revoked_at === null ? null : Number(row.revoked_at) })),
     loginCode: loginCode === undefined ? undefined : { ...loginCode, created_at: Number(loginCode.created_at), expires_at: Number(loginCode.expires_at), spent_at: loginCode.spent_at === null ? null : Number(loginCode.spent_at) },
     events: events.map(row => ({ ...row, created_at: Number(row.created_at) }))
+  }
+}
+
+function isUniqueViolation (error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE'
+}
+
+/**
+ * Moves the account to a new phone unless another account has it. 'taken' when one has it (the
+ * caller's transaction stays usable); a sign-up of the same phone committing between the check
+ * and the write trips the unique index instead, which throws phone_taken (and, on PostgreSQL,
+ * ends the caller's transaction: it rolls back).
+ */
+export async function movePhone (db: DbOrTransaction, userId: number, phone: string): Promise<'moved' | 'taken' | 'gone'> {
+  const holder = await db.selectFrom('users').select('id').where('phone', '=', phone).executeTakeFirst()
+  if (holder !== undefined) return 'taken'
+  try {
+    const row = await db.updateTable('users').set({ phone })
+      .where('id', '=', userId).where('deleted_at', 'is', null)
+      .returning('id').executeTakeFirst()
+    return row === undefined ? 'gone' : 'moved'
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new DomainError('phone_taken', { field: 'phone' })
+    throw error
   }
 }

@@ -8,7 +8,7 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   const doc = res.json()
   t.equal(doc.openapi, '3.0.3')
   t.same(Object.keys(doc.paths).sort(), [
-    '/.well-known/jwks.json', '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/export/', '/api/users/me/invited/', '/api/users/register/', '/api/users/verify_code/'
+    '/.well-known/jwks.json', '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/export/', '/api/users/me/invited/', '/api/users/me/phone/', '/api/users/me/phone/verify/', '/api/users/register/', '/api/users/verify_code/'
   ])
   t.ok(doc.paths['/api/users/verify_code/'].post.requestBody.content['application/json'].schema.properties.auth_code)
   t.ok(doc.components.schemas.Profile, 'shared schemas are components')
@@ -16,6 +16,7 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   t.ok(doc.paths['/api/users/me/'].delete.requestBody.content['application/json'].schema.properties.auth_code, 'account deletion is documented')
   t.ok(doc.paths['/api/users/me/'].delete.responses['204'])
   t.ok(doc.paths['/api/users/verify_code/'].post.responses['403'], 'account_blocked is documented')
+  t.ok(doc.paths['/api/users/me/phone/verify/'].post.responses['409'], 'a number with an account is documented')
   t.ok(doc.paths['/api/users/me/export/'].get.responses['200'].content['application/json'].schema.properties.sessions, 'the export is documented')
 })
 

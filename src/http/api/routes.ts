@@ -11,7 +11,7 @@ import { acceptedBodyTypes } from '../multipart-forms.js'
 import { requireBearer } from './authenticate.js'
 import { guardCrossOrigin } from './cross-origin.js'
 import {
-  DataExport, DeleteAccountBody, ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
+  DataExport, DeleteAccountBody, ErrorBody, PhoneChangeBody, PhoneChangeVerifyBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
   TokenVerifyBody, TokenVerifyReply, VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
 } from './schemas.js'
 
@@ -152,6 +152,39 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
       response: { 200: DataExport, ...errorResponses(401) }
     }
   }, async (request) => await profile.exportData(authOf(request).userId))
+
+  app.post('/users/me/phone/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Change my number, step one: a code to the new number',
+      description: 'Register\'s destination checks and limits. Answers alike whether or not the number has an account; that is said in step two, to whoever holds the number.',
+      security: bearerSecurity,
+      body: PhoneChangeBody,
+      response: { 200: RegisterReply, ...errorResponses(400, 401, 429, 503) }
+    }
+  }, async (request) => {
+    const locale = pickLocale(request.headers['accept-language'])
+    const sent = await auth.requestPhoneChangeCode(authOf(request).userId, request.body.phone, clientOf(request), locale)
+    return { phone: sent.phone, expires_in: sent.expiresIn, resend_in: sent.resendIn, detail: translate(locale, 'code_sent', { phone: sent.phone }) }
+  })
+
+  app.post('/users/me/phone/verify/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Change my number, step two: the new number\'s code moves the account',
+      description: 'The code is checked by verify_code\'s rules and limits. 409 phone_taken when the number has an account. A short SMS tells the old number. Sessions stay signed in.',
+      security: bearerSecurity,
+      body: PhoneChangeVerifyBody,
+      response: { 200: Type.Ref('Profile'), ...errorResponses(400, 401, 409, 429) }
+    }
+  }, async (request) => {
+    const locale = pickLocale(request.headers['accept-language'])
+    const userId = authOf(request).userId
+    await auth.changePhone(userId, request.body.phone, request.body.auth_code, clientOf(request), locale)
+    return toProfileBody(await profile.getProfile(userId))
+  })
 
   // DRF's limit/offset pagination shape, for users who invited more than a profile shows.
   app.get('/users/me/invited/', {

@@ -104,6 +104,12 @@ export const DataExport = Type.Object({
   }), { description: 'Webhook events about me still kept (delivered ones are deleted after WEBHOOK_RETENTION_DAYS)' })
 }, { description: 'Everything phonepass stores about me' })
 
+export const PhoneChangeBody = Type.Object({ phone: PhoneInput })
+export const PhoneChangeVerifyBody = Type.Object({
+  phone: PhoneInput,
+  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'The code sent to the new number', examples: ['1234'] })
+})
+
 export const TokenVerifyBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096, description: 'An access token' }) })
 export const TokenVerifyReply = Type.Object({}, { description: 'The token is genuine, unexpired, and its session is live' })
 
