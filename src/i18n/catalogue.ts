@@ -60,6 +60,13 @@ export type MessageKey =
   | 'page_sign_out_others'
   | 'page_sign_out'
   | 'page_delete_link'
+  | 'page_phone_link'
+  | 'page_phone_title'
+  | 'page_phone_intro'
+  | 'page_new_phone_label'
+  | 'page_phone_code_intro'
+  | 'page_phone_confirm'
+  | 'page_phone_changed'
   | 'page_export_link'
   | 'page_delete_title'
   | 'page_delete_erased_title'
@@ -168,6 +175,13 @@ const en: Catalogue = {
   page_sign_out_others: 'Sign out everywhere else',
   page_sign_out: 'Sign out',
   page_delete_link: 'Delete my account',
+  page_phone_link: 'Change my number',
+  page_phone_title: 'Change your number',
+  page_phone_intro: 'We will send a code to the new number. Your account, invite code and sign-ins stay as they are; the old number gets a short message.',
+  page_new_phone_label: 'New phone number',
+  page_phone_code_intro: 'Enter the code we sent to {phone}.',
+  page_phone_confirm: 'Change my number',
+  page_phone_changed: 'Your number has been changed.',
   page_export_link: 'Download my data',
   page_delete_title: 'Delete your account',
   page_delete_erased_title: 'Erased at once',
@@ -277,6 +291,13 @@ const ru: Catalogue = {
   page_sign_out_others: 'Выйти на всех других устройствах',
   page_sign_out: 'Выйти',
   page_delete_link: 'Удалить мою учётную запись',
+  page_phone_link: 'Сменить номер',
+  page_phone_title: 'Смена номера',
+  page_phone_intro: 'Мы отправим код на новый номер. Учётная запись, код приглашения и входы останутся прежними; на старый номер придёт короткое сообщение.',
+  page_new_phone_label: 'Новый номер телефона',
+  page_phone_code_intro: 'Введите код, отправленный на {phone}.',
+  page_phone_confirm: 'Сменить номер',
+  page_phone_changed: 'Номер изменён.',
   page_export_link: 'Скачать мои данные',
   page_delete_title: 'Удаление учётной записи',
   page_delete_erased_title: 'Удаляется сразу',

@@ -316,6 +316,56 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     }, state.status)
   }
 
+  async function renderPhone (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    return await renderPage(request, reply, 'phone', {
+      title: 'page_phone_title', flash: takeFlash(request), form: state, phone: state.values.phone ?? ''
+    }, state.status)
+  }
+
+  async function renderPhoneCode (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    const phone = request.session.get('newPhone')
+    if (phone === undefined) return seeOther(reply, '/profile/phone')
+    return await renderPage(request, reply, 'phone-code', {
+      title: 'page_phone_title',
+      flash: takeFlash(request),
+      form: state,
+      phone: formatPhoneForDisplay(phone),
+      codeLength: config.otp.length,
+      attemptsLeft: state.attemptsLeft
+    }, state.status)
+  }
+
+  app.get('/profile/phone', { preHandler: requireSignIn }, async (request, reply) => await renderPhone(request, reply, freshForm))
+
+  app.post('/profile/phone', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ phone: Text(64) }) },
+    config: { form: { fields: ['phone'], render: renderPhone }, staleForm: { page: '/profile/phone' } }
+  }, async (request, reply) => {
+    const sent = await auth.requestPhoneChangeCode(signedIn(request).userId, request.body.phone, clientOf(request), localeOf(request))
+    request.session.set('newPhone', sent.phone)
+    return seeOther(reply, '/profile/phone/code')
+  })
+
+  app.get('/profile/phone/code', { preHandler: requireSignIn }, async (request, reply) => await renderPhoneCode(request, reply, freshForm))
+
+  app.post('/profile/phone/code', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ auth_code: Text(16) }) },
+    config: { form: { fields: ['auth_code'], render: renderPhoneCode }, staleForm: { page: '/profile/phone/code' } }
+  }, async (request, reply) => {
+    const phone = request.session.get('newPhone')
+    if (phone === undefined) return seeOther(reply, '/profile/phone')
+    await auth.changePhone(signedIn(request).userId, phone, request.body.auth_code.trim(), clientOf(request), localeOf(request))
+    request.session.set('newPhone', undefined)
+    request.session.set('flash', { key: 'page_phone_changed' })
+    return seeOther(reply, '/profile')
+  })
+
   app.get('/profile/export', { preHandler: requireSignIn }, async (request, reply) => {
     const data = await profile.exportData(signedIn(request).userId)
     return await reply.header('content-disposition', 'attachment; filename="phonepass-my-data.json"')
