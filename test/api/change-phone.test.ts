@@ -96,3 +96,21 @@ t.test('race: a change of number against a sign-up of the same new number', asyn
   }
   t.comment(`change/sign-up outcomes: ${seen.join(' ')}`)
 })
+
+t.test('moving away does not give the old number a second activation', async t => {
+  const context = await setup(t)
+  const inviter = await signIn(context, '+79123478021')
+  const other = await signIn(context, '+79123478022')
+  const alice = await signIn(context, '+79123478023')
+  const activate = async (access: string, code: string) => await context.app.inject({ method: 'PATCH', url: '/api/profile/', headers: bearer(access), payload: { invite_code: code } })
+  t.equal((await activate(alice.access, inviter.user.invite_code)).statusCode, 200)
+  await change(context, alice.access, '+79123478024')
+  t.equal((await confirm(context, alice.access, '+79123478024', context.sms.lastCode('+79123478024'))).statusCode, 200)
+  t.equal((await me(context, alice.access)).activated_invite_code, inviter.user.invite_code, 'the account keeps its activation')
+  context.clock.advance(61_000)
+  const fresh = await signIn(context, '+79123478023')
+  t.not(fresh.user.id, alice.user.id)
+  const refused = await activate(fresh.access, other.user.invite_code)
+  t.equal(refused.statusCode, 409)
+  t.equal(refused.json().code, 'invite_already_activated')
+})
