@@ -4,6 +4,8 @@ import * as invitedOrder from './0002_invited_order.js'
 import * as loginCodeSpent from './0003_login_code_spent.js'
 import * as signingKeys from './0004_signing_keys.js'
 import * as webhookEvents from './0005_webhook_events.js'
+import * as userBlocks from './0006_user_blocks.js'
+import * as accountDeletion from './0007_account_deletion.js'
 
 /** Every migration, in order. Listed statically so the built and the test runs find the same set. */
 export const migrations: Record<string, Migration> = {
@@ -11,5 +13,7 @@ export const migrations: Record<string, Migration> = {
   '0002_invited_order': invitedOrder,
   '0003_login_code_spent': loginCodeSpent,
   '0004_signing_keys': signingKeys,
-  '0005_webhook_events': webhookEvents
+  '0005_webhook_events': webhookEvents,
+  '0006_user_blocks': userBlocks,
+  '0007_account_deletion': accountDeletion
 }

@@ -140,6 +140,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const limits = createLimits(context)
   const cleanup = setInterval(() => {
     limits.removeExpired().catch((err: unknown) => { app.log.warn({ err }, 'could not delete expired limit counters') })
+    app.services.auth.forgetDeletedPhones().catch((err: unknown) => { app.log.warn({ err }, 'could not forget deleted phones') })
   }, limitCleanupIntervalMs).unref()
   app.addHook('onClose', async () => { clearInterval(cleanup) })
 

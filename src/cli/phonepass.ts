@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { DomainError } from '../domain/errors.js'
 import { systemClock } from '../services/clock.js'
-import { createOperatorService, type InviteNode, type UserState } from '../services/operator-service.js'
+import { blockReasonMaxLength, createOperatorService, type InviteNode, type UserState } from '../services/operator-service.js'
 import type { KeyInfo } from '../services/signing-keys.js'
 import { createDatabase, type Db } from '../store/database.js'
 import { migrateToLatest } from '../store/migrator.js'
@@ -17,6 +17,9 @@ Commands:
   migrate                   apply pending database migrations
   user show <phone>         profile, sessions, code and limit state
   user sign-out <phone>     revoke all of the user's sessions
+  user block <phone> --reason "..."
+                            stop an account: no sign-in, every session ended at once
+  user unblock <phone>      lift a block; the person may sign in again
   limits clear <phone>      delete the phone's rate-limit counters
   invites tree <phone>      the users invited by this one, and theirs, as a tree
   keys list                 the keys that sign access tokens, and their states
@@ -43,6 +46,7 @@ const time = (ms: number | null): string => ms === null ? '-' : new Date(ms).toI
 function printUser (state: UserState, { out }: Output): void {
   const { profile } = state
   out(`user ${profile.id}  ${profile.phone}  invite code ${profile.inviteCode}  since ${time(state.createdAt)}`)
+  if (state.blocked !== null) out(`BLOCKED since ${time(state.blocked.at)}: ${state.blocked.reason ?? ''}`)
   out(`activated invite code: ${profile.activatedInviteCode ?? '-'}`)
   out(`invited: ${profile.invitedPhones.length === 0 ? '-' : profile.invitedPhones.join(', ')}`)
   out(`sessions (${state.sessions.filter(s => s.state === 'live').length} live of ${state.sessions.length}):`)
@@ -76,7 +80,7 @@ function phoneArgument (rest: string[]): string {
   return phone
 }
 
-async function run (command: string[], db: Db, config: Config, output: Output): Promise<void> {
+async function run (command: string[], db: Db, config: Config, output: Output, reason: string | undefined): Promise<void> {
   const operator = createOperatorService({ db, config, clock: systemClock })
   const emit = (value: unknown, human: () => void): void => {
     if (output.json) output.out(JSON.stringify(value, null, 2))
@@ -88,7 +92,9 @@ async function run (command: string[], db: Db, config: Config, output: Output): 
     const applied = await migrateToLatest(db)
     return emit({ applied }, () => output.out(applied.length === 0 ? 'database is up to date' : applied.join('\n')))
   }
-  switch (`${noun ?? ''} ${verb ?? ''}`.trim()) {
+  const action = `${noun ?? ''} ${verb ?? ''}`.trim()
+  if (reason !== undefined && action !== 'user block') throw new UsageError('--reason goes with user block only')
+  switch (action) {
     case 'user show': {
       const state = await operator.showUser(phoneArgument(rest))
       return emit(state, () => printUser(state, output))
@@ -96,6 +102,16 @@ async function run (command: string[], db: Db, config: Config, output: Output): 
     case 'user sign-out': {
       const result = await operator.signOutUser(phoneArgument(rest))
       return emit(result, () => output.out(`${result.phone}: ${result.revoked} session(s) revoked`))
+    }
+    case 'user block': {
+      if (reason === undefined || reason.trim() === '') throw new UsageError('user block needs --reason "..." (kept with the block, shown by user show)')
+      if (reason.trim().length > blockReasonMaxLength) throw new UsageError(`the reason is longer than ${blockReasonMaxLength} characters`)
+      const result = await operator.blockUser(phoneArgument(rest), reason)
+      return emit(result, () => output.out(result.changed ? `${result.phone}: blocked; ${result.revoked} session(s) ended` : `${result.phone}: already blocked`))
+    }
+    case 'user unblock': {
+      const result = await operator.unblockUser(phoneArgument(rest))
+      return emit(result, () => output.out(result.changed ? `${result.phone}: unblocked` : `${result.phone}: was not blocked`))
     }
     case 'limits clear': {
       const result = await operator.clearLimits(phoneArgument(rest))
@@ -187,7 +203,7 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
   const out = (text: string): void => { io.stdout(text + '\n') }
   let parsed
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } })
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } })
   } catch (error) {
     io.stderr(`phonepass: ${(error as Error).message}\n\n${usage}`)
     return exitCodes.usage
@@ -201,7 +217,7 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
   try {
     const config = loadConfig(io.env)
     db = createDatabase(config.databaseUrl)
-    await run(command, db, config, { json: parsed.values.json, out })
+    await run(command, db, config, { json: parsed.values.json, out }, parsed.values.reason)
     return exitCodes.ok
   } catch (error) {
     const { message, code } = describe(error, command)

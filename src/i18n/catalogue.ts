@@ -11,6 +11,7 @@ type Catalogue = Record<ErrorCode | MessageKey, string>
 export type MessageKey =
   | 'code_sent'
   | 'sms_text'
+  | 'sms_phone_changed'
   | 'signed_out'
   | 'field_required'
   | 'field_type_string'
@@ -58,6 +59,26 @@ export type MessageKey =
   | 'page_session_since'
   | 'page_sign_out_others'
   | 'page_sign_out'
+  | 'page_delete_link'
+  | 'page_phone_link'
+  | 'page_phone_title'
+  | 'page_phone_intro'
+  | 'page_new_phone_label'
+  | 'page_phone_code_intro'
+  | 'page_phone_confirm'
+  | 'page_phone_changed'
+  | 'page_export_link'
+  | 'page_delete_title'
+  | 'page_delete_erased_title'
+  | 'page_delete_erased'
+  | 'page_delete_kept_title'
+  | 'page_delete_kept'
+  | 'page_delete_send_code'
+  | 'page_delete_code_intro'
+  | 'page_delete_confirm'
+  | 'page_delete_keep'
+  | 'page_deleted_title'
+  | 'page_deleted_text'
   | 'page_invite_activated'
   | 'page_others_signed_out'
   | 'page_not_found_title'
@@ -96,6 +117,8 @@ const en: Catalogue = {
   not_authenticated: 'Authentication credentials were not provided.',
   token_not_valid: 'The token is invalid or expired. Sign in again.',
   cross_site_request: 'This request came from another website, which may not send it. Use the app or this site itself.',
+  account_blocked: 'This account has been blocked. Contact support if you think this is a mistake.',
+  phone_taken: 'This number already has an account. To move to it, delete that account first or use another number.',
   not_found: 'Not found.',
   method_not_allowed: 'Method "{method}" not allowed.',
   unsupported_media_type: 'Send the body as JSON or as a form.',
@@ -104,6 +127,7 @@ const en: Catalogue = {
   internal_error: 'Something went wrong on our side. Try again; if it goes on, quote the request id {requestId}.',
   code_sent: 'A code was sent to {phone}.',
   sms_text: 'Your phonepass code: {code}. It expires in {minutes} min. Do not share it.',
+  sms_phone_changed: 'phonepass: your account has moved from this number to {phone}. If you did not do this, contact support.',
   signed_out: 'You have signed out.',
   field_required: 'This field is required.',
   field_type_string: 'Must be text.',
@@ -150,6 +174,26 @@ const en: Catalogue = {
   page_session_since: 'since {date}',
   page_sign_out_others: 'Sign out everywhere else',
   page_sign_out: 'Sign out',
+  page_delete_link: 'Delete my account',
+  page_phone_link: 'Change my number',
+  page_phone_title: 'Change your number',
+  page_phone_intro: 'We will send a code to the new number. Your account, invite code and sign-ins stay as they are; the old number gets a short message.',
+  page_new_phone_label: 'New phone number',
+  page_phone_code_intro: 'Enter the code we sent to {phone}.',
+  page_phone_confirm: 'Change my number',
+  page_phone_changed: 'Your number has been changed.',
+  page_export_link: 'Download my data',
+  page_delete_title: 'Delete your account',
+  page_delete_erased_title: 'Erased at once',
+  page_delete_erased: 'Your phone number, every sign-in in apps and browsers with its times, addresses and devices, and any code waiting for you. Apps and browsers signed in to this account are signed out.',
+  page_delete_kept_title: 'What stays',
+  page_delete_kept: 'Your invite code is never given to anyone else, and people who joined with it keep it on their profile. If you had activated an invite code, a new account with this number cannot activate another. You may sign up again with this number as a new account.',
+  page_delete_send_code: 'Send a code to {phone}',
+  page_delete_code_intro: 'To confirm, enter the code we sent to {phone}. This cannot be undone.',
+  page_delete_confirm: 'Delete my account',
+  page_delete_keep: 'Keep my account',
+  page_deleted_title: 'Your account is deleted',
+  page_deleted_text: 'Your account is deleted and you are signed out.',
   page_invite_activated: 'Invite code activated.',
   page_others_signed_out: 'Signed out of other sessions: {count}.',
   page_not_found_title: 'Page not found',
@@ -189,6 +233,8 @@ const ru: Catalogue = {
   not_authenticated: 'Учётные данные не были предоставлены.',
   token_not_valid: 'Токен недействителен или истёк. Войдите снова.',
   cross_site_request: 'Этот запрос пришёл с другого сайта, которому его отправлять нельзя. Воспользуйтесь приложением или самим этим сайтом.',
+  account_blocked: 'Эта учётная запись заблокирована. Если вы считаете это ошибкой, обратитесь в поддержку.',
+  phone_taken: 'С этим номером уже есть учётная запись. Чтобы перейти на него, сначала удалите ту учётную запись или выберите другой номер.',
   not_found: 'Не найдено.',
   method_not_allowed: 'Метод «{method}» здесь не поддерживается.',
   unsupported_media_type: 'Отправьте тело запроса как JSON или как форму.',
@@ -197,6 +243,7 @@ const ru: Catalogue = {
   internal_error: 'Что-то пошло не так на нашей стороне. Повторите; если ошибка не исчезнет, сообщите номер запроса {requestId}.',
   code_sent: 'Код отправлен на {phone}.',
   sms_text: 'Код phonepass: {code}. Действует {minutes} мин. Никому его не сообщайте.',
+  sms_phone_changed: 'phonepass: ваша учётная запись перенесена с этого номера на {phone}. Если это были не вы, обратитесь в поддержку.',
   signed_out: 'Вы вышли.',
   field_required: 'Обязательное поле.',
   field_type_string: 'Должно быть текстом.',
@@ -243,6 +290,26 @@ const ru: Catalogue = {
   page_session_since: 'с {date}',
   page_sign_out_others: 'Выйти на всех других устройствах',
   page_sign_out: 'Выйти',
+  page_delete_link: 'Удалить мою учётную запись',
+  page_phone_link: 'Сменить номер',
+  page_phone_title: 'Смена номера',
+  page_phone_intro: 'Мы отправим код на новый номер. Учётная запись, код приглашения и входы останутся прежними; на старый номер придёт короткое сообщение.',
+  page_new_phone_label: 'Новый номер телефона',
+  page_phone_code_intro: 'Введите код, отправленный на {phone}.',
+  page_phone_confirm: 'Сменить номер',
+  page_phone_changed: 'Номер изменён.',
+  page_export_link: 'Скачать мои данные',
+  page_delete_title: 'Удаление учётной записи',
+  page_delete_erased_title: 'Удаляется сразу',
+  page_delete_erased: 'Ваш номер телефона, все входы в приложениях и браузерах с их временем, адресами и устройствами, а также ожидающий вас код. Приложения и браузеры, где вы вошли, будут отключены.',
+  page_delete_kept_title: 'Что остаётся',
+  page_delete_kept: 'Ваш код приглашения никогда не достанется никому другому, и те, кто пришёл по нему, сохранят его в своём профиле. Если вы активировали код приглашения, новая учётная запись с этим номером не сможет активировать другой. С этим номером можно зарегистрироваться заново как новая учётная запись.',
+  page_delete_send_code: 'Отправить код на {phone}',
+  page_delete_code_intro: 'Для подтверждения введите код, отправленный на {phone}. Это нельзя отменить.',
+  page_delete_confirm: 'Удалить мою учётную запись',
+  page_delete_keep: 'Оставить учётную запись',
+  page_deleted_title: 'Учётная запись удалена',
+  page_deleted_text: 'Ваша учётная запись удалена, и вы вышли.',
   page_invite_activated: 'Код приглашения активирован.',
   page_others_signed_out: 'Завершено других сеансов: {count}.',
   page_not_found_title: 'Страница не найдена',

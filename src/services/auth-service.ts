@@ -8,7 +8,8 @@ import {
   findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
   revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
-import { findUserByPhone, insertUser } from '../store/users.js'
+import { deleteDeletedPhonesBefore, deleteLoginCodes, deleteUserSessions, findDeletedPhone, keepDeletedPhone, movePhone, tombstoneUser } from '../store/accounts.js'
+import { findUserById, findUserByPhone, insertUser, lockReferralGraph, lockUnblockedUser } from '../store/users.js'
 import { isDatabaseUnavailable, type DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
@@ -16,7 +17,7 @@ import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
 import {
-  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
+  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashPhone, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
 } from './keys.js'
 
 export interface CodeRequested {
@@ -59,6 +60,9 @@ export function createAuthService (context: ServiceContext) {
   const otpKey = keys.otp[0]
   if (otpKey === undefined) throw new Error('at least one OTP key is needed')
   const signingKey: Buffer = otpKey
+  const firstPhoneKey = keys.phone[0]
+  if (firstPhoneKey === undefined) throw new Error('at least one phone key is needed')
+  const phoneKey: Buffer = firstPhoneKey
   const codeFormat = new RegExp(`^[0-9]{${config.otp.length}}$`)
   const limits = createLimits(context)
   const deviceTokens = createDeviceTokens(keys.device, config.deviceTokenTtlDays, clock)
@@ -89,7 +93,8 @@ export function createAuthService (context: ServiceContext) {
     // them rolls back the counts taken before it.
     // What is given back if the SMS then fails: the phone's quota and the hour's SMS budget.
     const refundable = await db.transaction().execute(async (trx) => {
-      const taken = await limits.takeCodeSend(trx, phone, deviceId, client.ip, fixedCode !== undefined)
+      const device = await knownDevice(trx, phone, deviceId, client.deviceToken)
+      const taken = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined)
       const stored = await replaceLoginCode(trx, {
         phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
       }, resendAfter)
@@ -171,6 +176,120 @@ export function createAuthService (context: ServiceContext) {
   }
 
   /**
+   * The device's id, unless the phone's account was deleted after its token was issued: the
+   * device of a deleted account is a stranger to the phone's next one. Looked up only when a
+   * genuine token came.
+   */
+  async function knownDevice (trx: DbOrTransaction, phone: string, deviceId: string | undefined, token: string | undefined): Promise<string | undefined> {
+    if (deviceId === undefined) return undefined
+    const deleted = await findDeletedPhone(trx, keys.phone.map(key => hashPhone(key, phone)))
+    if (deleted === undefined) return deviceId
+    const issuedAt = deviceTokens.issuedAt(token)
+    return issuedAt !== undefined && issuedAt > deleted.deletedAt ? deviceId : undefined
+  }
+
+  /**
+   * Counts the try, compares and spends the code; the refusal, if any, is returned so the
+   * caller's transaction commits the counts. Counted on the phone's (or device's) and the IP's
+   * budgets, and on the code, before the comparison; a right code's try is given back.
+   */
+  async function spendRightCode (trx: DbOrTransaction, phone: string, code: string, deviceId: string | undefined, ip: string, now: number): Promise<DomainError | undefined> {
+    const counted = await limits.countCodeTry(trx, phone, deviceId, ip)
+    if (counted.refusal !== undefined) return counted.refusal
+    const attempt = await countLoginAttempt(trx, phone, now, config.otp.maxAttempts)
+    if (attempt === undefined) return await explainMissingTry(trx, phone, now)
+    if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
+      return new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts })
+    }
+    // This transaction holds the code's row since the update above: it cannot be gone.
+    if (!await spendLoginCode(trx, phone, attempt.codeHash, now)) throw new Error('the login code was spent under its lock')
+    await counted.taken.giveBack(trx)
+    return undefined
+  }
+
+  /**
+   * Step one of a change of number: a code to the new number, with register's destination
+   * checks and limits. Whether the number has an account is not said here (any signed-in user
+   * could ask about any number); it is said at step two, to whoever proves they hold it.
+   */
+  async function requestPhoneChangeCode (userId: number, rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+    const user = await findUserById(db, userId)
+    if (user === undefined || user.deleted_at !== null) throw new DomainError('token_not_valid')
+    return await requestCode(rawPhone, client, locale)
+  }
+
+  /**
+   * Step two: the new number's code moves the account. One transaction: the code spent, the
+   * phone moved (refused with 409 phone_taken when the number has an account), the old phone's
+   * keyed hash kept as on a deletion (its device tokens are the old number's; a code activated
+   * stays counted against it), user.phone_changed recorded. Then a short SMS tells the old number.
+   */
+  async function changePhone (userId: number, rawPhone: string, code: string, client: ClientInfo, locale: Locale): Promise<string> {
+    const phone = normalize(rawPhone)
+    if (!codeFormat.test(code)) throw new DomainError('code_invalid', { field: 'auth_code' })
+    const deviceId = deviceTokens.verify(client.deviceToken, phone)
+    const now = clock.now()
+    const outcome = await db.transaction().execute(async (trx) => {
+      const refused = await spendRightCode(trx, phone, code, await knownDevice(trx, phone, deviceId, client.deviceToken), client.ip, now)
+      if (refused !== undefined) return { refusal: refused }
+      const user = await findUserById(trx, userId)
+      if (user === undefined || user.deleted_at !== null) return { refusal: new DomainError('token_not_valid') }
+      const moved = await movePhone(trx, userId, phone)
+      if (moved === 'taken') return { refusal: new DomainError('phone_taken', { field: 'phone' }) }
+      if (moved === 'gone') return { refusal: new DomainError('token_not_valid') }
+      await keepDeletedPhone(trx, hashPhone(phoneKey, user.phone), now, user.invited_by !== null)
+      await events.record(trx, 'user.phone_changed', { id: userId, phone, previous_phone: user.phone })
+      return { previous: user.phone }
+    })
+    if (outcome.refusal !== undefined) throw outcome.refusal
+    const previous = outcome.previous
+    if (!config.testPhoneNumbers.has(previous)) {
+      // Best effort: the move is done; a lost notice is logged, not a failed request.
+      await sms.send({ to: previous, code: '', body: translate(locale, 'sms_phone_changed', { phone }) }).catch((error: unknown) => {
+        logger.warn({ err: error, phone: maskPhone(previous), provider: sms.name }, 'notice of a number change not sent')
+      })
+    }
+    logger.info({ userId, phone: maskPhone(phone) }, 'phone changed')
+    return phone
+  }
+
+  /** The code that proves a deletion, sent to the account's own phone (the pages' first step). */
+  async function requestDeletionCode (userId: number, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+    const user = await findUserById(db, userId)
+    if (user === undefined || user.deleted_at !== null) throw new DomainError('token_not_valid')
+    return await requestCode(user.phone, client, locale)
+  }
+
+  /**
+   * Deletes the account, proven by a fresh code sent to its phone. One transaction: the code
+   * spent, the row made a tombstone (the invite code stays reserved), every session and refresh
+   * token, the login code and the user.deleted event. The referral graph's lock orders it with
+   * an activation of this account's code: that lands first and stays, or finds no such code.
+   */
+  async function deleteAccount (userId: number, code: string, client: ClientInfo): Promise<void> {
+    const user = await findUserById(db, userId)
+    if (user === undefined || user.deleted_at !== null) throw new DomainError('token_not_valid')
+    const phone = user.phone
+    if (!codeFormat.test(code)) throw new DomainError('code_invalid', { field: 'auth_code' })
+    const deviceId = deviceTokens.verify(client.deviceToken, phone)
+    const now = clock.now()
+    const refusal = await db.transaction().execute(async (trx) => {
+      const refused = await spendRightCode(trx, phone, code, await knownDevice(trx, phone, deviceId, client.deviceToken), client.ip, now)
+      if (refused !== undefined) return refused
+      await lockReferralGraph(trx)
+      const current = await findUserById(trx, userId)
+      if (current === undefined || current.phone !== phone || !await tombstoneUser(trx, userId, now)) return new DomainError('token_not_valid')
+      await keepDeletedPhone(trx, hashPhone(phoneKey, phone), now, current.invited_by !== null)
+      await deleteUserSessions(trx, userId)
+      await deleteLoginCodes(trx, phone)
+      await events.record(trx, 'user.deleted', { id: userId, phone })
+      return undefined
+    })
+    if (refusal !== undefined) throw refusal
+    logger.info({ userId }, 'account deleted')
+  }
+
+  /**
    * Checks the code and signs in, creating the account on the first sign-in. The try is
    * counted by atomic conditional updates before the code is compared, so parallel guesses
    * cannot slip past the limit; the code is spent and the session opened in the same
@@ -185,27 +304,21 @@ export function createAuthService (context: ServiceContext) {
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
     const now = clock.now()
     const outcome = await db.transaction().execute(async (trx) => {
-      // Counted on the phone's (or device's) and the IP's budgets, and on the code.
-      const counted = await limits.countCodeTry(trx, phone, deviceId, client.ip)
-      if (counted.refusal !== undefined) return { refusal: counted.refusal }
-      const attempt = await countLoginAttempt(trx, phone, now, config.otp.maxAttempts)
-      if (attempt === undefined) return { refusal: await explainMissingTry(trx, phone, now) }
-      if (!oneTimeCodeMatches(keys.otp, phone, code, attempt.codeHash)) {
-        return { refusal: new DomainError('code_invalid', { field: 'auth_code', attemptsLeft: config.otp.maxAttempts - attempt.attempts }) }
-      }
-      // This transaction holds the code's row since the update above: it cannot be gone.
-      if (!await spendLoginCode(trx, phone, attempt.codeHash, now)) throw new Error('the login code was spent under its lock')
-      // A right code's try is not held against the phone or the address.
-      await counted.taken.giveBack(trx)
+      const device = await knownDevice(trx, phone, deviceId, client.deviceToken)
+      const refused = await spendRightCode(trx, phone, code, device, client.ip, now)
+      if (refused !== undefined) return { refusal: refused }
       const { user, created } = await findOrCreateUser(trx, phone, now)
+      // Told only to whoever holds the phone (the code was right); committed like a sign-in, so
+      // the code is spent. The lock orders this sign-in with a block of the same account.
+      if (!await lockUnblockedUser(trx, user.id)) return { refusal: new DomainError('account_blocked') }
       const sessionId = await openSession(trx, user.id, kind, client, now)
       // In the sign-in's transaction: the events exist exactly when the sign-in committed.
       if (created) await events.record(trx, 'user.created', { id: user.id, phone: user.phone, invite_code: user.invite_code })
       await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind })
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
       // A device new to this phone gets an identity of its own while the phone's day allows.
-      const device = deviceId ?? (await limits.takeNewDevice(trx, phone) ? undefined : deviceTokens.sharedId(phone))
-      return { signedIn: { userId: user.id, sessionId, created, refresh, device } }
+      const issuedDevice = device ?? (await limits.takeNewDevice(trx, phone) ? undefined : deviceTokens.sharedId(phone))
+      return { signedIn: { userId: user.id, sessionId, created, refresh, device: issuedDevice } }
     })
     if (outcome.refusal !== undefined) throw outcome.refusal
     const { refresh, device, ...signedIn } = outcome.signedIn
@@ -292,7 +405,13 @@ export function createAuthService (context: ServiceContext) {
     return await revokeUserSessions(db, userId, clock.now(), keepSessionId)
   }
 
+  /** Deleted phones kept only for device tokens, once every token of theirs has expired. */
+  async function forgetDeletedPhones (): Promise<number> {
+    return await deleteDeletedPhonesBefore(db, clock.now() - config.deviceTokenTtlDays * 86_400_000)
+  }
+
   return {
+    forgetDeletedPhones,
     normalizePhone: normalize,
     requestCode,
     verifyCode,
@@ -302,7 +421,11 @@ export function createAuthService (context: ServiceContext) {
     signOut,
     signOutByRefreshToken,
     listSessions,
-    signOutOtherSessions
+    signOutOtherSessions,
+    requestDeletionCode,
+    deleteAccount,
+    requestPhoneChangeCode,
+    changePhone
   }
 }
 

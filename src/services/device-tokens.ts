@@ -16,6 +16,8 @@ export interface DeviceTokens {
    * phone's device budgets stay bounded however often it signs in.
    */
   sharedId: (phone: string) => string
+  /** When a well-formed token was issued (epoch ms, from its expiry and DEVICE_TOKEN_TTL_DAYS); undefined for anything else. */
+  issuedAt: (token: string | undefined) => number | undefined
 }
 
 const tokenPattern = /^v1\.([A-Za-z0-9_-]{22})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/
@@ -46,6 +48,11 @@ export function createDeviceTokens (keys: readonly Buffer[], ttlDays: number, cl
         if (expected.length === given.length && timingSafeEqual(expected, given)) genuine = true
       }
       return genuine ? deviceId : undefined
+    },
+    issuedAt (token) {
+      const match = token === undefined ? null : tokenPattern.exec(token)
+      if (match === null) return undefined
+      return (Number(match[2]) - ttlDays * 86_400) * 1000
     },
     sharedId (phone) {
       return createHmac('sha256', signingKey).update(`shared-device.${phone}`).digest().subarray(0, 16).toString('base64url')

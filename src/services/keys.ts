@@ -1,6 +1,6 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 
-export type KeyPurpose = 'otp' | 'jwt' | 'cookie' | 'device' | 'keystore'
+export type KeyPurpose = 'otp' | 'jwt' | 'cookie' | 'device' | 'keystore' | 'phone'
 
 /**
  * One PHONEPASS_SECRET, a key per use: a leak of one derived key (say, a JWT key in a
@@ -15,6 +15,8 @@ export interface Keys {
   readonly device: readonly Buffer[]
   /** Encrypts the stored private keys that sign access tokens (services/signing-keys.ts). */
   readonly keystore: readonly Buffer[]
+  /** Keys the hash kept of a deleted account's phone (the referral-abuse guard). */
+  readonly phone: readonly Buffer[]
 }
 
 function derive (secret: string, purpose: KeyPurpose): Buffer {
@@ -27,8 +29,14 @@ export function deriveKeys (secrets: readonly string[]): Keys {
     jwt: secrets.map(secret => derive(secret, 'jwt')),
     cookie: secrets.map(secret => derive(secret, 'cookie')),
     device: secrets.map(secret => derive(secret, 'device')),
-    keystore: secrets.map(secret => derive(secret, 'keystore'))
+    keystore: secrets.map(secret => derive(secret, 'keystore')),
+    phone: secrets.map(secret => derive(secret, 'phone'))
   }
+}
+
+/** A phone as kept after its account is deleted: HMAC-SHA256 under a key of its own, hex. */
+export function hashPhone (key: Buffer, phone: string): string {
+  return createHmac('sha256', key).update(phone).digest('hex')
 }
 
 /** The stored form of a one-time code: it is useless without the server's key. */

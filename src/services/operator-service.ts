@@ -6,13 +6,14 @@ import {
 } from '../store/operator.js'
 import type { WebhookEventStatus } from '../store/schema.js'
 import { revokeUserSessions } from '../store/sessions.js'
-import { findProfile, findUserByPhone } from '../store/users.js'
+import { blockUser as blockUserRow, findProfile, findUserByPhone, unblockUser as unblockUserRow } from '../store/users.js'
 import type { Config } from '../config.js'
 import type { Db } from '../store/database.js'
 import type { ProfileRow } from '../store/users.js'
 import type { Clock } from './clock.js'
 import { deriveKeys } from './keys.js'
 import { createSigningKeys, type KeyInfo, type KeyLogger } from './signing-keys.js'
+import { createEventRecorder } from './webhooks.js'
 
 export interface SessionState {
   id: string
@@ -31,7 +32,19 @@ export interface UserState {
   sessions: SessionState[]
   loginCode: { attempts: number, createdAt: number, expiresAt: number, state: 'live' | 'expired' | 'spent' } | undefined
   limits: LimitCounterRow[]
+  /** Set while an operator's block stands. */
+  blocked: { at: number, reason: string | null } | null
 }
+
+export interface BlockResult {
+  phone: string
+  /** False when the account was already in the state asked for: nothing was done. */
+  changed: boolean
+  /** Sessions the block ended. */
+  revoked: number
+}
+
+export const blockReasonMaxLength = 500
 
 export interface InviteNode {
   phone: string
@@ -46,6 +59,7 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
     { db, clock, keys: deriveKeys(config.secrets), logger: logger ?? quiet },
     { ...config.jwt, accessTokenTtlSeconds: config.accessTokenTtlSeconds }
   )
+  const events = createEventRecorder({ config, clock })
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
       defaultCountry: config.phoneDefaultCountry,
@@ -82,7 +96,8 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
       loginCode: code === undefined
         ? undefined
         : { attempts: code.attempts, createdAt: code.created_at, expiresAt: code.expires_at, state: code.spent_at !== null ? 'spent' : code.expires_at > now ? 'live' : 'expired' },
-      limits: await listLimitCounters(db, user.phone)
+      limits: await listLimitCounters(db, user.phone),
+      blocked: user.blocked_at === null ? null : { at: user.blocked_at, reason: user.blocked_reason }
     }
   }
 
@@ -90,6 +105,33 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
   async function signOutUser (rawPhone: string): Promise<{ phone: string, revoked: number }> {
     const user = await requireUser(rawPhone)
     return { phone: user.phone, revoked: await revokeUserSessions(db, user.id, clock.now()) }
+  }
+
+  /**
+   * Stops an abusive account: no sign-in (403 account_blocked, told only to whoever enters a
+   * right code) and every session ended, in one transaction with the user.blocked event.
+   */
+  async function blockUser (rawPhone: string, reason: string): Promise<BlockResult> {
+    const trimmed = reason.trim()
+    if (trimmed === '' || trimmed.length > blockReasonMaxLength) throw new DomainError('validation_error', { field: 'reason' })
+    const user = await requireUser(rawPhone)
+    const now = clock.now()
+    return await db.transaction().execute(async (trx) => {
+      if (!await blockUserRow(trx, user.id, trimmed, now)) return { phone: user.phone, changed: false, revoked: 0 }
+      const revoked = await revokeUserSessions(trx, user.id, now)
+      await events.record(trx, 'user.blocked', { id: user.id, phone: user.phone })
+      return { phone: user.phone, changed: true, revoked }
+    })
+  }
+
+  /** Lifts a block: the person may sign in again (their old sessions stay ended). */
+  async function unblockUser (rawPhone: string): Promise<BlockResult> {
+    const user = await requireUser(rawPhone)
+    return await db.transaction().execute(async (trx) => {
+      if (!await unblockUserRow(trx, user.id)) return { phone: user.phone, changed: false, revoked: 0 }
+      await events.record(trx, 'user.unblocked', { id: user.id, phone: user.phone })
+      return { phone: user.phone, changed: true, revoked: 0 }
+    })
   }
 
   /** Works for phones without an account too: limits are counted before sign-up. */
@@ -146,7 +188,7 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
     return { resent }
   }
 
-  return { normalizePhone: normalize, showUser, signOutUser, clearLimits, inviteTree, listKeys, rotateKeys, importKey, revokeKey, listWebhookEvents, resendWebhookEvents }
+  return { normalizePhone: normalize, showUser, signOutUser, blockUser, unblockUser, clearLimits, inviteTree, listKeys, rotateKeys, importKey, revokeKey, listWebhookEvents, resendWebhookEvents }
 }
 
 export type OperatorService = ReturnType<typeof createOperatorService>

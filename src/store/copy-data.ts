@@ -61,7 +61,9 @@ async function readSource (source: Db, now: number) {
     // Events not yet delivered go along, in their order, so none is lost by the move.
     const webhookEvents = await trx.selectFrom('webhook_events').selectAll()
       .where('status', 'in', ['pending', 'failed']).orderBy('id').execute()
-    return { users, sessions, refreshTokens, signingKeys, webhookEvents }
+    // Deleted phones' keyed hashes: the referral guard and the device-token cut-off go along.
+    const deletedPhones = await trx.selectFrom('deleted_phones').selectAll().orderBy('phone_hash').execute()
+    return { users, sessions, refreshTokens, signingKeys, webhookEvents, deletedPhones }
   })
 }
 
@@ -73,7 +75,10 @@ async function writeUsers (trx: DbOrTransaction, users: Array<Insertable<Databas
         invite_code: eb.ref('excluded.invite_code'),
         invited_by: eb.ref('excluded.invited_by'),
         invited_at: eb.ref('excluded.invited_at'),
-        created_at: eb.ref('excluded.created_at')
+        created_at: eb.ref('excluded.created_at'),
+        blocked_at: eb.ref('excluded.blocked_at'),
+        blocked_reason: eb.ref('excluded.blocked_reason'),
+        deleted_at: eb.ref('excluded.deleted_at')
       })))
       .execute()
   }
@@ -117,6 +122,9 @@ export async function copyData (source: Db, target: Db, options: { now: number, 
     if (data.signingKeys.length > 0) await trx.insertInto('signing_keys').values(data.signingKeys).onConflict(oc => oc.doNothing()).execute()
     // New ids on the target, in the source's order (order per user); the webhook-id is the
     // key, so a second run adds nothing. A lease held on the source means nothing here.
+    for (const rows of chunks(data.deletedPhones)) {
+      await trx.insertInto('deleted_phones').values(rows).onConflict(oc => oc.column('phone_hash').doNothing()).execute()
+    }
     for (const rows of chunks(data.webhookEvents)) {
       await trx.insertInto('webhook_events')
         .values(rows.map(({ id: _id, ...row }) => ({ ...row, lease_until: null })))

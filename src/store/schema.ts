@@ -9,6 +9,20 @@ export interface UsersTable {
   invited_by: number | null
   invited_at: number | null
   created_at: number
+  /** Set by an operator (`phonepass user block`): no sign-in, no session, until unblocked. */
+  blocked_at: number | null
+  blocked_reason: string | null
+  /** Set when the person deleted the account: the row is a tombstone, its phone `#<id>`. */
+  deleted_at: number | null
+}
+
+/** Keyed hashes (services/keys.ts `hashPhone`) of deleted accounts' phones. */
+export interface DeletedPhonesTable {
+  phone_hash: string
+  /** The last deletion: device tokens issued before it are not the next account's. */
+  deleted_at: number
+  /** 1 when a deleted account of this phone had activated an invite code: kept for good. */
+  had_activated: Generated<number>
 }
 
 export interface LoginCodesTable {
@@ -93,6 +107,7 @@ export interface Database {
   limit_counters: LimitCountersTable
   signing_keys: SigningKeysTable
   webhook_events: WebhookEventsTable
+  deleted_phones: DeletedPhonesTable
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -13,7 +13,8 @@ export async function findUserById (db: DbOrTransaction, id: number): Promise<Us
 }
 
 export async function findUserByInviteCode (db: DbOrTransaction, inviteCode: string): Promise<UserRow | undefined> {
-  return await db.selectFrom('users').selectAll().where('invite_code', '=', inviteCode).executeTakeFirst()
+  // A deleted account's code stays reserved, but no one may join with it any more.
+  return await db.selectFrom('users').selectAll().where('invite_code', '=', inviteCode).where('deleted_at', 'is', null).executeTakeFirst()
 }
 
 /**
@@ -109,4 +110,43 @@ export async function setInviter (db: DbOrTransaction, userId: number, inviterId
  */
 export async function lockReferralGraph (db: DbOrTransaction): Promise<void> {
   if (isPostgres(db)) await sql`select pg_advisory_xact_lock(7011)`.execute(db)
+}
+
+/**
+ * Blocks the user unless already blocked; true when this call blocked them. The row lock the
+ * update takes orders it with a sign-in's `lockUnblockedUser` on the same row.
+ */
+export async function blockUser (db: DbOrTransaction, userId: number, reason: string, now: number): Promise<boolean> {
+  const row = await db.updateTable('users').set({ blocked_at: now, blocked_reason: reason })
+    .where('id', '=', userId)
+    .where('blocked_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** Lifts a block; true when the user was blocked. */
+export async function unblockUser (db: DbOrTransaction, userId: number): Promise<boolean> {
+  const row = await db.updateTable('users').set({ blocked_at: null, blocked_reason: null })
+    .where('id', '=', userId)
+    .where('blocked_at', 'is not', null)
+    .returning('id')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * Locks the user's row for the rest of the transaction unless the user is blocked; false when
+ * blocked. A sign-in takes it before opening its session: on PostgreSQL a block committed
+ * meanwhile is seen (the update re-reads the row it waited for), and a block that comes after
+ * waits for the sign-in to commit, then revokes the session it opened. One statement for both
+ * dialects (SQLite's write transactions are serial anyway).
+ */
+export async function lockUnblockedUser (db: DbOrTransaction, userId: number): Promise<boolean> {
+  const [row] = await runPrepared(db, 'lockUnblockedUser', [userId], id =>
+    db.updateTable('users').set(eb => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .where('blocked_at', 'is', null)
+      .returning('id'))
+  return row !== undefined
 }

@@ -8,11 +8,16 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   const doc = res.json()
   t.equal(doc.openapi, '3.0.3')
   t.same(Object.keys(doc.paths).sort(), [
-    '/.well-known/jwks.json', '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/invited/', '/api/users/register/', '/api/users/verify_code/'
+    '/.well-known/jwks.json', '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/export/', '/api/users/me/invited/', '/api/users/me/phone/', '/api/users/me/phone/verify/', '/api/users/register/', '/api/users/verify_code/'
   ])
   t.ok(doc.paths['/api/users/verify_code/'].post.requestBody.content['application/json'].schema.properties.auth_code)
   t.ok(doc.components.schemas.Profile, 'shared schemas are components')
   t.ok(doc.paths['/api/profile/'].patch.responses['409'], 'refusals are documented')
+  t.ok(doc.paths['/api/users/me/'].delete.requestBody.content['application/json'].schema.properties.auth_code, 'account deletion is documented')
+  t.ok(doc.paths['/api/users/me/'].delete.responses['204'])
+  t.ok(doc.paths['/api/users/verify_code/'].post.responses['403'], 'account_blocked is documented')
+  t.ok(doc.paths['/api/users/me/phone/verify/'].post.responses['409'], 'a number with an account is documented')
+  t.ok(doc.paths['/api/users/me/export/'].get.responses['200'].content['application/json'].schema.properties.sessions, 'the export is documented')
 })
 
 t.test('the events sent to WEBHOOK_URL are in the document, under x-webhooks (OpenAPI 3.0), as ReDoc reads them', async t => {
@@ -90,7 +95,7 @@ t.test('a path the API has, asked with a method it does not take: 405 with Allow
     { method: 'GET', url: '/api/users/register/', allow: 'POST, OPTIONS' },
     { method: 'DELETE', url: '/api/profile/', allow: 'GET, HEAD, PUT, PATCH, OPTIONS' },
     { method: 'DELETE', url: '/api/profile', allow: 'GET, HEAD, PUT, PATCH, OPTIONS' },
-    { method: 'POST', url: '/api/users/me/?x=1', allow: 'GET, HEAD, OPTIONS' }
+    { method: 'POST', url: '/api/users/me/?x=1', allow: 'GET, HEAD, DELETE, OPTIONS' }
   ] as const
   for (const { method, url, allow } of cases) {
     const res = await app.inject({ method, url })

@@ -61,12 +61,14 @@ t.test('migrations go up, down and up again on PostgreSQL', async t => {
   t.teardown(async () => { await db.destroy() })
   const tables = async (): Promise<string[]> => (await adminQuery(`select table_name from information_schema.tables where table_schema = '${schema}' and table_name not like 'kysely_%' order by 1`)).rows.map(row => row.table_name as string)
   t.same(await migrateToLatest(db), migrationNames.map(name => `Up ${name}`))
-  t.same(await tables(), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
+  t.same(await tables(), ['deleted_phones', 'limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
   for (const name of [...migrationNames].reverse()) t.same(await migrateDown(db), [`Down ${name}`])
   t.same(await tables(), [])
   t.same(await migrateToLatest(db), migrationNames.map(name => `Up ${name}`))
   const { rows } = await adminQuery(`select data_type from information_schema.columns where table_schema = '${schema}' and table_name = 'users' and column_name = 'id'`)
   t.same(rows, [{ data_type: 'bigint' }], 'ids are bigserial')
+  const blocks = await adminQuery(`select column_name, data_type from information_schema.columns where table_schema = '${schema}' and table_name = 'users' and column_name like 'blocked_%' order by 1`)
+  t.same(blocks.rows, [{ column_name: 'blocked_at', data_type: 'bigint' }, { column_name: 'blocked_reason', data_type: 'character varying' }], '0006 adds the block columns')
 })
 
 t.test('migrating while other schemas of the database come and go', async t => {

@@ -8,12 +8,31 @@ async function tables (db: ReturnType<typeof createDatabase>): Promise<string[]>
   return result.rows.map(row => row.name)
 }
 
+async function userColumns (db: ReturnType<typeof createDatabase>): Promise<string[]> {
+  const result = await sql<{ name: string }>`select name from pragma_table_info('users') order by name`.execute(db)
+  return result.rows.map(row => row.name)
+}
+
 t.test('migrations go up, down and up again', async t => {
   const db = createDatabase('sqlite::memory:')
   t.teardown(async () => { await db.destroy() })
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks', 'Up 0007_account_deletion'])
+  t.same(await tables(db), ['deleted_phones', 'limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
   t.same(await migrateToLatest(db), [], 'a second run does nothing')
+  t.same(await userColumns(db), ['blocked_at', 'blocked_reason', 'created_at', 'deleted_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
+  await db.insertInto('users').values([
+    { id: 1, phone: '+79123456701', invite_code: 'AAAAAA', created_at: 1 },
+    { id: 2, phone: '#2', invite_code: 'BBBBBB', created_at: 1, deleted_at: 2 },
+    { id: 3, phone: '+79123456703', invite_code: 'CCCCCC', created_at: 1, invited_by: 2, invited_at: 2 }
+  ]).execute()
+  t.same(await migrateDown(db), ['Down 0007_account_deletion'])
+  const left = await db.selectFrom('users').select(['id', 'invited_by']).orderBy('id').execute()
+  t.same(left, [{ id: 1, invited_by: null }, { id: 3, invited_by: null }], 'down drops tombstones; their invitees lose the link')
+  await db.deleteFrom('users').execute()
+  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
+  t.same(await userColumns(db), ['blocked_at', 'blocked_reason', 'created_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
+  t.same(await migrateDown(db), ['Down 0006_user_blocks'])
+  t.same(await userColumns(db), ['created_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
   t.same(await migrateDown(db), ['Down 0005_webhook_events'])
   t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'])
   t.same(await migrateDown(db), ['Down 0004_signing_keys'])
@@ -22,9 +41,9 @@ t.test('migrations go up, down and up again', async t => {
   t.same(await migrateDown(db), ['Down 0002_invited_order'])
   t.same(await migrateDown(db), ['Down 0001_initial'])
   t.same(await tables(db), [])
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events'])
-  t.same(await tables(db), ['limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
-
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks', 'Up 0007_account_deletion'])
+  t.same(await tables(db), ['deleted_phones', 'limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
+  t.same(await userColumns(db), ['blocked_at', 'blocked_reason', 'created_at', 'deleted_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
 })
 
 t.test('the schema holds the rules itself: unique phone and invite code, no self-invite', async t => {

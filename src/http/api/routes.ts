@@ -11,7 +11,7 @@ import { acceptedBodyTypes } from '../multipart-forms.js'
 import { requireBearer } from './authenticate.js'
 import { guardCrossOrigin } from './cross-origin.js'
 import {
-  ErrorBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
+  DataExport, DeleteAccountBody, ErrorBody, PhoneChangeBody, PhoneChangeVerifyBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
   TokenVerifyBody, TokenVerifyReply, VerifyBody, VerifyReply, errorResponses, invitedPageDefaultLimit, type ProfileBody
 } from './schemas.js'
 
@@ -105,9 +105,9 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     schema: {
       tags: ['auth'],
       summary: 'Sign in with the code; the first sign-in creates the account',
-      description: 'Each code allows a limited number of tries (attempts_left in a 400); then 429. Wrong codes are also limited per phone a day (then 429 too_many_wrong_codes for devices that never signed in to it) and per IP an hour.',
+      description: 'Each code allows a limited number of tries (attempts_left in a 400); then 429. Wrong codes are also limited per phone a day (then 429 too_many_wrong_codes for devices that never signed in to it) and per IP an hour. A right code for an account an operator has blocked gets 403 account_blocked (and is spent).',
       body: VerifyBody,
-      response: { 200: VerifyReply, ...errorResponses(400, 429) }
+      response: { 200: VerifyReply, ...errorResponses(400, 403, 429) }
     }
   }, async (request) => {
     const client = { ...clientOf(request), deviceToken: request.body.device_token }
@@ -126,6 +126,65 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
       response: { 200: Type.Ref('Profile'), ...errorResponses(401) }
     }
   }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+
+  app.delete('/users/me/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Delete my account',
+      description: 'Proven by a fresh code: ask for one with POST /api/users/register/ for the account\'s own phone, then send it here. Erased at once: the phone, every session and refresh token (tokens already issued fail on their next request), the login code, the addresses and user agents. Kept: the invite code, reserved and still shown on the profiles of those who joined with it. The phone may sign up again as a new account. A wrong or missing code gets the same answers as verify_code.',
+      security: bearerSecurity,
+      body: DeleteAccountBody,
+      response: { 204: Type.Null({ description: 'The account is deleted' }), ...errorResponses(400, 401, 429) }
+    }
+  }, async (request, reply) => {
+    await auth.deleteAccount(authOf(request).userId, request.body.auth_code, { ...clientOf(request), deviceToken: request.body.device_token })
+    return await reply.code(204).send(null)
+  })
+
+  app.get('/users/me/export/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Everything stored about me, as JSON',
+      description: 'For a copy of one\'s data (GDPR articles 15 and 20): the profile, who invited me and whom I invited, every session kept with its times, address and user agent, the pending login code, and the webhook events about me still kept.',
+      security: bearerSecurity,
+      response: { 200: DataExport, ...errorResponses(401) }
+    }
+  }, async (request) => await profile.exportData(authOf(request).userId))
+
+  app.post('/users/me/phone/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Change my number, step one: a code to the new number',
+      description: 'Register\'s destination checks and limits. Answers alike whether or not the number has an account; that is said in step two, to whoever holds the number.',
+      security: bearerSecurity,
+      body: PhoneChangeBody,
+      response: { 200: RegisterReply, ...errorResponses(400, 401, 429, 503) }
+    }
+  }, async (request) => {
+    const locale = pickLocale(request.headers['accept-language'])
+    const sent = await auth.requestPhoneChangeCode(authOf(request).userId, request.body.phone, clientOf(request), locale)
+    return { phone: sent.phone, expires_in: sent.expiresIn, resend_in: sent.resendIn, detail: translate(locale, 'code_sent', { phone: sent.phone }) }
+  })
+
+  app.post('/users/me/phone/verify/', {
+    onRequest: requireBearer,
+    schema: {
+      tags: ['profile'],
+      summary: 'Change my number, step two: the new number\'s code moves the account',
+      description: 'The code is checked by verify_code\'s rules and limits. 409 phone_taken when the number has an account. A short SMS tells the old number. Sessions stay signed in.',
+      security: bearerSecurity,
+      body: PhoneChangeVerifyBody,
+      response: { 200: Type.Ref('Profile'), ...errorResponses(400, 401, 409, 429) }
+    }
+  }, async (request) => {
+    const locale = pickLocale(request.headers['accept-language'])
+    const userId = authOf(request).userId
+    await auth.changePhone(userId, request.body.phone, request.body.auth_code, clientOf(request), locale)
+    return toProfileBody(await profile.getProfile(userId))
+  })
 
   // DRF's limit/offset pagination shape, for users who invited more than a profile shows.
   app.get('/users/me/invited/', {

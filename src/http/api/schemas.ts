@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 
 // The shared pieces of the API's contract. Field names are the Django service's.
 
@@ -68,6 +68,46 @@ export const VerifyReply = Type.Object({
 
 export const InviteBody = Type.Object({
   invite_code: Type.String({ minLength: 1, maxLength: 32, description: 'Another user\'s invite code; case-insensitive', examples: ['K7M2XQ'] })
+})
+
+export const DeleteAccountBody = Type.Object({
+  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'A fresh code sent to the account\'s own phone (POST /api/users/register/ with that phone)', examples: ['1234'] }),
+  device_token: Type.Optional(DeviceTokenInput)
+})
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+const Time = Type.String({ format: 'date-time' })
+export const DataExport = Type.Object({
+  exported_at: Time,
+  profile: Type.Object({ id: Type.Integer(), phone: Type.String(), invite_code: Type.String(), created_at: Time }),
+  invited_by: Nullable(Type.Object({
+    phone: Nullable(Type.String({ description: 'null when the inviter has deleted their account' })),
+    invite_code: Type.String(),
+    activated_at: Nullable(Time)
+  })),
+  users_invited: Type.Array(Type.Object({ phone: Type.String(), invited_at: Nullable(Time) }), { description: 'All of them, oldest first' }),
+  sessions: Type.Array(Type.Object({
+    kind: Type.String({ description: 'api (an app) or web (a browser)' }),
+    created_at: Time,
+    last_seen_at: Time,
+    expires_at: Time,
+    revoked_at: Nullable(Time),
+    ip: Nullable(Type.String()),
+    user_agent: Nullable(Type.String())
+  }), { description: 'Every session kept, live or ended, oldest first; their ids are credentials and stay out' }),
+  login_code: Nullable(Type.Object({ sent_at: Time, expires_at: Time, tries: Type.Integer({ description: 'codes typed for it so far' }), ip: Nullable(Type.String()), used_at: Nullable(Time) })),
+  events: Type.Array(Type.Object({
+    type: Type.String(),
+    created_at: Time,
+    delivery: Type.String({ description: 'pending, delivered or failed' }),
+    data: Type.Object({}, { additionalProperties: true })
+  }), { description: 'Webhook events about me still kept (delivered ones are deleted after WEBHOOK_RETENTION_DAYS)' })
+}, { description: 'Everything phonepass stores about me' })
+
+export const PhoneChangeBody = Type.Object({ phone: PhoneInput })
+export const PhoneChangeVerifyBody = Type.Object({
+  phone: PhoneInput,
+  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'The code sent to the new number', examples: ['1234'] })
 })
 
 export const TokenVerifyBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096, description: 'An access token' }) })

@@ -293,6 +293,112 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     return seeOther(reply, '/profile')
   })
 
+  async function renderDelete (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    const person = await profile.getProfile(signedIn(request).userId)
+    return await renderPage(request, reply, 'delete', {
+      title: 'page_delete_title', flash: takeFlash(request), form: state, phone: formatPhoneForDisplay(person.phone)
+    }, state.status)
+  }
+
+  async function renderDeleteCode (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    const person = await profile.getProfile(signedIn(request).userId)
+    return await renderPage(request, reply, 'delete-code', {
+      title: 'page_delete_title',
+      flash: takeFlash(request),
+      form: state,
+      phone: formatPhoneForDisplay(person.phone),
+      codeLength: config.otp.length,
+      attemptsLeft: state.attemptsLeft
+    }, state.status)
+  }
+
+  async function renderPhone (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    return await renderPage(request, reply, 'phone', {
+      title: 'page_phone_title', flash: takeFlash(request), form: state, phone: state.values.phone ?? ''
+    }, state.status)
+  }
+
+  async function renderPhoneCode (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    if (request.auth === undefined) await requireSignIn(request, reply)
+    if (reply.sent) return reply
+    const phone = request.session.get('newPhone')
+    if (phone === undefined) return seeOther(reply, '/profile/phone')
+    return await renderPage(request, reply, 'phone-code', {
+      title: 'page_phone_title',
+      flash: takeFlash(request),
+      form: state,
+      phone: formatPhoneForDisplay(phone),
+      codeLength: config.otp.length,
+      attemptsLeft: state.attemptsLeft
+    }, state.status)
+  }
+
+  app.get('/profile/phone', { preHandler: requireSignIn }, async (request, reply) => await renderPhone(request, reply, freshForm))
+
+  app.post('/profile/phone', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ phone: Text(64) }) },
+    config: { form: { fields: ['phone'], render: renderPhone }, staleForm: { page: '/profile/phone' } }
+  }, async (request, reply) => {
+    const sent = await auth.requestPhoneChangeCode(signedIn(request).userId, request.body.phone, clientOf(request), localeOf(request))
+    request.session.set('newPhone', sent.phone)
+    return seeOther(reply, '/profile/phone/code')
+  })
+
+  app.get('/profile/phone/code', { preHandler: requireSignIn }, async (request, reply) => await renderPhoneCode(request, reply, freshForm))
+
+  app.post('/profile/phone/code', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ auth_code: Text(16) }) },
+    config: { form: { fields: ['auth_code'], render: renderPhoneCode }, staleForm: { page: '/profile/phone/code' } }
+  }, async (request, reply) => {
+    const phone = request.session.get('newPhone')
+    if (phone === undefined) return seeOther(reply, '/profile/phone')
+    await auth.changePhone(signedIn(request).userId, phone, request.body.auth_code.trim(), clientOf(request), localeOf(request))
+    request.session.set('newPhone', undefined)
+    request.session.set('flash', { key: 'page_phone_changed' })
+    return seeOther(reply, '/profile')
+  })
+
+  app.get('/profile/export', { preHandler: requireSignIn }, async (request, reply) => {
+    const data = await profile.exportData(signedIn(request).userId)
+    return await reply.header('content-disposition', 'attachment; filename="phonepass-my-data.json"')
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify(data, null, 2))
+  })
+
+  app.get('/profile/delete', { preHandler: requireSignIn }, async (request, reply) => await renderDelete(request, reply, freshForm))
+
+  app.post('/profile/delete', {
+    preHandler: requireSignIn,
+    config: { form: { fields: [], render: renderDelete }, staleForm: { page: '/profile/delete' } }
+  }, async (request, reply) => {
+    await auth.requestDeletionCode(signedIn(request).userId, clientOf(request), localeOf(request))
+    return seeOther(reply, '/profile/delete/code')
+  })
+
+  app.get('/profile/delete/code', { preHandler: requireSignIn }, async (request, reply) => await renderDeleteCode(request, reply, freshForm))
+
+  app.post('/profile/delete/code', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ auth_code: Text(16) }) },
+    config: { form: { fields: ['auth_code'], render: renderDeleteCode }, staleForm: { page: '/profile/delete/code' } }
+  }, async (request, reply) => {
+    await auth.deleteAccount(signedIn(request).userId, request.body.auth_code.trim(), clientOf(request))
+    // The account's sessions are gone with it; a fresh cookie keeps nothing from it.
+    request.session.regenerate()
+    return seeOther(reply, '/account-deleted')
+  })
+
+  app.get('/account-deleted', async (request, reply) => await renderPage(request, reply, 'deleted', { title: 'page_deleted_title' }))
+
   app.post('/logout', { config: { staleForm: { page: '/profile', done: 'signedOut' } } }, async (request, reply) => {
     const sid = request.session.get('sid')
     if (sid !== undefined) await auth.signOut(sid)
