@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, buildTestApp, post, signIn, type TestContext } from '../helpers/app.js'
+import { bearer, buildRecordingApp, post, signIn, type TestContext } from '../helpers/app.js'
 
 // Changing one's number through the API, on both databases: a code to the new number, then that
 // code moves the account; 409 when the number has an account; the old number is told.
@@ -7,13 +7,7 @@ import { bearer, buildTestApp, post, signIn, type TestContext } from '../helpers
 const raceNumbers = Array.from({ length: 6 }, (_, i) => `+1555010020${i}`)
 
 async function setup (t: { teardown: (fn: () => unknown) => void }): Promise<TestContext> {
-  return await buildTestApp(t, {
-    WEBHOOK_URL: 'http://127.0.0.1:9/unused',
-    WEBHOOK_SECRET: 'whsec_' + Buffer.alloc(32, 7).toString('base64'),
-    LIMIT_CODES_PER_IP_HOUR: '10000',
-    LIMIT_WRONG_CODES_PER_IP_HOUR: '10000',
-    TEST_PHONE_NUMBERS: ['+15550100001', ...raceNumbers].map(phone => `${phone}=1234`).join(',')
-  }, { dispatchWebhooks: false })
+  return await buildRecordingApp(t, { TEST_PHONE_NUMBERS: ['+15550100001', ...raceNumbers].map(phone => `${phone}=1234`).join(',') })
 }
 
 const change = async (context: TestContext, access: string, phone: string) =>

@@ -82,7 +82,7 @@ t.test('without CORS_ORIGINS there is no CORS, as before; OPTIONS lists the meth
   const preflight = await app.inject({ method: 'OPTIONS', url: '/api/users/me/', headers: { origin: webApp, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } })
   t.equal(preflight.headers['access-control-allow-origin'], undefined)
   t.equal(preflight.statusCode, 200)
-  t.equal(preflight.headers.allow, 'GET, HEAD, OPTIONS')
+  t.equal(preflight.headers.allow, 'GET, HEAD, DELETE, OPTIONS')
 })
 
 t.test('CORS_ORIGINS: a web app there calls the JSON API with a bearer token', async t => {
@@ -94,6 +94,7 @@ t.test('CORS_ORIGINS: a web app there calls the JSON API with a bearer token', a
   t.match(preflight.headers['access-control-allow-headers'], /Authorization/)
   t.match(preflight.headers['access-control-allow-headers'], /Content-Type/)
   t.match(preflight.headers['access-control-allow-methods'], /PATCH/)
+  t.match(preflight.headers['access-control-allow-methods'], /DELETE/, 'a web app may delete its user\'s account (DELETE /api/users/me/)')
   t.equal(preflight.headers['access-control-allow-credentials'], undefined, 'no cookies: bearer tokens only')
   t.match(preflight.headers.vary, /Origin/)
 
@@ -111,7 +112,7 @@ t.test('CORS_ORIGINS: a web app there calls the JSON API with a bearer token', a
 
   const other = await app.inject({ method: 'OPTIONS', url: '/api/users/me/', headers: { host, origin: evil, 'access-control-request-method': 'GET' } })
   t.equal(other.headers['access-control-allow-origin'], undefined, 'another origin hears nothing of CORS')
-  t.equal(other.headers.allow, 'GET, HEAD, OPTIONS')
+  t.equal(other.headers.allow, 'GET, HEAD, DELETE, OPTIONS')
   const formFromOther = await app.inject(browserPost('/api/users/register/', 'phone=%2B79123456782', form, { 'sec-fetch-site': 'cross-site', origin: evil }))
   t.equal(formFromOther.statusCode, 403)
 

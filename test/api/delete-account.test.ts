@@ -1,19 +1,12 @@
 import t from 'tap'
-import { bearer, buildTestApp, post, signIn, type TestContext } from '../helpers/app.js'
+import { bearer, buildRecordingApp, buildTestApp, post, signIn, type TestContext } from '../helpers/app.js'
 
 // DELETE /api/users/me/ on both databases: proven by a fresh code, erased at once, the invite
 // code kept reserved, the phone free for a new account, and the races with an activation of
 // the deleted account's code and with a refresh.
 
 async function setup (t: { teardown: (fn: () => unknown) => void }): Promise<TestContext> {
-  return await buildTestApp(t, {
-    WEBHOOK_URL: 'http://127.0.0.1:9/unused',
-    WEBHOOK_SECRET: 'whsec_' + Buffer.alloc(32, 7).toString('base64'),
-    LIMIT_CODES_PER_IP_HOUR: '10000',
-    LIMIT_WRONG_CODES_PER_IP_HOUR: '10000',
-    LIMIT_CODES_PER_PHONE_HOUR: '100',
-    LIMIT_CODES_PER_PHONE_DAY: '100'
-  }, { dispatchWebhooks: false })
+  return await buildRecordingApp(t, { LIMIT_CODES_PER_PHONE_HOUR: '100', LIMIT_CODES_PER_PHONE_DAY: '100' })
 }
 
 /** Runs `action` after some turns of the event loop, so racing requests meet at different steps. */

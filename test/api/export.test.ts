@@ -1,14 +1,11 @@
 import t from 'tap'
-import { bearer, buildTestApp, post, signIn } from '../helpers/app.js'
+import { bearer, buildRecordingApp, buildTestApp, post, signIn } from '../helpers/app.js'
 import { WebClient } from '../web/web-client.js'
 
 // GET /api/users/me/export/ and the pages' "Download my data": everything stored about me.
 
 t.test('the export holds the profile, both sides of the invites, sessions with times, addresses and user agents, and the events', async t => {
-  const context = await buildTestApp(t, {
-    WEBHOOK_URL: 'http://127.0.0.1:9/unused',
-    WEBHOOK_SECRET: 'whsec_' + Buffer.alloc(32, 7).toString('base64')
-  }, { dispatchWebhooks: false })
+  const context = await buildRecordingApp(t)
   const inviter = await signIn(context, '+79123477001')
   const me = await signIn(context, '+79123477002')
   const invitee = await signIn(context, '+79123477003')

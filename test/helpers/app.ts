@@ -68,6 +68,21 @@ export async function buildTestApp (t: Tap, env: Record<string, string> = {}, de
   return { app, sms, clock, config }
 }
 
+/**
+ * An app whose changes are written to the outbox (WEBHOOK_URL set) with the dispatcher off:
+ * the test reads the events from the table. The per-IP limits are lifted, since every request
+ * of a test comes from one address.
+ */
+export async function buildRecordingApp (t: Tap, env: Record<string, string> = {}): Promise<TestContext> {
+  return await buildTestApp(t, {
+    WEBHOOK_URL: 'http://127.0.0.1:9/unused',
+    WEBHOOK_SECRET: 'whsec_' + Buffer.alloc(32, 7).toString('base64'),
+    LIMIT_CODES_PER_IP_HOUR: '10000',
+    LIMIT_WRONG_CODES_PER_IP_HOUR: '10000',
+    ...env
+  }, { dispatchWebhooks: false })
+}
+
 export async function post (app: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
   return await app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers })
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createOperatorService } from '../../src/services/operator-service.js'
-import { bearer, buildTestApp, post, signIn, type TestContext } from '../helpers/app.js'
+import { bearer, buildRecordingApp, post, signIn, type TestContext } from '../helpers/app.js'
 import { WebClient } from '../web/web-client.js'
 
 // An operator's block (`phonepass user block`), on both databases: the account's sessions end
@@ -12,14 +12,7 @@ interface Tap {
 }
 
 async function setup (t: Tap, env: Record<string, string> = {}) {
-  const context = await buildTestApp(t, {
-    // The outbox is written; the dispatcher stays off, the test reads the rows.
-    WEBHOOK_URL: 'http://127.0.0.1:9/unused',
-    WEBHOOK_SECRET: 'whsec_' + Buffer.alloc(32, 7).toString('base64'),
-    LIMIT_CODES_PER_IP_HOUR: '10000',
-    LIMIT_WRONG_CODES_PER_IP_HOUR: '10000',
-    ...env
-  }, { dispatchWebhooks: false })
+  const context = await buildRecordingApp(t, env)
   const operator = createOperatorService({ db: context.app.db, config: context.config, clock: context.clock })
   return { ...context, operator }
 }

@@ -20,7 +20,7 @@ export async function guardCrossOrigin (app: FastifyInstance, corsOrigins: reado
   const allowed = new Set(corsOrigins)
   if (allowed.size > 0) {
     const options: FastifyCorsOptions = {
-      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH'],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: ['Authorization', 'Content-Type', 'Accept-Language', 'X-Request-Id'],
       exposedHeaders: ['Retry-After', 'X-Request-Id'],
       credentials: false,
