@@ -45,7 +45,7 @@ t.test('the collection covers every route of the OpenAPI document, with tests in
 t.test('newman runs the collection green against a listening server, twice', async t => {
   const config = loadConfig({
     NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', PHONEPASS_SECRET: testSecret, LOG_LEVEL: 'silent',
-    TEST_PHONE_NUMBERS: '+15550100001=1234,+15550100002=1234'
+    TEST_PHONE_NUMBERS: '+15550100001=1234,+15550100002=1234,+15550100003=1234,+15550100004=1234'
   })
   const app = await buildApp(config)
   t.teardown(async () => { await app.close() })
