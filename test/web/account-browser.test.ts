@@ -1,18 +1,12 @@
-/// <reference lib="dom" />
-// Functions passed to page.evaluate run in the browser, hence the DOM types.
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { buildTestApp, type TestContext } from '../helpers/app.js'
+import { launchChromium, seriousAxeViolations } from './chromium.js'
 
-// The account's own pages in real Chromium (Debian's), with and without JavaScript, in English
-// and Russian: change the number, download my data, delete the account; axe on each page.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run']
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+// The account's own pages in real Chromium, with and without JavaScript, in English and
+// Russian: change the number, download my data, delete the account; axe on each page.
 
 let context: TestContext
 let base: string
@@ -23,19 +17,9 @@ t.before(async () => {
   context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '100' })
   await context.app.listen({ port: 0, host: '127.0.0.1' })
   base = `http://127.0.0.1:${(context.app.server.address() as AddressInfo).port}`
-  browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs })
+  browser = await launchChromium()
   t.teardown(async () => { await browser.close() })
 })
-
-/** The serious and critical axe violations of the page as it stands. */
-async function axeViolations (page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: axeSource })
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: Array<{ id: string, impact: string, nodes: unknown[] }> }> } }).axe
-    return await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })
-  })
-  return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => `${v.id} (${v.impact}, ${v.nodes.length})`)
-}
 
 async function submit (page: Page, form: string, path: string): Promise<void> {
   await Promise.all([page.waitForURL(url => new URL(url).pathname === path), page.click(`form[action="${form}"] button[type=submit]`)])
@@ -59,7 +43,7 @@ for (const journey of journeys) {
     page.on('pageerror', error => { problems.push(error.message) })
 
     async function checkAxe (name: string): Promise<void> {
-      if (journey.javaScript) t.same(await axeViolations(page), [], `axe: ${name}`)
+      if (journey.javaScript) t.same(await seriousAxeViolations(page), [], `axe: ${name}`)
     }
 
     await page.goto(base + '/login')

@@ -1,20 +1,15 @@
 /// <reference lib="dom" />
 // Functions passed to page.evaluate run in the browser, hence the DOM types.
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { buildTestApp, type TestContext } from '../helpers/app.js'
 import { WebClient } from './web-client.js'
+import { launchChromium, seriousAxeViolations } from './chromium.js'
 
-// Real Chromium from the system (Debian's `chromium`), never a downloaded one.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run']
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 // Screens are always taken; `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/,
 // otherwise they go to a temporary folder so a test run leaves the work tree clean.
 const screensDir = process.env.UPDATE_SCREENS === '1'
@@ -30,7 +25,7 @@ t.before(async () => {
   context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '100' })
   await context.app.listen({ port: 0, host: '127.0.0.1' })
   base = `http://127.0.0.1:${(context.app.server.address() as AddressInfo).port}`
-  browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs })
+  browser = await launchChromium()
   t.teardown(async () => { await browser.close() })
 })
 
@@ -128,13 +123,7 @@ t.test('axe finds no serious or critical violation on any page in either languag
     const phone = english ? '+79123456706' : '+79123456707'
 
     async function check (name: string): Promise<void> {
-      await page.addScriptTag({ content: axeSource })
-      const result = await page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: Array<{ id: string, impact: string, nodes: unknown[] }> }> } }).axe
-        return await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })
-      })
-      const serious = result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => `${v.id} (${v.impact}, ${v.nodes.length})`)
-      t.same(serious, [], `${name} (${locale})`)
+      t.same(await seriousAxeViolations(page), [], `${name} (${locale})`)
       await page.setViewportSize({ width: 320, height: 640 })
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
       t.equal(overflow, 0, `${name} (${locale}) fits a 320 px screen without sideways scrolling`)
