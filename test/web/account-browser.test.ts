@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { Browser, Page } from 'playwright-core'
-import { buildTestApp, type TestContext } from '../helpers/app.js'
-import { launchChromium, seriousAxeViolations } from './chromium.js'
+import type { TestContext } from '../helpers/app.js'
+import { seriousAxeViolations, startBrowserSuite } from './chromium.js'
 
 // The account's own pages in real Chromium, with and without JavaScript, in English and
 // Russian: change the number, download my data, delete the account; axe on each page.
@@ -13,12 +12,7 @@ let base: string
 let browser: Browser
 
 t.before(async () => {
-  // Every test here signs in from 127.0.0.1: more codes an hour than one address's default.
-  context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '100' })
-  await context.app.listen({ port: 0, host: '127.0.0.1' })
-  base = `http://127.0.0.1:${(context.app.server.address() as AddressInfo).port}`
-  browser = await launchChromium()
-  t.teardown(async () => { await browser.close() })
+  ({ context, base, browser } = await startBrowserSuite(t))
 })
 
 async function submit (page: Page, form: string, path: string): Promise<void> {

@@ -3,12 +3,11 @@
 import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { buildTestApp, type TestContext } from '../helpers/app.js'
+import type { TestContext } from '../helpers/app.js'
 import { WebClient } from './web-client.js'
-import { launchChromium, seriousAxeViolations } from './chromium.js'
+import { seriousAxeViolations, startBrowserSuite } from './chromium.js'
 
 // Screens are always taken; `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/,
 // otherwise they go to a temporary folder so a test run leaves the work tree clean.
@@ -21,12 +20,7 @@ let base: string
 let browser: Browser
 
 t.before(async () => {
-  // Every test here signs in from 127.0.0.1: more codes an hour than the default budget of one address.
-  context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '100' })
-  await context.app.listen({ port: 0, host: '127.0.0.1' })
-  base = `http://127.0.0.1:${(context.app.server.address() as AddressInfo).port}`
-  browser = await launchChromium()
-  t.teardown(async () => { await browser.close() })
+  ({ context, base, browser } = await startBrowserSuite(t))
 })
 
 async function newContext (options: { javaScript: boolean, locale: string, bypassCSP?: boolean }): Promise<BrowserContext> {

@@ -2,7 +2,9 @@
 // Functions passed to page.evaluate run in the browser, hence the DOM types.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { buildTestApp, type TestContext } from '../helpers/app.js'
 
 // Real Chromium from the system (Debian's `chromium`), never a downloaded one.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -25,4 +27,22 @@ export async function seriousAxeViolations (page: Page): Promise<string[]> {
     return await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })
   })
   return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => `${v.id} (${v.impact}, ${v.nodes.length})`)
+}
+
+interface Tap {
+  teardown: (fn: () => unknown) => void
+}
+
+/**
+ * For a file of browser tests: an app on a fresh database listening on a free port, and
+ * Chromium, both closed with the file. Every test signs in from 127.0.0.1: more codes an hour
+ * than the default budget of one address.
+ */
+export async function startBrowserSuite (t: Tap): Promise<{ context: TestContext, base: string, browser: Browser }> {
+  const context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '100' })
+  await context.app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(context.app.server.address() as AddressInfo).port}`
+  const browser = await launchChromium()
+  t.teardown(async () => { await browser.close() })
+  return { context, base, browser }
 }
