@@ -19,6 +19,7 @@ import { systemClock, type Clock } from './services/clock.js'
 import { deriveKeys } from './services/keys.js'
 import { createSigningKeys, type SigningKeys } from './services/signing-keys.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
+import { createAdminService, type AdminService } from './services/admin-service.js'
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
@@ -36,7 +37,7 @@ import { createWebhookDispatcher, type WebhookDispatcher } from './services/webh
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db
-    services: { auth: AuthService, profile: ProfileService }
+    services: { auth: AuthService, profile: ProfileService, admin: AdminService }
     metrics: Metrics
     signingKeys: SigningKeys
     /** The outbox's dispatcher; undefined when WEBHOOK_URL is not set. */
@@ -132,7 +133,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }
   app.decorate('services', {
     auth: countRefusals(countSignIns(createAuthService(context), metrics), metrics),
-    profile: countRefusals(createProfileService(context), metrics)
+    profile: countRefusals(createProfileService(context), metrics),
+    admin: createAdminService(context)
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })
 
@@ -174,8 +176,17 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
         version: '1.0.0',
         description: 'Passwordless sign-in by phone: a one-time code by SMS, access and refresh tokens, invite codes. Paths and fields are those of the Django REST Framework service it replaces.'
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      tags: [{ name: 'auth', description: 'Codes, sign-in, tokens' }, { name: 'profile', description: 'The signed-in user and invites' }]
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          adminKey: { type: 'http', scheme: 'bearer', description: 'The secret of one of PHONEPASS_ADMIN_KEYS (name:secret pairs; send the secret only). A missing, wrong or revoked key gets the answer of an unknown path: 404 not_found.' }
+        }
+      },
+      tags: [
+        { name: 'auth', description: 'Codes, sign-in, tokens' },
+        { name: 'profile', description: 'The signed-in user and invites' },
+        { name: 'admin', description: 'For support and other backends, with an admin key: find people, look, end sessions, block, delete, clear limits, the SMS spend, the audit log' }
+      ]
     },
     // Only the JSON API (its routes have tags) is documented; pages and probes are not.
     hideUntagged: true,
