@@ -6,6 +6,7 @@ import * as signingKeys from './0004_signing_keys.js'
 import * as webhookEvents from './0005_webhook_events.js'
 import * as userBlocks from './0006_user_blocks.js'
 import * as accountDeletion from './0007_account_deletion.js'
+import * as adminAudit from './0008_admin_audit.js'
 
 /** Every migration, in order. Listed statically so the built and the test runs find the same set. */
 export const migrations: Record<string, Migration> = {
@@ -15,5 +16,6 @@ export const migrations: Record<string, Migration> = {
   '0004_signing_keys': signingKeys,
   '0005_webhook_events': webhookEvents,
   '0006_user_blocks': userBlocks,
-  '0007_account_deletion': accountDeletion
+  '0007_account_deletion': accountDeletion,
+  '0008_admin_audit': adminAudit
 }

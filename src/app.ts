@@ -19,6 +19,7 @@ import { systemClock, type Clock } from './services/clock.js'
 import { deriveKeys } from './services/keys.js'
 import { createSigningKeys, type SigningKeys } from './services/signing-keys.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
+import { createAdminService, type AdminService } from './services/admin-service.js'
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
@@ -36,7 +37,7 @@ import { createWebhookDispatcher, type WebhookDispatcher } from './services/webh
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db
-    services: { auth: AuthService, profile: ProfileService }
+    services: { auth: AuthService, profile: ProfileService, admin: AdminService }
     metrics: Metrics
     signingKeys: SigningKeys
     /** The outbox's dispatcher; undefined when WEBHOOK_URL is not set. */
@@ -132,7 +133,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }
   app.decorate('services', {
     auth: countRefusals(countSignIns(createAuthService(context), metrics), metrics),
-    profile: countRefusals(createProfileService(context), metrics)
+    profile: countRefusals(createProfileService(context), metrics),
+    admin: createAdminService(context)
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })
 

@@ -6,6 +6,7 @@ import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 import type { CountryCode } from 'libphonenumber-js'
 import { getCountries } from 'libphonenumber-js/max'
+import { normalizePhone } from './domain/phone.js'
 import type { TrustProxy } from './http/trust-proxy.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
@@ -78,6 +79,8 @@ export const EnvSchema = Type.Object({
   WEBHOOK_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 7, description: 'days from 1 to 365' }),
   WEBHOOK_BACKLOG_ALERT_SECONDS: Type.Integer({ minimum: 60, maximum: 604800, default: 3600, description: 'seconds from 60 to 604800' }),
   SMS_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: webhookSecretPattern, description: 'whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs)' })),
+  PHONEPASS_ADMIN_KEYS: Type.String({ default: '', description: 'a comma-separated list of name:secret pairs (a name of letters, digits, dot, dash or underscore; a secret of at least 32 characters), e.g. support:$(openssl rand -base64 32)' }),
+  ADMIN_PHONES: Type.String({ default: '', description: 'a comma-separated list of phone numbers, e.g. +79123456789,+447911123456' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -152,6 +155,16 @@ export interface Config {
   readonly corsOrigins: readonly string[]
   /** The console provider writes codes and full phones to a production log only when this says so. */
   readonly smsConsoleInProduction: boolean
+  /** PHONEPASS_ADMIN_KEYS: bearer secrets of the admin API (/api/admin/), each with a name for the audit log. */
+  readonly adminKeys: readonly AdminKey[]
+  /** ADMIN_PHONES, in E.164: people who may use the admin pages once signed in. */
+  readonly adminPhones: ReadonlySet<string>
+}
+
+/** One admin key: the name is what the audit log says; the secret is never logged. */
+export interface AdminKey {
+  readonly name: string
+  readonly secret: string
 }
 
 export interface TwilioConfig {
@@ -195,6 +208,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS'])
+
 const schemaProperties = EnvSchema.properties as Record<string, { description?: string }>
 
 function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
@@ -202,7 +217,7 @@ function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
   const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
   if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
   const expected = schemaProperties[variable]?.description ?? 'a valid value'
-  const shown = variable === 'PHONEPASS_SECRET' || variable === 'TWILIO_AUTH_TOKEN' || variable === 'METRICS_TOKEN' || variable === 'WEBHOOK_SECRET' || variable === 'SMS_WEBHOOK_SECRET' ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  const shown = secretVariables.has(variable) ? '(hidden)' : JSON.stringify(env[variable] ?? '')
   return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
 }
 
@@ -306,6 +321,52 @@ function parseTrustProxy (value: string): TrustProxy {
   return { kind: 'addresses', addresses }
 }
 
+const adminKeyName = /^[A-Za-z0-9._-]{1,40}$/
+const adminKeyMinLength = 32
+
+/**
+ * PHONEPASS_ADMIN_KEYS: `name:secret` pairs, so the audit log can say which key acted without
+ * ever holding the secret. A list, so a new key can be added before the old one is removed.
+ * Messages name the entry by its position or name, never by its secret.
+ */
+function parseAdminKeys (value: string): AdminKey[] {
+  const keys: AdminKey[] = []
+  const entries = value.split(',').map(entry => entry.trim())
+  if (entries.length === 1 && entries[0] === '') return keys
+  entries.forEach((entry, index) => {
+    const colon = entry.indexOf(':')
+    const name = colon < 0 ? '' : entry.slice(0, colon)
+    const secret = colon < 0 ? '' : entry.slice(colon + 1)
+    if (!adminKeyName.test(name) || secret === '') {
+      throw new ConfigError(`Invalid configuration: PHONEPASS_ADMIN_KEYS entry ${index + 1} must be name:secret, a name of 1 to 40 letters, digits, dots, dashes or underscores, e.g. support:$(openssl rand -base64 32)`)
+    }
+    if (secret.length < adminKeyMinLength || /\s/.test(secret)) {
+      throw new ConfigError(`Invalid configuration: PHONEPASS_ADMIN_KEYS key ${JSON.stringify(name)} must have a secret of at least ${adminKeyMinLength} characters without spaces, e.g. from \`openssl rand -base64 32\``)
+    }
+    if (keys.some(key => key.name === name)) {
+      throw new ConfigError(`Invalid configuration: PHONEPASS_ADMIN_KEYS names the key ${JSON.stringify(name)} twice; each key needs a name of its own (the audit log tells them apart by it)`)
+    }
+    if (keys.some(key => key.secret === secret)) {
+      throw new ConfigError(`Invalid configuration: PHONEPASS_ADMIN_KEYS gives the key ${JSON.stringify(name)} the secret of another key; each key needs a secret of its own`)
+    }
+    keys.push({ name, secret })
+  })
+  return keys
+}
+
+/** ADMIN_PHONES: normalised as any phone typed on the sign-in page, so the admin's sign-in matches. */
+function parseAdminPhones (value: string, country: CountryCode, testPhoneNumbers: ReadonlyMap<string, string>): Set<string> {
+  const phones = new Set<string>()
+  for (const entry of value.split(',').map(phone => phone.trim()).filter(phone => phone !== '')) {
+    try {
+      phones.add(normalizePhone(entry, { defaultCountry: country, isTestNumber: phone => testPhoneNumbers.has(phone) }))
+    } catch {
+      throw new ConfigError(`Invalid configuration: ADMIN_PHONES must list phone numbers, e.g. +79123456789,+447911123456, got ${JSON.stringify(entry)}`)
+    }
+  }
+  return phones
+}
+
 /**
  * In development a missing secret is generated once and kept beside the SQLite file, so a
  * restart keeps everyone signed in. Production refuses to start without one.
@@ -342,6 +403,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (!getCountries().includes(country)) {
     throw new ConfigError(`Invalid configuration: PHONE_DEFAULT_COUNTRY must be an ISO 3166 country code such as RU or GB, got ${JSON.stringify(country)}`)
   }
+  const testPhoneNumbers = parseTestPhoneNumbers(parsed.TEST_PHONE_NUMBERS, parsed.OTP_LENGTH)
   return Object.freeze({
     nodeEnv: parsed.NODE_ENV,
     port: parsed.PORT,
@@ -382,7 +444,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: parsed.OTP_MAX_ATTEMPTS,
       resendSeconds: parsed.OTP_RESEND_SECONDS
     },
-    testPhoneNumbers: parseTestPhoneNumbers(parsed.TEST_PHONE_NUMBERS, parsed.OTP_LENGTH),
+    testPhoneNumbers,
     phoneDefaultCountry: country,
     trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
     accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
@@ -400,6 +462,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: parsed.METRICS_TOKEN,
     metricsPublic: parsed.METRICS_PUBLIC,
     corsOrigins: parsed.CORS_ORIGINS.split(',').map(origin => origin.trim()).filter(origin => origin !== ''),
-    smsConsoleInProduction: parsed.SMS_CONSOLE_IN_PRODUCTION
+    smsConsoleInProduction: parsed.SMS_CONSOLE_IN_PRODUCTION,
+    adminKeys: parseAdminKeys(parsed.PHONEPASS_ADMIN_KEYS),
+    adminPhones: parseAdminPhones(parsed.ADMIN_PHONES, country, testPhoneNumbers)
   })
 }

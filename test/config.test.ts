@@ -139,3 +139,48 @@ t.test('a value past either bound is refused with a line naming both bounds', as
   t.throws(() => loadConfig({ DATABASE_URL: 'sqlite::memory:', SMS_HOURLY_CAP: '100000000' }),
     { message: 'Invalid configuration: SMS_HOURLY_CAP must be a whole number of SMS an hour from 1 to 10000000, got "100000000"' })
 })
+
+t.test('PHONEPASS_ADMIN_KEYS: name:secret pairs; a malformed entry, a short secret or a repeated name stops start-up without showing a secret', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  const support = 's'.repeat(32)
+  const backend = 'b+/='.repeat(10)
+  t.same(loadConfig(base).adminKeys, [], 'no keys by default: the admin API answers as an unknown path')
+  t.same(loadConfig({ ...base, PHONEPASS_ADMIN_KEYS: ` support:${support} , crm-backend.2:${backend}` }).adminKeys, [
+    { name: 'support', secret: support },
+    { name: 'crm-backend.2', secret: backend }
+  ])
+  t.same(loadConfig({ ...base, PHONEPASS_ADMIN_KEYS: `ops:${support}:with:colons` }).adminKeys, [{ name: 'ops', secret: `${support}:with:colons` }], 'the name ends at the first colon')
+  const malformed = 'Invalid configuration: PHONEPASS_ADMIN_KEYS entry 2 must be name:secret, a name of 1 to 40 letters, digits, dots, dashes or underscores, e.g. support:$(openssl rand -base64 32)'
+  const cases: Array<[string, string]> = [
+    [`support:${support},${backend}`, malformed],
+    [`support:${support},:${backend}`, malformed],
+    [`support:${support},crm:`, malformed],
+    [`support:${support},crm backend:${backend}`, malformed],
+    [`support:${support},`, malformed],
+    [`support:${support.slice(1)}`, 'Invalid configuration: PHONEPASS_ADMIN_KEYS key "support" must have a secret of at least 32 characters without spaces, e.g. from `openssl rand -base64 32`'],
+    [`support:${support.slice(4)} abc`, 'Invalid configuration: PHONEPASS_ADMIN_KEYS key "support" must have a secret of at least 32 characters without spaces, e.g. from `openssl rand -base64 32`'],
+    [`support:${support},support:${backend}`, 'Invalid configuration: PHONEPASS_ADMIN_KEYS names the key "support" twice; each key needs a name of its own (the audit log tells them apart by it)'],
+    [`support:${support},crm:${support}`, 'Invalid configuration: PHONEPASS_ADMIN_KEYS gives the key "crm" the secret of another key; each key needs a secret of its own']
+  ]
+  for (const [value, line] of cases) {
+    const error = t.throws(() => loadConfig({ ...base, PHONEPASS_ADMIN_KEYS: value }), { name: 'ConfigError', message: line }, value.replaceAll(support, '<support>').replaceAll(backend, '<backend>')) as Error
+    t.notMatch(error.message, support.slice(0, 20), 'the message shows no secret')
+    t.notMatch(error.message, backend.slice(0, 20), 'the message shows no secret')
+  }
+})
+
+t.test('ADMIN_PHONES: normalised like any phone; a wrong entry stops start-up', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  t.same([...loadConfig(base).adminPhones], [])
+  const config = loadConfig({ ...base, ADMIN_PHONES: ' +7 912 345-67-89, 89123456780 ,+447911123456,+79123456789', TEST_PHONE_NUMBERS: '+15550100001=1234' })
+  t.same([...config.adminPhones], ['+79123456789', '+79123456780', '+447911123456'], 'national numbers take PHONE_DEFAULT_COUNTRY; repeats collapse')
+  t.same([...loadConfig({ ...base, ADMIN_PHONES: '+15550100001', TEST_PHONE_NUMBERS: '+15550100001=1234' }).adminPhones], ['+15550100001'], 'a test number may be an admin (a demo)')
+  const cases: Array<[string, string]> = [
+    ['+79123456789,not-a-phone', 'Invalid configuration: ADMIN_PHONES must list phone numbers, e.g. +79123456789,+447911123456, got "not-a-phone"'],
+    ['+7912', 'Invalid configuration: ADMIN_PHONES must list phone numbers, e.g. +79123456789,+447911123456, got "+7912"'],
+    ['+15550100001', 'Invalid configuration: ADMIN_PHONES must list phone numbers, e.g. +79123456789,+447911123456, got "+15550100001"']
+  ]
+  for (const [value, line] of cases) {
+    t.throws(() => loadConfig({ ...base, ADMIN_PHONES: value }), { name: 'ConfigError', message: line }, value)
+  }
+})

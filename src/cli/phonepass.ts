@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { DomainError } from '../domain/errors.js'
 import { systemClock } from '../services/clock.js'
-import { blockReasonMaxLength, createOperatorService, type InviteNode, type UserState } from '../services/operator-service.js'
+import type { AdminCaller, AuditEntry } from '../services/audit.js'
+import { auditPageMaxLimit, blockReasonMaxLength, createOperatorService, type InviteNode, type UserState } from '../services/operator-service.js'
 import type { KeyInfo } from '../services/signing-keys.js'
 import { createDatabase, type Db } from '../store/database.js'
 import { migrateToLatest } from '../store/migrator.js'
@@ -30,6 +32,12 @@ Commands:
                             webhook events not delivered yet, or given up after the last retry
   webhooks resend [<webhook-id>]
                             send failed events again (all, or one), due now, same webhook-id
+  audit list [<phone>] [--limit N] [--before <id>]
+                            admin actions (API, pages, this CLI), newest first: who, what,
+                            whom, when, from where; of one phone; N at a time (50, at most ${auditPageMaxLimit})
+
+user sign-out, block, unblock and limits clear are written to the audit log as done by
+"cli:<your OS user>" (PHONEPASS_OPERATOR=<name> says who instead).
 
 Reads the same environment as the server (DATABASE_URL, PHONEPASS_SECRET, ...).
 `
@@ -74,13 +82,47 @@ function printKeys (keys: KeyInfo[], { out }: Output): void {
   }
 }
 
+function printAudit (entries: AuditEntry[], { out }: Output): void {
+  out(`${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${entries.length > 0 ? `; older ones: --before ${entries.at(-1)?.id ?? ''}` : ''}`)
+  for (const e of entries) {
+    const target = e.target.userId === null ? (e.target.phone ?? '-') : `user ${e.target.userId} ${e.target.phone ?? ''}`.trim()
+    out(`  #${e.id}  ${time(e.at)}  ${e.actor.kind}:${e.actor.name}  ${e.action.padEnd(19)}  ${target}  ${JSON.stringify(e.details)}  ${e.ip ?? '-'}  ${e.requestId ?? '-'}`)
+  }
+}
+
+/** Whom the audit log names for this CLI: PHONEPASS_OPERATOR, else the OS user (a container may have none). */
+export function cliActor (env: NodeJS.ProcessEnv): AdminCaller {
+  let name = env.PHONEPASS_OPERATOR?.trim() ?? ''
+  if (name === '') {
+    try {
+      name = userInfo().username
+    } catch {
+      name = 'cli'
+    }
+  }
+  return { actor: { kind: 'cli', name: name.slice(0, 64) }, ip: null, requestId: null }
+}
+
+function wholeNumber (value: string | undefined, option: string, max: number): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^[0-9]{1,15}$/.test(value) || Number(value) < 1 || Number(value) > max) throw new UsageError(`${option} takes a whole number from 1 to ${max}`)
+  return Number(value)
+}
+
 function phoneArgument (rest: string[]): string {
   const [phone, ...extra] = rest
   if (phone === undefined || extra.length > 0) throw new UsageError('exactly one phone number is expected')
   return phone
 }
 
-async function run (command: string[], db: Db, config: Config, output: Output, reason: string | undefined): Promise<void> {
+interface Options {
+  reason: string | undefined
+  limit: string | undefined
+  before: string | undefined
+  caller: AdminCaller
+}
+
+async function run (command: string[], db: Db, config: Config, output: Output, { reason, limit, before, caller }: Options): Promise<void> {
   const operator = createOperatorService({ db, config, clock: systemClock })
   const emit = (value: unknown, human: () => void): void => {
     if (output.json) output.out(JSON.stringify(value, null, 2))
@@ -94,27 +136,28 @@ async function run (command: string[], db: Db, config: Config, output: Output, r
   }
   const action = `${noun ?? ''} ${verb ?? ''}`.trim()
   if (reason !== undefined && action !== 'user block') throw new UsageError('--reason goes with user block only')
+  if ((limit !== undefined || before !== undefined) && action !== 'audit list') throw new UsageError('--limit and --before go with audit list only')
   switch (action) {
     case 'user show': {
       const state = await operator.showUser(phoneArgument(rest))
       return emit(state, () => printUser(state, output))
     }
     case 'user sign-out': {
-      const result = await operator.signOutUser(phoneArgument(rest))
+      const result = await operator.signOutUser(phoneArgument(rest), caller)
       return emit(result, () => output.out(`${result.phone}: ${result.revoked} session(s) revoked`))
     }
     case 'user block': {
       if (reason === undefined || reason.trim() === '') throw new UsageError('user block needs --reason "..." (kept with the block, shown by user show)')
       if (reason.trim().length > blockReasonMaxLength) throw new UsageError(`the reason is longer than ${blockReasonMaxLength} characters`)
-      const result = await operator.blockUser(phoneArgument(rest), reason)
+      const result = await operator.blockUser(phoneArgument(rest), reason, caller)
       return emit(result, () => output.out(result.changed ? `${result.phone}: blocked; ${result.revoked} session(s) ended` : `${result.phone}: already blocked`))
     }
     case 'user unblock': {
-      const result = await operator.unblockUser(phoneArgument(rest))
+      const result = await operator.unblockUser(phoneArgument(rest), caller)
       return emit(result, () => output.out(result.changed ? `${result.phone}: unblocked` : `${result.phone}: was not blocked`))
     }
     case 'limits clear': {
-      const result = await operator.clearLimits(phoneArgument(rest))
+      const result = await operator.clearLimits(phoneArgument(rest), caller)
       return emit(result, () => output.out(`${result.phone}: ${result.deleted} limit counter(s) deleted`))
     }
     case 'invites tree': {
@@ -170,6 +213,16 @@ async function run (command: string[], db: Db, config: Config, output: Output, r
       const result = await operator.resendWebhookEvents(webhookId)
       return emit(result, () => output.out(`${result.resent} failed event(s) will be sent again`))
     }
+    case 'audit list': {
+      const [phone, ...extra] = rest
+      if (extra.length > 0) throw new UsageError('audit list takes at most one phone number')
+      const entries = await operator.listAudit({
+        ...(phone === undefined ? {} : { user: phone }),
+        limit: wholeNumber(limit, '--limit', auditPageMaxLimit),
+        beforeId: wholeNumber(before, '--before', Number.MAX_SAFE_INTEGER)
+      })
+      return emit(entries, () => printAudit(entries, output))
+    }
     default:
       throw new UsageError(command.length === 0 ? 'a command is needed' : `unknown command: ${command.join(' ')}`)
   }
@@ -182,7 +235,7 @@ function describe (error: unknown, command: string[]): { message: string, code: 
   if (error instanceof DomainError && error.code === 'phone_invalid') return { message: `not a phone number: ${phone}`, code: exitCodes.usage }
   if (error instanceof DomainError && error.code === 'not_found' && error.details.field === 'kid') return { message: `no live key ${phone}`, code: exitCodes.notFound }
   if (error instanceof DomainError && error.code === 'not_found' && command[0] === 'webhooks') return { message: `no failed event with webhook-id ${phone}`, code: exitCodes.notFound }
-  if (error instanceof DomainError && error.code === 'not_found') return { message: `no user with phone ${phone}`, code: exitCodes.notFound }
+  if (error instanceof DomainError && error.code === 'user_not_found') return { message: `no user with phone ${phone}`, code: exitCodes.notFound }
   return { message: `failed: ${error instanceof Error ? error.message : String(error)}`, code: exitCodes.failed }
 }
 
@@ -203,7 +256,7 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
   const out = (text: string): void => { io.stdout(text + '\n') }
   let parsed
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } })
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, reason: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } })
   } catch (error) {
     io.stderr(`phonepass: ${(error as Error).message}\n\n${usage}`)
     return exitCodes.usage
@@ -217,7 +270,8 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
   try {
     const config = loadConfig(io.env)
     db = createDatabase(config.databaseUrl)
-    await run(command, db, config, { json: parsed.values.json, out }, parsed.values.reason)
+    const { reason, limit, before } = parsed.values
+    await run(command, db, config, { json: parsed.values.json, out }, { reason, limit, before, caller: cliActor(io.env) })
     return exitCodes.ok
   } catch (error) {
     const { message, code } = describe(error, command)

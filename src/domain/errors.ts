@@ -30,6 +30,10 @@ export const errorStatus = {
   cross_site_request: 403,
   account_blocked: 403,
   not_found: 404,
+  /** Admin faces: no live account with this id (or phone). */
+  user_not_found: 404,
+  session_not_found: 404,
+  reason_invalid: 400,
   method_not_allowed: 405,
   unsupported_media_type: 415,
   payload_too_large: 413,

@@ -8,11 +8,12 @@ import {
   findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
   revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
-import { deleteDeletedPhonesBefore, deleteLoginCodes, deleteUserSessions, findDeletedPhone, keepDeletedPhone, movePhone, tombstoneUser } from '../store/accounts.js'
-import { findUserById, findUserByPhone, insertUser, lockReferralGraph, lockUnblockedUser } from '../store/users.js'
+import { deleteDeletedPhonesBefore, findDeletedPhone, keepDeletedPhone, movePhone } from '../store/accounts.js'
+import { findUserById, findUserByPhone, insertUser, lockUnblockedUser } from '../store/users.js'
 import { isDatabaseUnavailable, type DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
+import { createAccountDeletion } from './account-deletion.js'
 import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
@@ -67,6 +68,7 @@ export function createAuthService (context: ServiceContext) {
   const limits = createLimits(context)
   const deviceTokens = createDeviceTokens(keys.device, config.deviceTokenTtlDays, clock)
   const events = createEventRecorder(context)
+  const accountDeletion = createAccountDeletion(context)
 
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
@@ -262,9 +264,7 @@ export function createAuthService (context: ServiceContext) {
 
   /**
    * Deletes the account, proven by a fresh code sent to its phone. One transaction: the code
-   * spent, the row made a tombstone (the invite code stays reserved), every session and refresh
-   * token, the login code and the user.deleted event. The referral graph's lock orders it with
-   * an activation of this account's code: that lands first and stays, or finds no such code.
+   * spent and the account erased as account-deletion.ts erases it (the admin's deletion too).
    */
   async function deleteAccount (userId: number, code: string, client: ClientInfo): Promise<void> {
     const user = await findUserById(db, userId)
@@ -276,13 +276,7 @@ export function createAuthService (context: ServiceContext) {
     const refusal = await db.transaction().execute(async (trx) => {
       const refused = await spendRightCode(trx, phone, code, await knownDevice(trx, phone, deviceId, client.deviceToken), client.ip, now)
       if (refused !== undefined) return refused
-      await lockReferralGraph(trx)
-      const current = await findUserById(trx, userId)
-      if (current === undefined || current.phone !== phone || !await tombstoneUser(trx, userId, now)) return new DomainError('token_not_valid')
-      await keepDeletedPhone(trx, hashPhone(phoneKey, phone), now, current.invited_by !== null)
-      await deleteUserSessions(trx, userId)
-      await deleteLoginCodes(trx, phone)
-      await events.record(trx, 'user.deleted', { id: userId, phone })
+      if (await accountDeletion.eraseAccount(trx, userId, now, phone) === undefined) return new DomainError('token_not_valid')
       return undefined
     })
     if (refusal !== undefined) throw refusal

@@ -1,10 +1,21 @@
 import { DomainError } from '../domain/errors.js'
-import { decrementCounter, deleteExpiredCounters, incrementCounter, type CounterWindow } from '../store/limit-counters.js'
+import { decrementCounter, deleteExpiredCounters, incrementCounter, readCounter, type CounterWindow } from '../store/limit-counters.js'
 import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
 
 const hour = 3_600_000
 const day = 86_400_000
+// The service-wide SMS counters (not about any one phone).
+const smsHourKey = 'sms:all:h'
+const smsDayKey = 'sms:all:d'
+const smsRefusedKey = 'sms:refused:h'
+
+/** The SMS budget as the admin sees it; times are epoch milliseconds. */
+export interface SmsSpend {
+  hourlyCap: number
+  hour: { sent: number, refused: number, windowStart: number, windowEnd: number }
+  day: { sent: number, windowStart: number, windowEnd: number }
+}
 
 /**
  * An IPv6 client usually holds a whole /64, so its addresses share one budget; an IPv4
@@ -107,9 +118,27 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
    */
   async function takeSms (trx: DbOrTransaction): Promise<Taken> {
     const now = clock.now()
-    const window = windowOf('sms:all:h', hour, now)
-    if (await incrementCounter(trx, window, config.sms.hourlyCap) !== undefined) return taken([window])
-    throw new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(window, now) })
+    const window = windowOf(smsHourKey, hour, now)
+    if (await incrementCounter(trx, window, config.sms.hourlyCap) === undefined) {
+      throw new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(window, now) })
+    }
+    // The day's count caps nothing; it is kept for the admin's view of the spend (smsSpend),
+    // since the hour's counters are deleted once their hour is over.
+    const dayWindow = windowOf(smsDayKey, day, now)
+    await incrementCounter(trx, dayWindow)
+    return taken([window, dayWindow])
+  }
+
+  /** SMS sent this clock hour (against SMS_HOURLY_CAP) and this UTC day, and the hour's refusals by the cap. */
+  async function smsSpend (): Promise<SmsSpend> {
+    const now = clock.now()
+    const hourWindow = windowOf(smsHourKey, hour, now)
+    const dayWindow = windowOf(smsDayKey, day, now)
+    return {
+      hourlyCap: config.sms.hourlyCap,
+      hour: { sent: await readCounter(db, hourWindow), refused: await readCounter(db, windowOf(smsRefusedKey, hour, now)), windowStart: hourWindow.windowStart, windowEnd: hourWindow.expiresAt },
+      day: { sent: await readCounter(db, dayWindow), windowStart: dayWindow.windowStart, windowEnd: dayWindow.expiresAt }
+    }
   }
 
   /**
@@ -117,7 +146,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
    * on whichever instance — writes the alert line.
    */
   async function smsCapRefused (): Promise<void> {
-    const window = windowOf('sms:refused:h', hour, clock.now())
+    const window = windowOf(smsRefusedKey, hour, clock.now())
     if (await incrementCounter(db, window) !== 1) return
     logger.error({ alert: 'sms_hourly_cap', cap: config.sms.hourlyCap, windowStart: new Date(window.windowStart).toISOString() },
       'ALERT: SMS_HOURLY_CAP reached; no more SMS this hour')
@@ -167,7 +196,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     return await deleteExpiredCounters(db, clock.now())
   }
 
-  return { takeCodeSend, takeNewDevice, takeSms, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
+  return { takeCodeSend, takeNewDevice, takeSms, smsSpend, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
 }
 
 export type Limits = ReturnType<typeof createLimits>

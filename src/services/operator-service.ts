@@ -4,16 +4,21 @@ import {
   deleteLimitCounters, findLoginCodeState, listInviteTree, listLimitCounters, listUndeliveredEvents, listUserSessions,
   resendFailedEvents, type InviteTreeRow, type LimitCounterRow, type WebhookEventState
 } from '../store/operator.js'
-import type { WebhookEventStatus } from '../store/schema.js'
-import { revokeUserSessions } from '../store/sessions.js'
-import { blockUser as blockUserRow, findProfile, findUserByPhone, unblockUser as unblockUserRow } from '../store/users.js'
+import type { UserRow, WebhookEventStatus } from '../store/schema.js'
+import { revokeUserSession, revokeUserSessions } from '../store/sessions.js'
+import { blockUser as blockUserRow, findProfile, findUserById, findUserByPhone, lockLiveUser, unblockUser as unblockUserRow } from '../store/users.js'
 import type { Config } from '../config.js'
-import type { Db } from '../store/database.js'
+import type { Db, DbOrTransaction } from '../store/database.js'
 import type { ProfileRow } from '../store/users.js'
+import { createAccountDeletion } from './account-deletion.js'
+import { readAuditEntries, recordAdminAction, type AdminCaller, type AuditEntry } from './audit.js'
 import type { Clock } from './clock.js'
-import { deriveKeys } from './keys.js'
+import { deriveKeys, sessionForLog } from './keys.js'
 import { createSigningKeys, type KeyInfo, type KeyLogger } from './signing-keys.js'
 import { createEventRecorder } from './webhooks.js'
+
+/** Whom an action is for: a phone as typed (the CLI), or the account's id (the admin API and pages). */
+export type UserRef = string | { id: number }
 
 export interface SessionState {
   id: string
@@ -45,6 +50,28 @@ export interface BlockResult {
 }
 
 export const blockReasonMaxLength = 500
+export const auditPageDefaultLimit = 50
+export const auditPageMaxLimit = 1000
+/** Reasons given with the other actions (kept in the audit log only) are bounded alike. */
+export const reasonMaxLength = blockReasonMaxLength
+
+export interface SessionsResult {
+  phone: string
+  /** Sessions this call ended (0 when the one named had ended already). */
+  revoked: number
+}
+
+export interface LimitsResult {
+  phone: string
+  /** Counters deleted. */
+  deleted: number
+}
+
+export interface DeleteResult {
+  userId: number
+  /** The phone the account had. */
+  phone: string
+}
 
 export interface InviteNode {
   phone: string
@@ -52,14 +79,21 @@ export interface InviteNode {
   invited: InviteNode[]
 }
 
-/** What an operator does to help a person: look, sign them out, lift their limits; and the token-signing keys. */
+/**
+ * What an operator does to help a person: look, sign them out, block, delete, lift their
+ * limits; and the token-signing keys. Every action on a person takes who acts (`by`) and is
+ * written to the audit log in its own transaction. Three faces call it: the CLI (by phone),
+ * and, through admin-service.ts, the admin API and pages (by id).
+ */
 export function createOperatorService ({ db, config, clock, logger }: { db: Db, config: Config, clock: Clock, logger?: KeyLogger }) {
   const quiet = { info: () => {}, warn: () => {}, error: () => {} }
+  const keys = deriveKeys(config.secrets)
   const signingKeys = createSigningKeys(
-    { db, clock, keys: deriveKeys(config.secrets), logger: logger ?? quiet },
+    { db, clock, keys, logger: logger ?? quiet },
     { ...config.jwt, accessTokenTtlSeconds: config.accessTokenTtlSeconds }
   )
   const events = createEventRecorder({ config, clock })
+  const accountDeletion = createAccountDeletion({ config, clock, keys })
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
       defaultCountry: config.phoneDefaultCountry,
@@ -67,17 +101,39 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
     })
   }
 
-  async function requireUser (rawPhone: string) {
-    const user = await findUserByPhone(db, normalize(rawPhone))
-    if (user === undefined) throw new DomainError('not_found', { field: 'phone' })
+  /** A live account (not a deleted one's tombstone), else user_not_found. */
+  async function requireUser (who: UserRef): Promise<UserRow> {
+    const user = typeof who === 'string' ? await findUserByPhone(db, normalize(who)) : await findUserById(db, who.id)
+    if (user === undefined || user.deleted_at !== null) throw new DomainError('user_not_found', { field: typeof who === 'string' ? 'phone' : 'id' })
     return user
   }
 
-  async function showUser (rawPhone: string): Promise<UserState> {
-    const user = await requireUser(rawPhone)
+  /** The optional reason given with an action: trimmed, bounded; none when blank. */
+  function optionalReason (reason: string | undefined): string | undefined {
+    const trimmed = reason?.trim() ?? ''
+    if (trimmed.length > reasonMaxLength) throw new DomainError('reason_invalid', { field: 'reason' })
+    return trimmed === '' ? undefined : trimmed
+  }
+
+  /**
+   * An action on one account, in one transaction with its audit entry. The user's row is locked
+   * first (lockLiveUser), so actions on one account run one after another, each seeing the one
+   * before; an account deleted meanwhile is user_not_found, and nothing is written.
+   */
+  async function actOnUser<T> (user: UserRow, act: (trx: DbOrTransaction, current: UserRow, now: number) => Promise<T>): Promise<T> {
+    const now = clock.now()
+    return await db.transaction().execute(async (trx) => {
+      const current = await lockLiveUser(trx, user.id)
+      if (current === undefined) throw new DomainError('user_not_found', { field: 'id' })
+      return await act(trx, current, now)
+    })
+  }
+
+  async function showUser (who: UserRef): Promise<UserState> {
+    const user = await requireUser(who)
     const now = clock.now()
     const profile = await findProfile(db, user.id, config.profileInvitedLimit)
-    if (profile === undefined) throw new DomainError('not_found', { field: 'phone' })
+    if (profile === undefined) throw new DomainError('user_not_found', { field: typeof who === 'string' ? 'phone' : 'id' })
     const sessions = (await listUserSessions(db, user.id)).map((session): SessionState => ({
       id: session.id,
       kind: session.kind,
@@ -102,46 +158,104 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
   }
 
   /** Revokes every live session: browsers and apps must sign in again. */
-  async function signOutUser (rawPhone: string): Promise<{ phone: string, revoked: number }> {
-    const user = await requireUser(rawPhone)
-    return { phone: user.phone, revoked: await revokeUserSessions(db, user.id, clock.now()) }
+  async function signOutUser (who: UserRef, by: AdminCaller, reason?: string): Promise<SessionsResult> {
+    const given = optionalReason(reason)
+    const user = await requireUser(who)
+    return await actOnUser(user, async (trx, current, now) => {
+      const revoked = await revokeUserSessions(trx, current.id, now)
+      await recordAdminAction(trx, now, by, 'sessions.revoke_all', { userId: current.id, phone: current.phone }, { reason: given, revoked })
+      return { phone: current.phone, revoked }
+    })
+  }
+
+  /** Revokes one session of the user's; session_not_found when the user has none with this id. */
+  async function revokeSession (who: UserRef, sessionId: string, by: AdminCaller, reason?: string): Promise<SessionsResult> {
+    const given = optionalReason(reason)
+    const user = await requireUser(who)
+    return await actOnUser(user, async (trx, current, now) => {
+      const outcome = await revokeUserSession(trx, current.id, sessionId, now)
+      if (outcome === 'none') throw new DomainError('session_not_found', { field: 'session_id' })
+      const revoked = outcome === 'revoked' ? 1 : 0
+      // The id's first characters, as log lines name sessions: enough to find it, not the id itself.
+      await recordAdminAction(trx, now, by, 'session.revoke', { userId: current.id, phone: current.phone }, { reason: given, session: sessionForLog(sessionId), revoked })
+      return { phone: current.phone, revoked }
+    })
   }
 
   /**
    * Stops an abusive account: no sign-in (403 account_blocked, told only to whoever enters a
-   * right code) and every session ended, in one transaction with the user.blocked event.
+   * right code) and every session ended, in one transaction with the user.blocked event and
+   * the audit entry. Blocking a blocked account changes nothing (changed: false) and is logged.
    */
-  async function blockUser (rawPhone: string, reason: string): Promise<BlockResult> {
+  async function blockUser (who: UserRef, reason: string, by: AdminCaller): Promise<BlockResult> {
     const trimmed = reason.trim()
-    if (trimmed === '' || trimmed.length > blockReasonMaxLength) throw new DomainError('validation_error', { field: 'reason' })
-    const user = await requireUser(rawPhone)
-    const now = clock.now()
-    return await db.transaction().execute(async (trx) => {
-      if (!await blockUserRow(trx, user.id, trimmed, now)) return { phone: user.phone, changed: false, revoked: 0 }
-      const revoked = await revokeUserSessions(trx, user.id, now)
-      await events.record(trx, 'user.blocked', { id: user.id, phone: user.phone })
-      return { phone: user.phone, changed: true, revoked }
+    if (trimmed === '' || trimmed.length > blockReasonMaxLength) throw new DomainError('reason_invalid', { field: 'reason' })
+    const user = await requireUser(who)
+    return await actOnUser(user, async (trx, current, now) => {
+      const changed = await blockUserRow(trx, current.id, trimmed, now)
+      const revoked = changed ? await revokeUserSessions(trx, current.id, now) : 0
+      if (changed) await events.record(trx, 'user.blocked', { id: current.id, phone: current.phone })
+      await recordAdminAction(trx, now, by, 'user.block', { userId: current.id, phone: current.phone }, { reason: trimmed, changed, revoked })
+      return { phone: current.phone, changed, revoked }
     })
   }
 
   /** Lifts a block: the person may sign in again (their old sessions stay ended). */
-  async function unblockUser (rawPhone: string): Promise<BlockResult> {
-    const user = await requireUser(rawPhone)
-    return await db.transaction().execute(async (trx) => {
-      if (!await unblockUserRow(trx, user.id)) return { phone: user.phone, changed: false, revoked: 0 }
-      await events.record(trx, 'user.unblocked', { id: user.id, phone: user.phone })
-      return { phone: user.phone, changed: true, revoked: 0 }
+  async function unblockUser (who: UserRef, by: AdminCaller, reason?: string): Promise<BlockResult> {
+    const given = optionalReason(reason)
+    const user = await requireUser(who)
+    return await actOnUser(user, async (trx, current, now) => {
+      const changed = await unblockUserRow(trx, current.id)
+      if (changed) await events.record(trx, 'user.unblocked', { id: current.id, phone: current.phone })
+      await recordAdminAction(trx, now, by, 'user.unblock', { userId: current.id, phone: current.phone }, { reason: given, changed, blockedReason: current.blocked_reason ?? undefined })
+      return { phone: current.phone, changed, revoked: 0 }
     })
   }
 
-  /** Works for phones without an account too: limits are counted before sign-up. */
-  async function clearLimits (rawPhone: string): Promise<{ phone: string, deleted: number }> {
-    const phone = normalize(rawPhone)
-    return { phone, deleted: await deleteLimitCounters(db, phone) }
+  /**
+   * Deletes the account as the person's own deletion does (account-deletion.ts: tombstone,
+   * sessions, login code, user.deleted), with the audit entry, in one transaction. Of deletions
+   * at the same moment one wins; the others find no account (user_not_found) and log nothing.
+   */
+  async function deleteUser (who: UserRef, by: AdminCaller, reason?: string): Promise<DeleteResult> {
+    const given = optionalReason(reason)
+    const user = await requireUser(who)
+    const now = clock.now()
+    return await db.transaction().execute(async (trx) => {
+      // Not lockLiveUser first: the deletion takes the referral graph's lock before the row, as
+      // the person's own deletion and an activation do, so the locks are always taken in one order.
+      const erased = await accountDeletion.eraseAccount(trx, user.id, now)
+      if (erased === undefined) throw new DomainError('user_not_found', { field: 'id' })
+      await recordAdminAction(trx, now, by, 'user.delete', { userId: erased.id, phone: erased.phone }, { reason: given })
+      return { userId: erased.id, phone: erased.phone }
+    })
   }
 
-  async function inviteTree (rawPhone: string): Promise<InviteNode> {
-    const user = await requireUser(rawPhone)
+  /**
+   * Deletes the limit counters of the phone (its sends, wrong codes, device budgets). A phone as
+   * typed works without an account too: limits are counted before sign-up.
+   */
+  async function clearLimits (who: UserRef, by: AdminCaller, reason?: string): Promise<LimitsResult> {
+    const given = optionalReason(reason)
+    if (typeof who !== 'string') {
+      return await actOnUser(await requireUser(who), async (trx, current, now) => {
+        const deleted = await deleteLimitCounters(trx, current.phone)
+        await recordAdminAction(trx, now, by, 'limits.clear', { userId: current.id, phone: current.phone }, { reason: given, deleted })
+        return { phone: current.phone, deleted }
+      })
+    }
+    const phone = normalize(who)
+    const now = clock.now()
+    return await db.transaction().execute(async (trx) => {
+      const user = await findUserByPhone(trx, phone)
+      const deleted = await deleteLimitCounters(trx, phone)
+      await recordAdminAction(trx, now, by, 'limits.clear', { userId: user?.id ?? null, phone }, { reason: given, deleted })
+      return { phone, deleted }
+    })
+  }
+
+  async function inviteTree (who: UserRef): Promise<InviteNode> {
+    const user = await requireUser(who)
     const rows = await listInviteTree(db, user.id)
     const nodes = new Map<number, InviteNode>()
     for (const row of rows) nodes.set(row.id, { phone: row.phone, invitedAt: row.invited_at, invited: [] })
@@ -176,6 +290,16 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
   }
 
 
+  /**
+   * Audit entries, newest first, `limit` at a time (at most auditPageMaxLimit); `beforeId` is
+   * the last id of the page before. Filtered by the account (id) or the phone it had.
+   */
+  async function listAudit (filter: { user?: UserRef, beforeId?: number, limit?: number } = {}): Promise<AuditEntry[]> {
+    const limit = Math.min(Math.max(1, filter.limit ?? auditPageDefaultLimit), auditPageMaxLimit)
+    const target = filter.user === undefined ? {} : typeof filter.user === 'string' ? { targetPhone: normalize(filter.user) } : { targetUserId: filter.user.id }
+    return await readAuditEntries(db, { ...target, beforeId: filter.beforeId, limit })
+  }
+
   /** Webhook events not delivered yet (pending) or given up (failed), oldest first. */
   async function listWebhookEvents (statuses: readonly WebhookEventStatus[] = ['pending', 'failed'], limit = 1000): Promise<WebhookEventState[]> {
     return await listUndeliveredEvents(db, statuses, limit)
@@ -188,7 +312,10 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
     return { resent }
   }
 
-  return { normalizePhone: normalize, showUser, signOutUser, blockUser, unblockUser, clearLimits, inviteTree, listKeys, rotateKeys, importKey, revokeKey, listWebhookEvents, resendWebhookEvents }
+  return {
+    normalizePhone: normalize, requireUser, showUser, signOutUser, revokeSession, blockUser, unblockUser, deleteUser, clearLimits, inviteTree, listAudit,
+    listKeys, rotateKeys, importKey, revokeKey, listWebhookEvents, resendWebhookEvents
+  }
 }
 
 export type OperatorService = ReturnType<typeof createOperatorService>

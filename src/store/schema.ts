@@ -99,6 +99,26 @@ export interface WebhookEventsTable {
   finished_at: number | null
 }
 
+export type AuditActorKind = 'key' | 'phone' | 'cli'
+
+/** The admin audit log (migration 0008): appended to, never updated or deleted. */
+export interface AdminAuditTable {
+  id: Generated<number>
+  at: number
+  actor_kind: AuditActorKind
+  /** The key's name, the admin's phone, or the OS user of the CLI; never a secret. */
+  actor: string
+  action: string
+  /** No foreign key: the entry outlives the account. */
+  target_user_id: number | null
+  /** E.164 when the action ran. */
+  target_phone: string | null
+  /** JSON text. */
+  details: string
+  ip: string | null
+  request_id: string | null
+}
+
 export interface Database {
   users: UsersTable
   login_codes: LoginCodesTable
@@ -108,6 +128,7 @@ export interface Database {
   signing_keys: SigningKeysTable
   webhook_events: WebhookEventsTable
   deleted_phones: DeletedPhonesTable
+  admin_audit: AdminAuditTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -118,3 +139,4 @@ export type NewSession = Insertable<SessionsTable>
 export type SigningKeyRow = Selectable<SigningKeysTable>
 export type NewSigningKey = Insertable<SigningKeysTable>
 export type WebhookEventRow = Selectable<WebhookEventsTable>
+export type AdminAuditRow = Selectable<AdminAuditTable>

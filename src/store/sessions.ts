@@ -40,6 +40,22 @@ export async function revokeSession (db: DbOrTransaction, sessionId: string, now
   return row !== undefined
 }
 
+/**
+ * Revokes one session of the user: 'revoked' by this call, 'ended' when it was revoked already,
+ * 'none' when the user has no session with this id.
+ */
+export async function revokeUserSession (db: DbOrTransaction, userId: number, sessionId: string, now: number): Promise<'revoked' | 'ended' | 'none'> {
+  const row = await db.updateTable('sessions').set({ revoked_at: now })
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst()
+  if (row !== undefined) return 'revoked'
+  const kept = await db.selectFrom('sessions').select('id').where('id', '=', sessionId).where('user_id', '=', userId).executeTakeFirst()
+  return kept === undefined ? 'none' : 'ended'
+}
+
 /** Revokes every live session of the user but `keepSessionId`; returns how many. */
 export async function revokeUserSessions (db: DbOrTransaction, userId: number, now: number, keepSessionId?: string): Promise<number> {
   let query = db.updateTable('sessions').set({ revoked_at: now })

@@ -113,13 +113,15 @@ export async function lockReferralGraph (db: DbOrTransaction): Promise<void> {
 }
 
 /**
- * Blocks the user unless already blocked; true when this call blocked them. The row lock the
- * update takes orders it with a sign-in's `lockUnblockedUser` on the same row.
+ * Blocks the user unless already blocked or deleted; true when this call blocked them. The row
+ * lock the update takes orders it with a sign-in's `lockUnblockedUser` on the same row, and
+ * with a deletion's tombstone: a block that waited for a deletion finds a tombstone, not a user.
  */
 export async function blockUser (db: DbOrTransaction, userId: number, reason: string, now: number): Promise<boolean> {
   const row = await db.updateTable('users').set({ blocked_at: now, blocked_reason: reason })
     .where('id', '=', userId)
     .where('blocked_at', 'is', null)
+    .where('deleted_at', 'is', null)
     .returning('id')
     .executeTakeFirst()
   return row !== undefined
@@ -149,4 +151,18 @@ export async function lockUnblockedUser (db: DbOrTransaction, userId: number): P
       .where('blocked_at', 'is', null)
       .returning('id'))
   return row !== undefined
+}
+
+/**
+ * Locks the user's row for the rest of the transaction unless the account is deleted, and
+ * returns it as it is now; undefined when there is no such account. Admin actions on one user
+ * take it first, so they run one after another (PostgreSQL: the row lock; SQLite: one writer),
+ * each seeing what the one before did. One statement for both dialects.
+ */
+export async function lockLiveUser (db: DbOrTransaction, userId: number): Promise<UserRow | undefined> {
+  return await db.updateTable('users').set(eb => ({ id: eb.ref('id') }))
+    .where('id', '=', userId)
+    .where('deleted_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst()
 }

@@ -7,6 +7,8 @@ import { WebClient } from '../web/web-client.js'
 // at once, a right code gets 403 account_blocked in both faces, and the events are recorded in
 // the block's own transaction.
 
+const operatorCaller = { actor: { kind: 'cli', name: 'test' }, ip: null, requestId: null } as const
+
 interface Tap {
   teardown: (fn: () => unknown) => void
 }
@@ -39,7 +41,7 @@ t.test('a block ends every session at once: bearer tokens, refresh tokens and br
   t.equal((await browser.signIn(context, phone)).statusCode, 303)
   t.equal((await browser.get('/profile')).statusCode, 200)
 
-  const blocked = await context.operator.blockUser(phone, 'spam invites')
+  const blocked = await context.operator.blockUser(phone, 'spam invites', operatorCaller)
   t.same(blocked, { phone, changed: true, revoked: 3 })
   t.equal((await context.app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(app1.access) })).statusCode, 401)
   t.equal((await post(context.app, '/api/token/refresh/', { refresh: app2.refresh })).statusCode, 401)
@@ -50,7 +52,7 @@ t.test('a block ends every session at once: bearer tokens, refresh tokens and br
 
   const state = await context.operator.showUser(phone)
   t.match(state.blocked, { at: context.clock.now(), reason: 'spam invites' })
-  t.same(await context.operator.blockUser(phone, 'again'), { phone, changed: false, revoked: 0 }, 'blocking twice changes nothing')
+  t.same(await context.operator.blockUser(phone, 'again', operatorCaller), { phone, changed: false, revoked: 0 }, 'blocking twice changes nothing')
   t.equal((await context.operator.showUser(phone)).blocked?.reason, 'spam invites', 'the first reason stays')
   t.equal((await events(context)).length, 1, 'and records no second event')
 })
@@ -59,7 +61,7 @@ t.test('sign-in: a right code gets 403 account_blocked in both faces; a wrong co
   const context = await setup(t)
   const phone = '+79123460011'
   const first = await signIn(context, phone)
-  await context.operator.blockUser(phone, 'abuse')
+  await context.operator.blockUser(phone, 'abuse', operatorCaller)
   context.clock.advance(61_000)
 
   // Register answers as for anyone: no account is looked up, so nothing tells a stranger of the block.
@@ -87,8 +89,8 @@ t.test('sign-in: a right code gets 403 account_blocked in both faces; a wrong co
   t.equal((await browser.get('/profile')).statusCode, 303, 'the browser is not signed in')
   t.equal(await liveSessions(context, first.user.id), 0)
 
-  t.same(await context.operator.unblockUser(phone), { phone, changed: true, revoked: 0 })
-  t.same(await context.operator.unblockUser(phone), { phone, changed: false, revoked: 0 })
+  t.same(await context.operator.unblockUser(phone, operatorCaller), { phone, changed: true, revoked: 0 })
+  t.same(await context.operator.unblockUser(phone, operatorCaller), { phone, changed: false, revoked: 0 })
   context.clock.advance(3_600_000)
   const back = await signIn(context, phone)
   t.equal(back.user.id, first.user.id, 'the same account signs in again after the block is lifted')
@@ -102,10 +104,10 @@ t.test('sign-in: a right code gets 403 account_blocked in both faces; a wrong co
 t.test('the reason is needed and bounded; an unknown phone is not found', async t => {
   const context = await setup(t)
   await signIn(context, '+79123460021')
-  await t.rejects(context.operator.blockUser('+79123460021', '  '), { code: 'validation_error' })
-  await t.rejects(context.operator.blockUser('+79123460021', 'x'.repeat(501)), { code: 'validation_error' })
-  await t.rejects(context.operator.blockUser('+79123460029', 'abuse'), { code: 'not_found' })
-  await t.rejects(context.operator.unblockUser('+79123460029'), { code: 'not_found' })
+  await t.rejects(context.operator.blockUser('+79123460021', '  ', operatorCaller), { code: 'reason_invalid' })
+  await t.rejects(context.operator.blockUser('+79123460021', 'x'.repeat(501), operatorCaller), { code: 'reason_invalid' })
+  await t.rejects(context.operator.blockUser('+79123460029', 'abuse', operatorCaller), { code: 'user_not_found' })
+  await t.rejects(context.operator.unblockUser('+79123460029', operatorCaller), { code: 'user_not_found' })
   t.equal((await context.operator.showUser('+79123460021')).blocked, null)
 })
 
@@ -121,7 +123,7 @@ t.test('race: a sign-in at the moment of a block leaves no live session behind',
   // first and the sign-in is refused (403).
   for (let round = 0; round < 10; round++) {
     context.clock.advance(61_000)
-    if (round > 0) await context.operator.unblockUser(phone)
+    if (round > 0) await context.operator.unblockUser(phone, operatorCaller)
     await post(context.app, '/api/users/register/', { phone })
     const code = context.sms.lastCode(phone)
     // The block starts a few turns of the event loop later each round, so it meets the
@@ -129,7 +131,7 @@ t.test('race: a sign-in at the moment of a block leaves no live session behind',
     const [blocked, verified] = await Promise.all([
       (async () => {
         for (let turn = 0; turn < round * 3; turn++) await new Promise(resolve => setImmediate(resolve))
-        return await context.operator.blockUser(phone, 'race')
+        return await context.operator.blockUser(phone, 'race', operatorCaller)
       })(),
       post(context.app, '/api/users/verify_code/', { phone, auth_code: code })
     ])

@@ -1,0 +1,311 @@
+/**
+ * The admin face's service: what support staff and other backends may see and do about a
+ * person. The JSON API (http/api/admin-routes.ts) and the admin pages call these same
+ * functions; neither face holds a rule of its own.
+ *
+ * How a face calls it:
+ * - Reads take plain arguments: `findUsers({ phone })`, `showUser(userId)`, `smsSpend()`,
+ *   `listAudit({ userId })`, `phoneLimits(phone)`.
+ * - Every action takes who acts first, an `AdminCaller`:
+ *     { actor: { kind: 'phone', name: <the admin's phone, E.164> }, ip: clientIp(request), requestId: request.id }
+ *   from the pages (actorForUser(session's userId) gives the actor, or undefined when the phone
+ *   is not, or no longer, in ADMIN_PHONES: then the page answers as an unknown path), and
+ *     { actor: { kind: 'key', name: <the key's name> }, ip, requestId }
+ *   from the API (authenticateKey gives the actor). Each action is done and written to the audit
+ *   log in one transaction; it throws a DomainError (user_not_found, session_not_found,
+ *   reason_invalid, phone_invalid, ...) that both faces map as any other.
+ * - Users are named by id: a phone may move to another account between a look-up and an action.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { normalizeInviteCode } from '../domain/codes.js'
+import { listInvitees, listRecentUserEvents, listUsers } from '../store/admin.js'
+import { listLimitCounters } from '../store/operator.js'
+import { listLiveSessions } from '../store/sessions.js'
+import { findUserById, findUserByPhone } from '../store/users.js'
+import type { UserRow } from '../store/schema.js'
+import type { Actor, AdminCaller, AuditEntry } from './audit.js'
+import type { ServiceContext } from './context.js'
+import { createLimits, type SmsSpend } from './limits.js'
+import { createOperatorService, type BlockResult, type DeleteResult, type LimitsResult, type SessionsResult, type UserState } from './operator-service.js'
+
+export type { Actor, AdminCaller, AuditEntry } from './audit.js'
+export type { BlockResult, DeleteResult, LimitsResult, SessionsResult } from './operator-service.js'
+export type { SmsSpend } from './limits.js'
+
+/** One account in a list; times are epoch milliseconds. */
+export interface AdminUserSummary {
+  id: number
+  phone: string
+  inviteCode: string
+  createdAt: number
+  blockedAt: number | null
+  invitedById: number | null
+}
+
+/** A page of a list, newest first; nextCursor goes back as `cursor` for the next page (null: none). */
+export interface UserPage {
+  users: AdminUserSummary[]
+  nextCursor: number | null
+}
+
+export interface AuditPage {
+  entries: AuditEntry[]
+  nextCursor: number | null
+}
+
+export interface FindUsersQuery {
+  /** As typed; normalised like any phone (phone_invalid when it is none). */
+  phone?: string | undefined
+  /** The user's own code, case and dashes as typed (invite_code_invalid when malformed). */
+  inviteCode?: string | undefined
+  cursor?: number | undefined
+  limit?: number | undefined
+}
+
+export interface AuditQuery {
+  userId?: number | undefined
+  /** The phone the target had, as typed. */
+  phone?: string | undefined
+  cursor?: number | undefined
+  limit?: number | undefined
+}
+
+export interface AdminSession {
+  /** The whole id: what revokeSession takes. An id alone signs no one in (cookies are encrypted, tokens signed). */
+  id: string
+  kind: string
+  createdAt: number
+  lastSeenAt: number
+  expiresAt: number
+  ip: string | null
+  userAgent: string | null
+}
+
+export interface AdminLimitCounter {
+  key: string
+  windowStart: number
+  count: number
+  expiresAt: number
+}
+
+/** Everything support needs about one account on one screen. */
+export interface AdminUserView {
+  id: number
+  phone: string
+  inviteCode: string
+  createdAt: number
+  blocked: { at: number, reason: string | null } | null
+  /** Whose code this account activated; phone null when that account was deleted. */
+  inviter: { id: number, phone: string | null, inviteCode: string, invitedAt: number | null } | null
+  /** Who joined with this account's code: how many, and the latest of them. */
+  invitees: { count: number, latest: Array<{ id: number, phone: string, invitedAt: number | null }> }
+  /** Live sessions only, most recently seen first. */
+  sessions: AdminSession[]
+  loginCode: UserState['loginCode']
+  /** The limit counters whose key names this phone (sends, wrong codes, device budgets). */
+  limits: AdminLimitCounter[]
+  /** Webhook events about the account still in the outbox, newest first. */
+  events: Array<{ type: string, status: string, attempts: number, createdAt: number, lastError: string | null }>
+  /** The latest audit entries about the account, newest first. */
+  audit: AuditEntry[]
+}
+
+export interface PhoneLimits {
+  phone: string
+  /** The account with this phone, if any: limits are counted before sign-up too. */
+  userId: number | null
+  limits: AdminLimitCounter[]
+}
+
+export const userPageDefaultLimit = 50
+export const userPageMaxLimit = 200
+export const auditPageDefaultLimitForAdmin = 50
+export const auditPageMaxLimitForAdmin = 200
+const recentCount = 20
+
+function digest (text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest()
+}
+
+function pageSize (limit: number | undefined, fallback: number, max: number): number {
+  return Math.min(Math.max(1, Math.floor(limit ?? fallback)), max)
+}
+
+function summarise (user: UserRow): AdminUserSummary {
+  return { id: user.id, phone: user.phone, inviteCode: user.invite_code, createdAt: user.created_at, blockedAt: user.blocked_at, invitedById: user.invited_by }
+}
+
+function toCounter (row: { key: string, window_start: number, count: number, expires_at: number }): AdminLimitCounter {
+  return { key: row.key, windowStart: Number(row.window_start), count: Number(row.count), expiresAt: Number(row.expires_at) }
+}
+
+export function createAdminService (context: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'logger'>) {
+  const { db, config, clock, logger } = context
+  const operator = createOperatorService({ db, config, clock, logger })
+  const limits = createLimits(context)
+  // Digests of equal length, so timingSafeEqual compares every key whatever was presented.
+  const keyDigests = config.adminKeys.map(key => ({ name: key.name, digest: digest(key.secret) }))
+
+  /**
+   * The key's actor when `presented` is one of PHONEPASS_ADMIN_KEYS, else undefined. Every key
+   * is compared, in constant time, so the time taken tells neither whether nor which key matched.
+   */
+  function authenticateKey (presented: string): Actor | undefined {
+    const presentedDigest = digest(presented)
+    let name: string | undefined
+    for (const key of keyDigests) {
+      if (timingSafeEqual(presentedDigest, key.digest) && name === undefined) name = key.name
+    }
+    return name === undefined ? undefined : { kind: 'key', name }
+  }
+
+  /** The actor of an admin phone (E.164), or undefined when it is not in ADMIN_PHONES. */
+  function actorForPhone (phone: string): Actor | undefined {
+    return config.adminPhones.has(phone) ? { kind: 'phone', name: phone } : undefined
+  }
+
+  /**
+   * The actor of a signed-in person whose phone is in ADMIN_PHONES now (read at every request,
+   * so a phone taken off the list loses the pages with its session still live).
+   */
+  async function actorForUser (userId: number): Promise<Actor | undefined> {
+    const user = await findUserById(db, userId)
+    if (user === undefined || user.deleted_at !== null) return undefined
+    return actorForPhone(user.phone)
+  }
+
+  function logAction (by: AdminCaller, action: string, userId: number | null): void {
+    logger.info({ actor: `${by.actor.kind}:${by.actor.name}`, action, userId, requestId: by.requestId }, 'admin action')
+  }
+
+  /** Accounts, newest first; by phone or invite code (each finds at most one). */
+  async function findUsers (query: FindUsersQuery = {}): Promise<UserPage> {
+    const limit = pageSize(query.limit, userPageDefaultLimit, userPageMaxLimit)
+    const phone = query.phone === undefined ? undefined : operator.normalizePhone(query.phone)
+    const inviteCode = query.inviteCode === undefined ? undefined : normalizeInviteCode(query.inviteCode)
+    const rows = await listUsers(db, { phone, inviteCode, beforeId: query.cursor, limit: limit + 1 })
+    const users = rows.slice(0, limit).map(summarise)
+    return { users, nextCursor: rows.length > limit ? users.at(-1)?.id ?? null : null }
+  }
+
+  async function showUser (userId: number): Promise<AdminUserView> {
+    const state = await operator.showUser({ id: userId })
+    const user = await operator.requireUser({ id: userId })
+    const inviter = user.invited_by === null ? undefined : await findUserById(db, user.invited_by)
+    const now = clock.now()
+    return {
+      id: user.id,
+      phone: user.phone,
+      inviteCode: user.invite_code,
+      createdAt: user.created_at,
+      blocked: state.blocked,
+      inviter: inviter === undefined
+        ? null
+        : { id: inviter.id, phone: inviter.deleted_at === null ? inviter.phone : null, inviteCode: inviter.invite_code, invitedAt: user.invited_at },
+      invitees: {
+        count: state.profile.invitedCount,
+        latest: (await listInvitees(db, user.id, recentCount)).map(row => ({ id: row.id, phone: row.phone, invitedAt: row.invited_at }))
+      },
+      sessions: (await listLiveSessions(db, user.id, now)).map(session => ({
+        id: session.id,
+        kind: session.kind,
+        createdAt: session.created_at,
+        lastSeenAt: session.last_seen_at,
+        expiresAt: session.expires_at,
+        ip: session.ip,
+        userAgent: session.user_agent
+      })),
+      loginCode: state.loginCode,
+      limits: state.limits.map(toCounter),
+      events: (await listRecentUserEvents(db, user.id, recentCount)).map(row => ({
+        type: row.type, status: row.status, attempts: row.attempts, createdAt: row.created_at, lastError: row.last_error
+      })),
+      audit: await operator.listAudit({ user: { id: user.id }, limit: recentCount })
+    }
+  }
+
+  /** The limit counters of a phone, with or without an account. */
+  async function phoneLimits (rawPhone: string): Promise<PhoneLimits> {
+    const phone = operator.normalizePhone(rawPhone)
+    const user = await findUserByPhone(db, phone)
+    return { phone, userId: user?.id ?? null, limits: (await listLimitCounters(db, phone)).map(toCounter) }
+  }
+
+  async function revokeSession (by: AdminCaller, userId: number, sessionId: string, reason?: string): Promise<SessionsResult> {
+    const result = await operator.revokeSession({ id: userId }, sessionId, by, reason)
+    logAction(by, 'session.revoke', userId)
+    return result
+  }
+
+  async function revokeAllSessions (by: AdminCaller, userId: number, reason?: string): Promise<SessionsResult> {
+    const result = await operator.signOutUser({ id: userId }, by, reason)
+    logAction(by, 'sessions.revoke_all', userId)
+    return result
+  }
+
+  async function blockUser (by: AdminCaller, userId: number, reason: string): Promise<BlockResult> {
+    const result = await operator.blockUser({ id: userId }, reason, by)
+    logAction(by, 'user.block', userId)
+    return result
+  }
+
+  async function unblockUser (by: AdminCaller, userId: number, reason?: string): Promise<BlockResult> {
+    const result = await operator.unblockUser({ id: userId }, by, reason)
+    logAction(by, 'user.unblock', userId)
+    return result
+  }
+
+  /** The person's own deletion's path (account-deletion.ts), as an admin: no code asked for. */
+  async function deleteUser (by: AdminCaller, userId: number, reason?: string): Promise<DeleteResult> {
+    const result = await operator.deleteUser({ id: userId }, by, reason)
+    logAction(by, 'user.delete', userId)
+    return result
+  }
+
+  /** Clears the send and guess counters of the account's phone. */
+  async function clearLimits (by: AdminCaller, userId: number, reason?: string): Promise<LimitsResult> {
+    const result = await operator.clearLimits({ id: userId }, by, reason)
+    logAction(by, 'limits.clear', userId)
+    return result
+  }
+
+  /** As clearLimits, for a phone that may have no account (a person who never got a first code). */
+  async function clearPhoneLimits (by: AdminCaller, rawPhone: string, reason?: string): Promise<LimitsResult> {
+    const result = await operator.clearLimits(rawPhone, by, reason)
+    logAction(by, 'limits.clear', null)
+    return result
+  }
+
+  async function smsSpend (): Promise<SmsSpend> {
+    return await limits.smsSpend()
+  }
+
+  /** Audit entries newest first; of one account (its id) or of the phone a target had. */
+  async function listAudit (query: AuditQuery = {}): Promise<AuditPage> {
+    const limit = pageSize(query.limit, auditPageDefaultLimitForAdmin, auditPageMaxLimitForAdmin)
+    const user = query.userId !== undefined ? { id: query.userId } : query.phone
+    const entries = await operator.listAudit({ ...(user === undefined ? {} : { user }), beforeId: query.cursor, limit: limit + 1 })
+    const page = entries.slice(0, limit)
+    return { entries: page, nextCursor: entries.length > limit ? page.at(-1)?.id ?? null : null }
+  }
+
+  return {
+    authenticateKey,
+    actorForPhone,
+    actorForUser,
+    findUsers,
+    showUser,
+    phoneLimits,
+    revokeSession,
+    revokeAllSessions,
+    blockUser,
+    unblockUser,
+    deleteUser,
+    clearLimits,
+    clearPhoneLimits,
+    smsSpend,
+    listAudit
+  }
+}
+
+export type AdminService = ReturnType<typeof createAdminService>
