@@ -9,6 +9,7 @@ import type { Clock } from '../../services/clock.js'
 import { clientIp } from '../client-ip.js'
 import { isCrossSite } from '../cross-site.js'
 import { describeError } from '../error-mapping.js'
+import { adminPageRoutes } from './admin-routes.js'
 import { localPathOr } from './local-path.js'
 import { freshForm, languageCookie, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
 import { isHttps, readDeviceToken, rememberDevice } from './session.js'
@@ -81,7 +82,7 @@ function typedValues (body: unknown): Record<string, string> {
 
 export async function pageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auth, profile } = app.services
+  const { auth, profile, admin } = app.services
 
   app.addHook('onRequest', async (request) => {
     if (request.method === 'POST') refuseCrossSite(request)
@@ -143,7 +144,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (request.auth === undefined) await requireSignIn(request, reply)
     if (reply.sent) return reply
     const { userId, sessionId } = signedIn(request)
-    const [person, sessions] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId)])
+    const [person, sessions, adminActor] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId), admin.actorForUser(userId)])
     // Once a code is activated the invite form is gone: a refusal of a post from a page opened
     // before (another tab) is shown above the page, not beside a field that is not there.
     const inviteErrors = state.fieldErrors.invite_code
@@ -155,6 +156,8 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
       flash: takeFlash(request),
       form: shown,
       inviteValue: state.values.invite_code ?? '',
+      // Only an admin learns the support pages are there.
+      supportPages: adminActor !== undefined,
       ...profileView(localeOf(request), person, sessions, sessionId)
     }, state.status)
   }
@@ -416,4 +419,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     })
     return seeOther(reply, localPathOr(request.query.next, '/'))
   })
+
+  // The support pages: in this context, so they share its locks, its error page and its 404.
+  await fastify.register(adminPageRoutes)
 }
