@@ -123,7 +123,6 @@ export type MessageKey =
   | 'page_admin_spend_day'
   | 'page_admin_spend_of_cap'
   | 'page_admin_spend_refused'
-  | 'page_admin_spend_window'
   | 'page_admin_audit_title'
   | 'page_admin_audit_caption'
   | 'page_admin_audit_none'
@@ -381,7 +380,6 @@ const en: Catalogue = {
   page_admin_spend_day: 'Today (UTC)',
   page_admin_spend_of_cap: '{sent} of {cap} allowed an hour',
   page_admin_spend_refused: 'Refused at the cap this hour: {count}',
-  page_admin_spend_window: '{from} to {to}',
   page_admin_audit_title: 'Audit log',
   page_admin_audit_caption: 'Admin actions, newest first',
   page_admin_audit_none: 'No admin action yet.',
@@ -640,7 +638,6 @@ const ru: Catalogue = {
   page_admin_spend_day: 'Сегодня (UTC)',
   page_admin_spend_of_cap: '{sent} из {cap} разрешённых в час',
   page_admin_spend_refused: 'Отказано из-за предела в этот час: {count}',
-  page_admin_spend_window: 'с {from} до {to}',
   page_admin_audit_title: 'Журнал действий',
   page_admin_audit_caption: 'Действия поддержки, сначала новые',
   page_admin_audit_none: 'Действий пока не было.',

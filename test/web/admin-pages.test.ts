@@ -185,7 +185,7 @@ t.test('search: by phone or invite code to the account\'s page; nothing found; a
   const firstIds = phonesOn(first)
   t.equal(firstIds.length, 50)
   t.same(firstIds, [...firstIds].sort((a, b) => b - a), 'newest first')
-  t.match(first.body, '<caption id="users-caption">Accounts, newest first</caption>')
+  t.match(first.body, '<caption id="users-caption"><span>Accounts, newest first</span></caption>')
   const older = /<a href="(\/admin\?cursor=\d+)" rel="next">Older<\/a>/.exec(first.body)?.[1]
   t.ok(older, 'a link to the older accounts')
   const second = await admin.get(older ?? '')
@@ -347,7 +347,7 @@ t.test('block with a reason (none is refused beside the field), the person refus
   t.match(JSON.parse(entries[0]?.details ?? '{}'), { reason: 'sends spam <b>invites</b>', changed: true, revoked: 1 })
   const log = await admin.get('/admin/audit')
   t.equal(log.statusCode, 200)
-  t.match(log.body, '<caption id="audit-caption">Admin actions, newest first</caption>')
+  t.match(log.body, '<caption id="audit-caption"><span>Admin actions, newest first</span></caption>')
   const rows = text(log)
   t.match(rows, `Support ${shownAdmin} Unblocked Reason: ticket 42 ${shownPerson} 127.0.0.1`, 'who, what, whom, from where')
   t.match(rows, `Blocked Nothing changed Reason: twice ${shownPerson}`)

@@ -1,5 +1,5 @@
 import { formatPhoneForDisplay } from '../../domain/phone.js'
-import { translate, type Locale, type MessageKey } from '../../i18n/catalogue.js'
+import { keptFormat, translate, type Locale, type MessageKey } from '../../i18n/catalogue.js'
 import type { AdminLimitCounter, AdminSession, AdminUserSummary, AdminUserView, AuditEntry, SmsSpend } from '../../services/admin-service.js'
 import { describeDevice, formatMoment } from './view-model.js'
 
@@ -31,6 +31,17 @@ const counterLabels: Array<[RegExp, MessageKey]> = [
   [/^wrong:phone:/, 'page_admin_counter_wrong_phone'],
   [/^wrong:device:/, 'page_admin_counter_wrong_device']
 ]
+
+/**
+ * A counting window, short: an hour as "Jan 1, 2026, 3:00 – 4:00 PM UTC", a day as its date
+ * ("Jan 1, 2026 UTC"). Limits count in clock hours and UTC days.
+ */
+export function formatWindow (locale: Locale, start: number, end: number): string {
+  if (end - start > 3_600_000) {
+    return keptFormat(`day ${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' })).format(start) + ' UTC'
+  }
+  return keptFormat(`moment ${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })).formatRange(start, end) + ' UTC'
+}
 
 function phoneOrDash (phone: string | null): string | null {
   return phone === null ? null : formatPhoneForDisplay(phone)
@@ -79,7 +90,7 @@ export function counterView (locale: Locale, counter: AdminLimitCounter) {
     label: translate(locale, label),
     key: counter.key,
     count: counter.count,
-    window: translate(locale, 'page_admin_spend_window', { from: formatMoment(locale, counter.windowStart), to: formatMoment(locale, counter.expiresAt) })
+    window: formatWindow(locale, counter.windowStart, counter.expiresAt)
   }
 }
 
@@ -133,13 +144,12 @@ export function adminUserView (locale: Locale, user: AdminUserView) {
 }
 
 export function spendView (locale: Locale, spend: SmsSpend) {
-  const window = (from: number, to: number) => translate(locale, 'page_admin_spend_window', { from: formatMoment(locale, from), to: formatMoment(locale, to) })
   return {
     hour: {
       text: translate(locale, 'page_admin_spend_of_cap', { sent: spend.hour.sent, cap: spend.hourlyCap }),
       refused: spend.hour.refused > 0 ? translate(locale, 'page_admin_spend_refused', { count: spend.hour.refused }) : undefined,
-      window: window(spend.hour.windowStart, spend.hour.windowEnd)
+      window: formatWindow(locale, spend.hour.windowStart, spend.hour.windowEnd)
     },
-    day: { sent: spend.day.sent, window: window(spend.day.windowStart, spend.day.windowEnd) }
+    day: { sent: spend.day.sent, window: formatWindow(locale, spend.day.windowStart, spend.day.windowEnd) }
   }
 }
