@@ -176,8 +176,17 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
         version: '1.0.0',
         description: 'Passwordless sign-in by phone: a one-time code by SMS, access and refresh tokens, invite codes. Paths and fields are those of the Django REST Framework service it replaces.'
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      tags: [{ name: 'auth', description: 'Codes, sign-in, tokens' }, { name: 'profile', description: 'The signed-in user and invites' }]
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          adminKey: { type: 'http', scheme: 'bearer', description: 'The secret of one of PHONEPASS_ADMIN_KEYS (name:secret pairs; send the secret only). A missing, wrong or revoked key gets the answer of an unknown path: 404 not_found.' }
+        }
+      },
+      tags: [
+        { name: 'auth', description: 'Codes, sign-in, tokens' },
+        { name: 'profile', description: 'The signed-in user and invites' },
+        { name: 'admin', description: 'For support and other backends, with an admin key: find people, look, end sessions, block, delete, clear limits, the SMS spend, the audit log' }
+      ]
     },
     // Only the JSON API (its routes have tags) is documented; pages and probes are not.
     hideUntagged: true,

@@ -7,8 +7,8 @@ import { migrateToLatest } from '../store/migrator.js'
 
 const usage = `usage: npm run migrate-data -- --from sqlite:<file> --to postgres://user:password@host:port/database [--force]
 
-Copies users, invites, live sessions and their refresh tokens in one transaction; sign-ins
-survive the move. Both databases are migrated to the latest schema first. A target that
+Copies users, invites, live sessions and their refresh tokens (and the admin audit log) in
+one transaction; sign-ins survive the move. Both databases are migrated to the latest schema first. A target that
 already has users is refused unless --force is given (rows are then merged by id; running
 the copy again changes nothing). Stop the instances writing to the source first.`
 
@@ -41,7 +41,7 @@ export async function migrateData (args: string[], out: (line: string) => void, 
     await migrateToLatest(source)
     await migrateToLatest(target)
     const counts = await copyData(source, target, { now: Date.now(), force: values.force })
-    out(`copied ${counts.users} users, ${counts.sessions} live sessions and ${counts.refreshTokens} refresh tokens (and ${counts.signingKeys} signing keys, ${counts.webhookEvents} webhook events not yet delivered) from ${shown(from)} to ${shown(to)}`)
+    out(`copied ${counts.users} users, ${counts.sessions} live sessions and ${counts.refreshTokens} refresh tokens (and ${counts.signingKeys} signing keys, ${counts.webhookEvents} webhook events not yet delivered) and ${counts.auditEntries} audit log entries from ${shown(from)} to ${shown(to)}`)
     return 0
   } catch (error) {
     if (error instanceof TargetNotEmptyError) {

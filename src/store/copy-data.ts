@@ -10,6 +10,8 @@ export interface CopyCounts {
   signingKeys: number
   /** Webhook events not yet delivered (pending or failed). */
   webhookEvents: number
+  /** The admin audit log, all of it: it is never deleted, also not by a move. */
+  auditEntries: number
 }
 
 /** The target already holds accounts, and the caller did not say to merge into it. */
@@ -63,7 +65,8 @@ async function readSource (source: Db, now: number) {
       .where('status', 'in', ['pending', 'failed']).orderBy('id').execute()
     // Deleted phones' keyed hashes: the referral guard and the device-token cut-off go along.
     const deletedPhones = await trx.selectFrom('deleted_phones').selectAll().orderBy('phone_hash').execute()
-    return { users, sessions, refreshTokens, signingKeys, webhookEvents, deletedPhones }
+    const auditEntries = await trx.selectFrom('admin_audit').selectAll().orderBy('id').execute()
+    return { users, sessions, refreshTokens, signingKeys, webhookEvents, deletedPhones, auditEntries }
   })
 }
 
@@ -90,7 +93,8 @@ async function writeUsers (trx: DbOrTransaction, users: Array<Insertable<Databas
 
 /**
  * Copies accounts, live sessions and their refresh tokens (spent ones too, so a reuse is
- * still caught), the access-token signing keys and the webhook events not yet delivered, from
+ * still caught), the access-token signing keys, the webhook events not yet delivered and the
+ * admin audit log, from
  * one database to another in one transaction on the target. Codes and
  * limit counters live minutes and are not copied. Rows are upserted by key, so running it
  * again changes nothing; a target that already has users is refused unless `force`.
@@ -131,6 +135,20 @@ export async function copyData (source: Db, target: Db, options: { now: number, 
         .onConflict(oc => oc.column('msg_id').doNothing())
         .execute()
     }
+    // The audit log with its ids (entries are never changed, so a second run adds nothing).
+    for (const rows of chunks(data.auditEntries)) {
+      await trx.insertInto('admin_audit').values(rows).onConflict(oc => oc.column('id').doNothing()).execute()
+    }
+    if (isPostgres(trx) && data.auditEntries.length > 0) {
+      await sql`select setval(pg_get_serial_sequence('admin_audit', 'id'), coalesce((select max(id) from admin_audit), 0) + 1, false)`.execute(trx)
+    }
   })
-  return { users: data.users.length, sessions: data.sessions.length, refreshTokens: data.refreshTokens.length, signingKeys: data.signingKeys.length, webhookEvents: data.webhookEvents.length }
+  return {
+    users: data.users.length,
+    sessions: data.sessions.length,
+    refreshTokens: data.refreshTokens.length,
+    signingKeys: data.signingKeys.length,
+    webhookEvents: data.webhookEvents.length,
+    auditEntries: data.auditEntries.length
+  }
 }

@@ -131,3 +131,26 @@ t.test('migrate-data explains wrong arguments', async t => {
   t.equal(await migrateData(['--help'], line => lines.push(line)), 0)
   t.match(lines.pop(), /^usage: npm run migrate-data/)
 })
+
+t.test('the admin audit log moves whole, with its ids, once; entries after the move continue after them', async t => {
+  const { sms, sourceUrl, target } = await setUp(t)
+  const old = await appOn(t, sourceUrl, sms)
+  const person = await signIn(old, sms, '+79123450011')
+  const id = (await me(old, person.access)).json<{ id: number }>().id
+  const support = { actor: { kind: 'key' as const, name: 'support' }, ip: '203.0.113.1', requestId: 'req-1' }
+  await old.services.admin.blockUser(support, id, 'spam')
+  await old.services.admin.deleteUser(support, id, 'asked')
+  const before = await old.db.selectFrom('admin_audit').selectAll().orderBy('id').execute()
+  await old.close()
+
+  const lines: string[] = []
+  t.equal(await migrateData(['--from', sourceUrl, '--to', target.url], line => lines.push(line)), 0, lines.join('\n'))
+  t.match(lines[0], /\) and 2 audit log entries from /)
+  t.equal(await migrateData(['--from', sourceUrl, '--to', target.url, '--force'], line => lines.push(line)), 0, lines.join('\n'))
+  const moved = await appOn(t, target.url, sms)
+  t.same(await moved.db.selectFrom('admin_audit').selectAll().orderBy('id').execute(), before, 'the same entries, ids and all, once')
+  const other = await signIn(moved, sms, '+79123450012')
+  await moved.services.admin.revokeAllSessions(support, (await me(moved, other.access)).json<{ id: number }>().id)
+  const ids = (await moved.db.selectFrom('admin_audit').select('id').orderBy('id').execute()).map(row => row.id)
+  t.same(ids, [1, 2, 3])
+})

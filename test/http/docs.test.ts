@@ -8,7 +8,10 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   const doc = res.json()
   t.equal(doc.openapi, '3.0.3')
   t.same(Object.keys(doc.paths).sort(), [
-    '/.well-known/jwks.json', '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/export/', '/api/users/me/invited/', '/api/users/me/phone/', '/api/users/me/phone/verify/', '/api/users/register/', '/api/users/verify_code/'
+    '/.well-known/jwks.json',
+    '/api/admin/audit/', '/api/admin/limits/', '/api/admin/limits/clear/', '/api/admin/sms-spend/', '/api/admin/users/', '/api/admin/users/{id}/',
+    '/api/admin/users/{id}/block/', '/api/admin/users/{id}/limits/clear/', '/api/admin/users/{id}/sessions/revoke/', '/api/admin/users/{id}/unblock/',
+    '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/export/', '/api/users/me/invited/', '/api/users/me/phone/', '/api/users/me/phone/verify/', '/api/users/register/', '/api/users/verify_code/'
   ])
   t.ok(doc.paths['/api/users/verify_code/'].post.requestBody.content['application/json'].schema.properties.auth_code)
   t.ok(doc.components.schemas.Profile, 'shared schemas are components')
@@ -18,6 +21,27 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   t.ok(doc.paths['/api/users/verify_code/'].post.responses['403'], 'account_blocked is documented')
   t.ok(doc.paths['/api/users/me/phone/verify/'].post.responses['409'], 'a number with an account is documented')
   t.ok(doc.paths['/api/users/me/export/'].get.responses['200'].content['application/json'].schema.properties.sessions, 'the export is documented')
+})
+
+t.test('the admin API is in the document under its own tag, behind its own security scheme', async t => {
+  const { app } = await buildTestApp(t)
+  const doc = (await app.inject({ url: '/openapi.json' })).json()
+  t.match(doc.components.securitySchemes.adminKey, { type: 'http', scheme: 'bearer', description: /PHONEPASS_ADMIN_KEYS/ })
+  t.ok(doc.tags.some((tag: { name: string }) => tag.name === 'admin'))
+  const adminOperations = Object.entries(doc.paths as Record<string, Record<string, { tags: string[], security: unknown, responses: Record<string, { description: string }> }>>)
+    .filter(([path]) => path.startsWith('/api/admin/'))
+    .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ name: `${method} ${path}`, operation })))
+  t.equal(adminOperations.length, 11)
+  for (const { name, operation } of adminOperations) {
+    t.same(operation.tags, ['admin'], name)
+    t.same(operation.security, [{ adminKey: [] }], `${name}: the admin key, not a user's token`)
+    t.match(operation.responses['404']?.description, /missing, wrong or revoked key/, `${name}: what a refused key gets`)
+  }
+  t.match(doc.paths['/api/admin/users/{id}/block/'].post.responses['404'].description, /user_not_found/)
+  t.ok(doc.components.schemas.AuditEntry, 'the audit entry is a shared schema')
+  t.same(doc.paths['/api/admin/users/'].get.parameters.map((p: { name: string }) => p.name).sort(), ['cursor', 'invite_code', 'limit', 'phone'])
+  t.equal(doc.paths['/api/admin/users/{id}/'].delete.requestBody.required, false, 'a deletion\'s reason is optional')
+  t.ok(doc.paths['/api/users/me/'].get.security.every((s: Record<string, unknown>) => !('adminKey' in s)), 'the user routes stay on bearerAuth')
 })
 
 t.test('the events sent to WEBHOOK_URL are in the document, under x-webhooks (OpenAPI 3.0), as ReDoc reads them', async t => {

@@ -207,3 +207,51 @@ t.test('user block ends the sessions and needs a reason; user show tells; user u
   t.equal((await post(app, '/api/users/verify_code/', { phone: alice, auth_code: '1234' })).statusCode, 200)
   t.equal((await cli('user', 'block', dave, '--reason', 'x')).code, 1, 'no such user')
 })
+
+t.test('the CLI\'s actions go to the audit log as cli:<operator>; audit list shows every face\'s, newest first', async t => {
+  const { app, cli, env } = await setup(t)
+  const as = async (operator: string, ...argv: string[]): Promise<Run> => {
+    let stdout = ''
+    let stderr = ''
+    const code = await main(argv, { env: { ...env, PHONEPASS_OPERATOR: operator }, stdout: text => { stdout += text }, stderr: text => { stderr += text } })
+    return { code, stdout, stderr }
+  }
+  t.same(await cli('audit', 'list'), { code: 0, stdout: '0 entries\n', stderr: '' })
+  t.equal((await as('maria', 'user', 'block', alice, '--reason', 'spam invites')).code, 0)
+  t.equal((await as('maria', 'user', 'block', alice, '--reason', 'again')).code, 0)
+  t.equal((await as('maria', 'user', 'unblock', alice)).code, 0)
+  t.equal((await as('ivan', 'user', 'sign-out', bob)).code, 0)
+  t.equal((await as('ivan', 'limits', 'clear', dave)).code, 0)
+  t.equal((await cli('user', 'show', alice)).code, 0, 'reads are not actions')
+  t.equal((await as('ivan', 'user', 'block', dave, '--reason', 'x')).code, 1, 'no such user: no entry')
+  // One from the admin API's service, as the pages and the API write them.
+  const bobId = (await app.db.selectFrom('users').select('id').where('phone', '=', bob).executeTakeFirstOrThrow()).id
+  await app.services.admin.blockUser({ actor: { kind: 'key', name: 'support' }, ip: '203.0.113.9', requestId: 'req-77' }, bobId, 'fraud')
+
+  const listed = await cli('audit', 'list')
+  t.equal(listed.code, 0)
+  const lines = listed.stdout.trimEnd().split('\n')
+  t.equal(lines[0], '6 entries; older ones: --before 1')
+  t.match(lines[1], new RegExp(`^  #6  \\S+Z  key:support  user\\.block +user ${bobId} \\+15550100002  \\{"reason":"fraud","changed":true,"revoked":0\\}  203\\.0\\.113\\.9  req-77$`))
+  t.match(lines[2], /^ {2}#5 .* cli:ivan {2}limits\.clear .* \+15550100004 {2}\{"deleted":0\} {2}- {2}-$/)
+  t.match(lines[6], /^ {2}#1 .* cli:maria {2}user\.block .* \+15550100001 {2}\{"reason":"spam invites","changed":true,"revoked":1\} {2}- {2}-$/)
+
+  const json = JSON.parse((await cli('audit', 'list', alice, '--json')).stdout) as Array<{ id: number, actor: unknown, action: string, details: unknown, target: { phone: string } }>
+  t.same(json.map(e => [e.id, e.action, e.details]), [
+    [3, 'user.unblock', { changed: true, blockedReason: 'spam invites' }],
+    [2, 'user.block', { reason: 'again', changed: false, revoked: 0 }],
+    [1, 'user.block', { reason: 'spam invites', changed: true, revoked: 1 }]
+  ], 'of one phone, with the JSON the API gives')
+  t.same(json[0]?.actor, { kind: 'cli', name: 'maria' })
+  t.same(JSON.parse((await cli('audit', 'list', '--limit', '2', '--before', '5', '--json')).stdout).map((e: { id: number }) => e.id), [4, 3])
+  t.match(await cli('audit', 'list', '--limit', '0'), { code: 2, stderr: /--limit takes a whole number from 1 to 1000/ })
+  t.match(await cli('audit', 'list', '--before', 'x'), { code: 2, stderr: /--before takes a whole number/ })
+  t.match(await cli('audit', 'list', alice, bob), { code: 2, stderr: /audit list takes at most one phone number/ })
+  t.match(await cli('user', 'show', alice, '--limit', '2'), { code: 2, stderr: /--limit and --before go with audit list only/ })
+
+  // Without PHONEPASS_OPERATOR the OS user is named.
+  t.equal((await cli('user', 'sign-out', carol)).code, 0)
+  const [latest] = JSON.parse((await cli('audit', 'list', '--limit', '1', '--json')).stdout) as Array<{ actor: { kind: string, name: string } }>
+  t.equal(latest?.actor.kind, 'cli')
+  t.ok((latest?.actor.name.length ?? 0) > 0, `named ${latest?.actor.name ?? ''}`)
+})

@@ -23,7 +23,16 @@ interface Item { name: string, item?: Item[], request?: { method: string, url: {
 function requestsOf (items: Item[]): Array<{ method: string, path: string }> {
   return items.flatMap(item => item.item !== undefined
     ? requestsOf(item.item)
-    : [{ method: item.request?.method ?? '', path: (item.request?.url.raw ?? '').replace('{{baseUrl}}', '').replace(/\?.*$/, '') }])
+    // Postman's path variables (:id) are the document's parameters ({id}).
+    : [{ method: item.request?.method ?? '', path: (item.request?.url.raw ?? '').replace('{{baseUrl}}', '').replace(/\?.*$/, '').replace(/:(\w+)/g, '{$1}') }])
+}
+
+/** The admin key the environment sends, which the server must list. */
+function adminKeyOf (file: string): string {
+  const environment = JSON.parse(readFileSync(file, 'utf8')) as { values: Array<{ key: string, value: string }> }
+  const key = environment.values.find(value => value.key === 'adminKey')?.value
+  if (key === undefined) throw new Error('the environment has no adminKey')
+  return key
 }
 
 t.test('the collection covers every route of the OpenAPI document, with tests in each request', async t => {
@@ -45,7 +54,8 @@ t.test('the collection covers every route of the OpenAPI document, with tests in
 t.test('newman runs the collection green against a listening server, twice', async t => {
   const config = loadConfig({
     NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', PHONEPASS_SECRET: testSecret, LOG_LEVEL: 'silent',
-    TEST_PHONE_NUMBERS: '+15550100001=1234,+15550100002=1234,+15550100003=1234,+15550100004=1234'
+    TEST_PHONE_NUMBERS: '+15550100001=1234,+15550100002=1234,+15550100003=1234,+15550100004=1234',
+    PHONEPASS_ADMIN_KEYS: `postman:${adminKeyOf(environmentFile)}`
   })
   const app = await buildApp(config)
   t.teardown(async () => { await app.close() })

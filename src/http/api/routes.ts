@@ -8,7 +8,10 @@ import type { Profile as ServiceProfile } from '../../services/profile-service.j
 import { clientIp } from '../client-ip.js'
 import { answerJsonError } from '../error-mapping.js'
 import { acceptedBodyTypes } from '../multipart-forms.js'
+import { adminRoutes } from './admin-routes.js'
 import { requireBearer } from './authenticate.js'
+import { ignoreTypeOfEmptyBody } from './empty-body.js'
+import { answerNotFound, isAdminPath } from './not-found.js'
 import { guardCrossOrigin } from './cross-origin.js'
 import {
   DataExport, DeleteAccountBody, ErrorBody, PhoneChangeBody, PhoneChangeVerifyBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
@@ -43,15 +46,6 @@ const bearerSecurity = [{ bearerAuth: [] }]
 const routeMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 const plainPath = /^[\w./-]*$/
 
-/**
- * Logout needs no body, but apps that set Content-Type: application/json on every request send
- * an empty one, which fastify refuses as JSON (DRF read it as no data): such a body is none.
- */
-async function ignoreTypeOfEmptyBody (request: FastifyRequest): Promise<void> {
-  const { 'content-length': length, 'transfer-encoding': encoding } = request.headers
-  if ((length === undefined || length === '0') && encoding === undefined) delete request.headers['content-type']
-}
-
 export interface ApiOptions {
   /** CORS_ORIGINS: the web apps on other origins that may call the API. */
   corsOrigins: readonly string[]
@@ -69,18 +63,23 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
   app.setErrorHandler(answerJsonError)
 
   // A path the API has, asked with a method it does not take: 405 with Allow, as DRF answered;
-  // OPTIONS tells what the path takes.
+  // OPTIONS tells what the path takes. Not the admin API's paths: to a caller without a key they
+  // are unknown paths whatever the method (admin-routes.ts), and the not-found handler runs
+  // before any key is looked at.
   app.setNotFoundHandler(async (request, reply) => {
     const locale = pickLocale(request.headers['accept-language'])
     // Routes are kept without their trailing slash (ignoreTrailingSlash), and looked up so.
     // hasRoute reads its url as a route pattern (":x(", "*"): only plain paths are looked up.
     const path = (request.url.split('?', 1)[0] ?? '').replace(/\/$/, '')
-    const allowed = plainPath.test(path) ? routeMethods.filter(method => app.hasRoute({ url: path, method })) : []
-    if (allowed.length === 0) return await reply.code(404).send({ detail: translate(locale, 'not_found'), code: 'not_found' })
+    const allowed = plainPath.test(path) && !isAdminPath(path) ? routeMethods.filter(method => app.hasRoute({ url: path, method })) : []
+    if (allowed.length === 0) return answerNotFound(request, reply)
     reply.header('allow', [...allowed, 'OPTIONS'].join(', '))
     if (request.method === 'OPTIONS') return await reply.code(200).send({ renders: ['application/json'], parses: acceptedBodyTypes })
     return await reply.code(405).send({ detail: translate(locale, 'method_not_allowed', { method: request.method }), code: 'method_not_allowed' })
   })
+
+  // The admin API (/api/admin/), behind its own keys; it shares this face's error handling.
+  await app.register(adminRoutes, { prefix: '/admin' })
 
   app.post('/users/register/', {
     schema: {

@@ -1,0 +1,162 @@
+import { Type, type TSchema } from 'typebox'
+import { PhoneInput } from './schemas.js'
+
+// The admin API's contract (/api/admin/). Times are ISO 8601 in UTC, as in the data export.
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+const Time = Type.String({ format: 'date-time' })
+const UserId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The account\'s id' })
+const Cursor = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'next_cursor of the page before; leave out for the first page' })
+const NextCursor = Nullable(Type.Integer({ description: 'Pass it as cursor for the next (older) page; null on the last page' }))
+
+const Reason = Type.String({ minLength: 1, maxLength: 500, description: 'Why, for the audit log (1 to 500 characters)' })
+
+export const UserIdParams = Type.Object({ id: UserId })
+
+export const UserQuery = Type.Object({
+  phone: Type.Optional(PhoneInput),
+  invite_code: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'The account\'s own invite code; case and dashes as typed', examples: ['K7M2XQ'] })),
+  cursor: Type.Optional(Cursor),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Accounts per page' }))
+})
+
+export const UserSummary = Type.Object({
+  id: Type.Integer(),
+  phone: Type.String({ description: 'E.164' }),
+  invite_code: Type.String(),
+  created_at: Time,
+  blocked_at: Nullable(Time),
+  invited_by: Nullable(Type.Integer({ description: 'The id of the account whose code this one activated' }))
+})
+
+export const UserPage = Type.Object({
+  results: Type.Array(UserSummary, { description: 'Accounts, newest first; deleted ones are left out' }),
+  next_cursor: NextCursor
+})
+
+export const AuditEntry = Type.Object({
+  id: Type.Integer(),
+  at: Time,
+  actor: Type.Object({
+    kind: Type.String({ description: 'key (an admin API key), phone (an admin on the admin pages) or cli (the operator CLI)' }),
+    name: Type.String({ description: 'The key\'s name, the admin\'s phone, or the OS user of the CLI' })
+  }),
+  action: Type.String({ description: 'session.revoke, sessions.revoke_all, user.block, user.unblock, user.delete or limits.clear' }),
+  target: Type.Object({
+    user_id: Nullable(Type.Integer()),
+    phone: Nullable(Type.String({ description: 'The phone the account had at the time: kept after the account is deleted' }))
+  }),
+  details: Type.Object({}, { additionalProperties: true, description: 'The reason given, whether anything changed, how many sessions ended or counters went' }),
+  ip: Nullable(Type.String({ description: 'The client address the action came from' })),
+  request_id: Nullable(Type.String({ description: 'The request id, as in the request log line' }))
+}, { $id: 'AuditEntry', title: 'AuditEntry' })
+
+export const AuditQuery = Type.Object({
+  user_id: Type.Optional(UserId),
+  phone: Type.Optional(PhoneInput),
+  cursor: Type.Optional(Cursor),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Entries per page' }))
+})
+
+export const AuditPage = Type.Object({
+  results: Type.Array(Type.Ref('AuditEntry'), { description: 'Newest first' }),
+  next_cursor: NextCursor
+})
+
+const LimitCounter = Type.Object({
+  key: Type.String({ description: 'What is counted, e.g. code:phone:+79123456789:h (codes sent, this hour) or wrong:phone:…:d (wrong codes, this day)' }),
+  window_start: Time,
+  count: Type.Integer(),
+  expires_at: Time
+})
+
+export const AdminUser = Type.Object({
+  id: Type.Integer(),
+  phone: Type.String({ description: 'E.164' }),
+  invite_code: Type.String(),
+  created_at: Time,
+  blocked: Nullable(Type.Object({ at: Time, reason: Nullable(Type.String()) })),
+  inviter: Nullable(Type.Object({
+    id: Type.Integer(),
+    phone: Nullable(Type.String({ description: 'null when the inviter has deleted their account' })),
+    invite_code: Type.String(),
+    invited_at: Nullable(Time)
+  }, { description: 'Whose code this account activated' })),
+  invitees: Type.Object({
+    count: Type.Integer({ description: 'How many joined with this account\'s code' }),
+    latest: Type.Array(Type.Object({ id: Type.Integer(), phone: Type.String(), invited_at: Nullable(Time) }), { description: 'The latest 20 of them, newest first' })
+  }),
+  sessions: Type.Array(Type.Object({
+    id: Type.String({ description: 'What POST …/sessions/revoke/ takes as session_id' }),
+    kind: Type.String({ description: 'api (an app) or web (a browser)' }),
+    created_at: Time,
+    last_seen_at: Time,
+    expires_at: Time,
+    ip: Nullable(Type.String()),
+    user_agent: Nullable(Type.String())
+  }), { description: 'Live sessions, most recently seen first' }),
+  login_code: Nullable(Type.Object({
+    state: Type.String({ description: 'live, expired or spent' }),
+    attempts: Type.Integer({ description: 'Wrong tries at it so far' }),
+    created_at: Time,
+    expires_at: Time
+  })),
+  limits: Type.Array(LimitCounter, { description: 'The limit counters about this phone (sends, wrong codes, device budgets)' }),
+  events: Type.Array(Type.Object({
+    type: Type.String(),
+    status: Type.String({ description: 'pending, delivered or failed' }),
+    attempts: Type.Integer(),
+    created_at: Time,
+    last_error: Nullable(Type.String())
+  }), { description: 'Webhook events about the account still in the outbox, newest first (at most 20)' }),
+  audit: Type.Array(Type.Ref('AuditEntry'), { description: 'The latest 20 admin actions on the account, newest first' })
+}, { description: 'One account, as support sees it' })
+
+export const PhoneQuery = Type.Object({ phone: PhoneInput })
+
+export const PhoneLimits = Type.Object({
+  phone: Type.String({ description: 'E.164' }),
+  user_id: Nullable(Type.Integer({ description: 'The account with this phone, if any' })),
+  limits: Type.Array(LimitCounter)
+})
+
+export const RevokeSessionsBody = Type.Union([Type.Object({
+  session_id: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$', description: 'One session (an id from GET /api/admin/users/{id}/); leave out to end them all' })),
+  reason: Type.Optional(Reason)
+}), Type.Null()])
+
+export const BlockBody = Type.Object({ reason: Type.String({ ...Reason, description: 'Why (1 to 500 characters): kept with the block and in the audit log' }) })
+export const ReasonBody = Type.Union([Type.Object({ reason: Type.Optional(Reason) }), Type.Null()])
+export const PhoneLimitsBody = Type.Object({ phone: PhoneInput, reason: Type.Optional(Reason) })
+
+export const SessionsReply = Type.Object({
+  phone: Type.String(),
+  revoked: Type.Integer({ description: 'Sessions this call ended (0 when the one named had ended already)' })
+})
+
+export const BlockReply = Type.Object({
+  phone: Type.String(),
+  changed: Type.Boolean({ description: 'false when the account already was as asked: nothing changed (the call is still in the audit log)' }),
+  revoked: Type.Integer({ description: 'Sessions the block ended' })
+})
+
+export const LimitsReply = Type.Object({
+  phone: Type.String(),
+  deleted: Type.Integer({ description: 'Limit counters deleted' })
+})
+
+export const SmsSpendReply = Type.Object({
+  hourly_cap: Type.Integer({ description: 'SMS_HOURLY_CAP' }),
+  hour: Type.Object({
+    sent: Type.Integer({ description: 'SMS sent this clock hour (UTC)' }),
+    remaining: Type.Integer({ description: 'How many more the cap allows this hour' }),
+    refused: Type.Integer({ description: 'Codes refused this hour because the cap was reached' }),
+    window_start: Time,
+    window_end: Time
+  }),
+  day: Type.Object({
+    sent: Type.Integer({ description: 'SMS sent this UTC day (counted since this version started counting)' }),
+    window_start: Time,
+    window_end: Time
+  })
+})
