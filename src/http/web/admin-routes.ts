@@ -33,10 +33,7 @@ const userActions = {
 } as const satisfies Record<string, { title: MessageKey, text: MessageKey, button: MessageKey, reasonRequired: boolean, danger: boolean }>
 
 type UserAction = keyof typeof userActions
-const UserActionParams = Type.Object({
-  id: UserParams.properties.id,
-  action: Type.Union([Type.Literal('end-sessions'), Type.Literal('block'), Type.Literal('unblock'), Type.Literal('delete'), Type.Literal('clear-limits')])
-})
+const userActionNames = Object.keys(userActions) as UserAction[]
 
 /** Where an action leads, with the message the next page shows. */
 interface Done {
@@ -120,8 +117,10 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
     return { actor: request.adminActor, ip: clientIp(request), requestId: request.id }
   }
 
-  function userIdOf (request: FastifyRequest): number {
-    return (request.params as { id: number }).id
+  /** The id in the address; none when it is not one (a form shown again after its params were refused). */
+  function userIdOf (request: FastifyRequest): number | undefined {
+    const id = (request.params as { id?: unknown }).id
+    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined
   }
 
   /**
@@ -130,7 +129,9 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
    */
   async function loadUser (request: FastifyRequest, reply: FastifyReply): Promise<AdminUserView | undefined> {
     try {
-      return await admin.showUser(userIdOf(request))
+      const id = userIdOf(request)
+      if (id === undefined) throw new DomainError('user_not_found', { field: 'id' })
+      return await admin.showUser(id)
     } catch (error) {
       if (!(error instanceof DomainError) || error.code !== 'user_not_found') throw error
       await renderPage(request, reply, 'error', { title: 'page_not_found_title', text: translate(localeOf(request), 'user_not_found') }, 404)
@@ -178,10 +179,9 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
     }, state.status)
   }
 
-  async function renderConfirm (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+  async function renderConfirm (action: UserAction, request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
     const user = await loadUser(request, reply)
     if (user === undefined) return reply
-    const action = (request.params as { action: UserAction }).action
     const view = adminUserView(localeOf(request), user)
     return await renderPage(request, reply, 'admin/confirm', {
       title: userActions[action].title,
@@ -273,17 +273,20 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
 
   app.get('/admin/users/:id', { schema: { params: UserParams } }, async (request, reply) => await renderUser(request, reply, freshForm))
 
-  app.get('/admin/users/:id/:action', { schema: { params: UserActionParams } }, async (request, reply) => await renderConfirm(request, reply, freshForm))
-
-  app.post('/admin/users/:id/:action', {
-    schema: { params: UserActionParams, body: Type.Object({ reason: Reason }) },
-    config: { form: { fields: ['reason'], render: renderConfirm }, staleForm: { page: '/admin' } }
-  }, async (request, reply) => {
-    const { id, action } = request.params
-    const done = await performers[action](admin, caller(request), id, filled(request.body.reason))
-    request.session.set('flash', done.flash)
-    return seeOther(reply, done.to ?? `/admin/users/${id}`)
-  })
+  // Each action: its confirmation (GET, which changes nothing) and the post that does it.
+  for (const action of userActionNames) {
+    const render = async (request: FastifyRequest, reply: FastifyReply, state: FormState) => await renderConfirm(action, request, reply, state)
+    app.get(`/admin/users/:id/${action}`, { schema: { params: UserParams } }, async (request, reply) => await render(request, reply, freshForm))
+    app.post(`/admin/users/:id/${action}`, {
+      schema: { params: UserParams, body: Type.Object({ reason: Reason }) },
+      config: { form: { fields: ['reason'], render }, staleForm: { page: '/admin' } }
+    }, async (request, reply) => {
+      const id = request.params.id
+      const done = await performers[action](admin, caller(request), id, filled(request.body.reason))
+      request.session.set('flash', done.flash)
+      return seeOther(reply, done.to ?? `/admin/users/${id}`)
+    })
+  }
 
   app.post('/admin/users/:id/sessions/confirm', {
     schema: { params: UserParams, body: Type.Object({ session_id: SessionId }) },
