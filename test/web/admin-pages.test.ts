@@ -464,3 +464,24 @@ t.test('the pages in Russian and English, the SMS spend against the cap', async 
   t.match(text(english), 'This hour 2 of 40 allowed an hour')
   t.match(text(await en.get('/admin/audit')), `Support ${shownAdmin} Blocked Sessions ended: 1 Reason: спам`)
 })
+
+t.test('five admins block one account at the same moment: one blocks it, four are told it was blocked already', async t => {
+  const admins = ['+79123457021', '+79123457022', '+79123457023', '+79123457024', '+79123457025']
+  const context = await buildAdminApp(t, admins.join(','))
+  const clients = await Promise.all(admins.map(async phone => await signedInAdmin(context, phone)))
+  const person = await signIn(context, personPhone)
+  const id = person.user.id
+  const tokens = await Promise.all(clients.map(async client => await client.token(`/admin/users/${id}/block`)))
+  const posted = await Promise.all(clients.map(async (client, i) => await client.post(`/admin/users/${id}/block`, { _csrf: tokens[i] ?? '', reason: `ticket ${i}` })))
+  t.same(posted.map(res => res.statusCode), [303, 303, 303, 303, 303])
+  const notices = await Promise.all(clients.map(async client => notice(await client.get(`/admin/users/${id}`))))
+  t.same(notices.filter(text => text === 'The account is blocked. Sessions ended: 1.').length, 1, 'one block ended the session')
+  t.same(notices.filter(text => text === 'The account was blocked already; nothing changed.').length, 4, 'the others changed nothing, and say so')
+  const entries = await auditRows(context)
+  t.equal(entries.length, 5, 'each action is in the log')
+  const changed = entries.filter(entry => (JSON.parse(entry.details) as { changed?: boolean }).changed === true)
+  t.equal(changed.length, 1)
+  const user = await context.app.db.selectFrom('users').select('blocked_reason').where('id', '=', id).executeTakeFirstOrThrow()
+  t.equal(user.blocked_reason, (JSON.parse(changed[0]?.details ?? '{}') as { reason?: string }).reason, 'the reason kept is the one of the block that changed it')
+  t.match(text(await clients[0]!.get('/admin/audit')), 'Nothing changed')
+})
