@@ -98,8 +98,10 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
   }
 
   app.addHook('onRequest', async (request) => {
+    // Until an admin is found (the look-up may fail too: a database away), any refusal is an unknown path's.
+    request.answersAsUnknownPath = true
     request.adminActor = await signedInAdmin(request)
-    if (request.adminActor === undefined) request.answersAsUnknownPath = true
+    if (request.adminActor !== undefined) request.answersAsUnknownPath = false
   })
 
   // After the pages' CSRF check (registered before, in the parent context), before the body is
