@@ -92,6 +92,146 @@ export type MessageKey =
   | 'page_language'
   | 'page_form_expired'
   | 'page_code_resent'
+  // the support pages (/admin)
+  | 'page_admin_title'
+  | 'page_admin_nav'
+  | 'page_admin_nav_users'
+  | 'page_admin_nav_audit'
+  | 'page_admin_nav_profile'
+  | 'page_admin_link'
+  | 'page_admin_search_title'
+  | 'page_admin_search_intro'
+  | 'page_admin_code_hint'
+  | 'page_admin_search_button'
+  | 'page_admin_search_none'
+  | 'page_admin_no_account'
+  | 'page_admin_phone_limits_title'
+  | 'page_admin_users_title'
+  | 'page_admin_users_caption'
+  | 'page_admin_users_none'
+  | 'page_admin_col_phone'
+  | 'page_admin_col_invite_code'
+  | 'page_admin_col_created'
+  | 'page_admin_col_state'
+  | 'page_admin_state_active'
+  | 'page_admin_state_blocked'
+  | 'page_admin_pages'
+  | 'page_admin_first_page'
+  | 'page_admin_next_page'
+  | 'page_admin_spend_title'
+  | 'page_admin_spend_hour'
+  | 'page_admin_spend_day'
+  | 'page_admin_spend_of_cap'
+  | 'page_admin_spend_refused'
+  | 'page_admin_audit_title'
+  | 'page_admin_audit_caption'
+  | 'page_admin_audit_none'
+  | 'page_admin_col_when'
+  | 'page_admin_col_who'
+  | 'page_admin_col_what'
+  | 'page_admin_col_whom'
+  | 'page_admin_col_from'
+  | 'page_admin_actor_phone'
+  | 'page_admin_actor_key'
+  | 'page_admin_actor_cli'
+  | 'page_admin_audit_session_revoke'
+  | 'page_admin_audit_sessions_revoke_all'
+  | 'page_admin_audit_user_block'
+  | 'page_admin_audit_user_unblock'
+  | 'page_admin_audit_user_delete'
+  | 'page_admin_audit_limits_clear'
+  | 'page_admin_audit_reason'
+  | 'page_admin_audit_revoked'
+  | 'page_admin_audit_deleted'
+  | 'page_admin_audit_unchanged'
+  | 'page_admin_audit_session'
+  | 'page_admin_audit_request'
+  | 'page_admin_user_title'
+  | 'page_admin_id'
+  | 'page_admin_created'
+  | 'page_admin_invited_by'
+  | 'page_admin_invited_by_none'
+  | 'page_admin_deleted_account'
+  | 'page_admin_invited_at'
+  | 'page_admin_state'
+  | 'page_admin_blocked_since'
+  | 'page_admin_login_code'
+  | 'page_admin_code_none'
+  | 'page_admin_code_live'
+  | 'page_admin_code_expired'
+  | 'page_admin_code_spent'
+  | 'page_admin_actions_title'
+  | 'page_admin_action_end_sessions'
+  | 'page_admin_action_block'
+  | 'page_admin_action_unblock'
+  | 'page_admin_action_delete'
+  | 'page_admin_action_clear_limits'
+  | 'page_admin_action_end_session'
+  | 'page_admin_action_end_session_label'
+  | 'page_admin_sessions_title'
+  | 'page_admin_sessions_caption'
+  | 'page_admin_sessions_none'
+  | 'page_admin_col_kind'
+  | 'page_admin_col_device'
+  | 'page_admin_col_address'
+  | 'page_admin_col_since'
+  | 'page_admin_col_last_seen'
+  | 'page_admin_col_action'
+  | 'page_admin_unknown'
+  | 'page_admin_invitees_title'
+  | 'page_admin_invitees_caption'
+  | 'page_admin_invitees_none'
+  | 'page_admin_col_activated'
+  | 'page_admin_limits_title'
+  | 'page_admin_limits_caption'
+  | 'page_admin_limits_none'
+  | 'page_admin_col_counter'
+  | 'page_admin_col_count'
+  | 'page_admin_col_window'
+  | 'page_admin_counter_code_phone'
+  | 'page_admin_counter_code_device'
+  | 'page_admin_counter_code_all'
+  | 'page_admin_counter_device_new'
+  | 'page_admin_counter_wrong_phone'
+  | 'page_admin_counter_wrong_device'
+  | 'page_admin_counter_other'
+  | 'page_admin_audit_user_title'
+  | 'page_admin_audit_user_caption'
+  | 'page_admin_events_title'
+  | 'page_admin_events_caption'
+  | 'page_admin_events_none'
+  | 'page_admin_col_event'
+  | 'page_admin_col_delivery'
+  | 'page_admin_confirm_end_sessions'
+  | 'page_admin_confirm_end_sessions_text'
+  | 'page_admin_confirm_end_session'
+  | 'page_admin_confirm_end_session_text'
+  | 'page_admin_confirm_block'
+  | 'page_admin_confirm_block_text'
+  | 'page_admin_confirm_unblock'
+  | 'page_admin_confirm_unblock_text'
+  | 'page_admin_confirm_delete'
+  | 'page_admin_confirm_delete_text'
+  | 'page_admin_confirm_clear_limits'
+  | 'page_admin_confirm_clear_limits_text'
+  | 'page_admin_reason_label'
+  | 'page_admin_reason_hint'
+  | 'page_admin_note_label'
+  | 'page_admin_note_hint'
+  | 'page_admin_do_end_sessions'
+  | 'page_admin_do_end_session'
+  | 'page_admin_do_block'
+  | 'page_admin_do_unblock'
+  | 'page_admin_do_delete'
+  | 'page_admin_do_clear_limits'
+  | 'page_admin_cancel'
+  | 'page_admin_done_end_sessions'
+  | 'page_admin_done_block'
+  | 'page_admin_done_block_unchanged'
+  | 'page_admin_done_unblock'
+  | 'page_admin_done_unblock_unchanged'
+  | 'page_admin_done_delete'
+  | 'page_admin_done_clear_limits'
 
 const en: Catalogue = {
   validation_error: 'Some fields are missing or invalid.',
@@ -209,7 +349,146 @@ const en: Catalogue = {
   page_error_summary: 'There is a problem',
   page_language: 'Language',
   page_form_expired: 'That page was out of date, so nothing was done. Please try again.',
-  page_code_resent: 'We sent a new code. The code sent before no longer works.'
+  page_code_resent: 'We sent a new code. The code sent before no longer works.',
+  page_admin_title: 'Support',
+  page_admin_nav: 'Support pages',
+  page_admin_nav_users: 'Accounts',
+  page_admin_nav_audit: 'Audit log',
+  page_admin_nav_profile: 'Your profile',
+  page_admin_link: 'Support pages',
+  page_admin_search_title: 'Find an account',
+  page_admin_search_intro: 'By phone number or by the account\'s own invite code: fill in one.',
+  page_admin_code_hint: '6 letters and digits: the code the account shares.',
+  page_admin_search_button: 'Find',
+  page_admin_search_none: 'No account has this number or invite code.',
+  page_admin_no_account: 'No account has {phone}.',
+  page_admin_phone_limits_title: 'Limit counters of {phone}',
+  page_admin_users_title: 'Newest accounts',
+  page_admin_users_caption: 'Accounts, newest first',
+  page_admin_users_none: 'No accounts yet.',
+  page_admin_col_phone: 'Phone',
+  page_admin_col_invite_code: 'Invite code',
+  page_admin_col_created: 'Created',
+  page_admin_col_state: 'State',
+  page_admin_state_active: 'Active',
+  page_admin_state_blocked: 'Blocked',
+  page_admin_pages: 'Pages',
+  page_admin_first_page: 'Newest',
+  page_admin_next_page: 'Older',
+  page_admin_spend_title: 'Text messages sent',
+  page_admin_spend_hour: 'This hour',
+  page_admin_spend_day: 'Today (UTC)',
+  page_admin_spend_of_cap: '{sent} of {cap} allowed an hour',
+  page_admin_spend_refused: 'Refused at the cap this hour: {count}',
+  page_admin_audit_title: 'Audit log',
+  page_admin_audit_caption: 'Admin actions, newest first',
+  page_admin_audit_none: 'No admin action yet.',
+  page_admin_col_when: 'When',
+  page_admin_col_who: 'Who',
+  page_admin_col_what: 'What',
+  page_admin_col_whom: 'Whom',
+  page_admin_col_from: 'From where',
+  page_admin_actor_phone: 'Support {name}',
+  page_admin_actor_key: 'API key “{name}”',
+  page_admin_actor_cli: 'Command line ({name})',
+  page_admin_audit_session_revoke: 'Session ended',
+  page_admin_audit_sessions_revoke_all: 'All sessions ended',
+  page_admin_audit_user_block: 'Blocked',
+  page_admin_audit_user_unblock: 'Unblocked',
+  page_admin_audit_user_delete: 'Account deleted',
+  page_admin_audit_limits_clear: 'Limit counters cleared',
+  page_admin_audit_reason: 'Reason: {reason}',
+  page_admin_audit_revoked: 'Sessions ended: {count}',
+  page_admin_audit_deleted: 'Counters cleared: {count}',
+  page_admin_audit_unchanged: 'Nothing changed',
+  page_admin_audit_session: 'Session {session}…',
+  page_admin_audit_request: 'Request {id}',
+  page_admin_user_title: 'Account {phone}',
+  page_admin_id: 'Id',
+  page_admin_created: 'Created',
+  page_admin_invited_by: 'Joined with the code of',
+  page_admin_invited_by_none: 'No code activated',
+  page_admin_deleted_account: 'a deleted account',
+  page_admin_invited_at: 'on {date}',
+  page_admin_state: 'State',
+  page_admin_blocked_since: 'Blocked since {date}',
+  page_admin_login_code: 'Sign-in code',
+  page_admin_code_none: 'None waiting',
+  page_admin_code_live: 'Waiting until {date}; wrong tries: {count}',
+  page_admin_code_expired: 'Expired at {date}',
+  page_admin_code_spent: 'Used (sent {date})',
+  page_admin_actions_title: 'Actions',
+  page_admin_action_end_sessions: 'End all sessions…',
+  page_admin_action_block: 'Block…',
+  page_admin_action_unblock: 'Unblock…',
+  page_admin_action_delete: 'Delete the account…',
+  page_admin_action_clear_limits: 'Clear send and guess counters…',
+  page_admin_action_end_session: 'End…',
+  page_admin_action_end_session_label: 'End the session signed in {date}',
+  page_admin_sessions_title: 'Live sessions: {count}',
+  page_admin_sessions_caption: 'Browsers and apps signed in, most recently used first',
+  page_admin_sessions_none: 'No live session.',
+  page_admin_col_kind: 'Kind',
+  page_admin_col_device: 'Device',
+  page_admin_col_address: 'Address',
+  page_admin_col_since: 'Signed in',
+  page_admin_col_last_seen: 'Last used',
+  page_admin_col_action: 'Action',
+  page_admin_unknown: 'unknown',
+  page_admin_invitees_title: 'Joined with this code: {count}',
+  page_admin_invitees_caption: 'The latest, newest first',
+  page_admin_invitees_none: 'No one yet.',
+  page_admin_col_activated: 'Code activated',
+  page_admin_limits_title: 'Limit counters of this number',
+  page_admin_limits_caption: 'Codes sent and wrong codes counted in the current windows',
+  page_admin_limits_none: 'No counter: no limit holds this number back now.',
+  page_admin_col_counter: 'Counter',
+  page_admin_col_count: 'Count',
+  page_admin_col_window: 'Window',
+  page_admin_counter_code_phone: 'Codes sent (no known device)',
+  page_admin_counter_code_device: 'Codes sent to a known device',
+  page_admin_counter_code_all: 'Codes sent, all',
+  page_admin_counter_device_new: 'New devices',
+  page_admin_counter_wrong_phone: 'Wrong codes (no known device)',
+  page_admin_counter_wrong_device: 'Wrong codes from a known device',
+  page_admin_counter_other: 'Other',
+  page_admin_audit_user_title: 'Admin actions on this account',
+  page_admin_audit_user_caption: 'The latest, newest first',
+  page_admin_events_title: 'Recent events',
+  page_admin_events_caption: 'Webhook events about this account still kept, newest first',
+  page_admin_events_none: 'No event kept.',
+  page_admin_col_event: 'Event',
+  page_admin_col_delivery: 'Delivery',
+  page_admin_confirm_end_sessions: 'End all sessions of {phone}?',
+  page_admin_confirm_end_sessions_text: 'Every browser and app signed in to this account is signed out at once. The person can sign in again with a code.',
+  page_admin_confirm_end_session: 'End this session of {phone}?',
+  page_admin_confirm_end_session_text: 'This browser or app is signed out at once; the other sessions stay.',
+  page_admin_confirm_block: 'Block {phone}?',
+  page_admin_confirm_block_text: 'Every session ends at once, and the account cannot sign in until it is unblocked. The person learns that the account is blocked only when they next enter a right code.',
+  page_admin_confirm_unblock: 'Unblock {phone}?',
+  page_admin_confirm_unblock_text: 'The person may sign in again. Sessions the block ended stay ended.',
+  page_admin_confirm_delete: 'Delete the account {phone}?',
+  page_admin_confirm_delete_text: 'This cannot be undone. The account is erased as when a person deletes their own: the number, every session and any waiting code. Its invite code stays reserved; the audit log keeps this action.',
+  page_admin_confirm_clear_limits: 'Clear the send and guess counters of {phone}?',
+  page_admin_confirm_clear_limits_text: 'Codes can be sent to the number and tried again at once, as if nothing had been counted this hour and day.',
+  page_admin_reason_label: 'Reason',
+  page_admin_reason_hint: 'Required. Kept in the audit log for support, never shown to the person. Up to 500 characters.',
+  page_admin_note_label: 'Note for the audit log (optional)',
+  page_admin_note_hint: 'Why, or the ticket it answers. Up to 500 characters.',
+  page_admin_do_end_sessions: 'End all sessions',
+  page_admin_do_end_session: 'End the session',
+  page_admin_do_block: 'Block',
+  page_admin_do_unblock: 'Unblock',
+  page_admin_do_delete: 'Delete the account',
+  page_admin_do_clear_limits: 'Clear the counters',
+  page_admin_cancel: 'Cancel',
+  page_admin_done_end_sessions: 'Sessions ended: {count}.',
+  page_admin_done_block: 'The account is blocked. Sessions ended: {count}.',
+  page_admin_done_block_unchanged: 'The account was blocked already; nothing changed.',
+  page_admin_done_unblock: 'The account is unblocked.',
+  page_admin_done_unblock_unchanged: 'The account was not blocked; nothing changed.',
+  page_admin_done_delete: 'The account is deleted.',
+  page_admin_done_clear_limits: 'Counters cleared: {count}.'
 }
 
 const ru: Catalogue = {
@@ -328,7 +607,146 @@ const ru: Catalogue = {
   page_error_summary: 'Есть ошибка',
   page_language: 'Язык',
   page_form_expired: 'Страница устарела, поэтому ничего не сделано. Попробуйте ещё раз.',
-  page_code_resent: 'Мы отправили новый код. Прежний код больше не действует.'
+  page_code_resent: 'Мы отправили новый код. Прежний код больше не действует.',
+  page_admin_title: 'Поддержка',
+  page_admin_nav: 'Страницы поддержки',
+  page_admin_nav_users: 'Учётные записи',
+  page_admin_nav_audit: 'Журнал действий',
+  page_admin_nav_profile: 'Ваш профиль',
+  page_admin_link: 'Страницы поддержки',
+  page_admin_search_title: 'Найти учётную запись',
+  page_admin_search_intro: 'По номеру телефона или по собственному коду приглашения учётной записи: заполните одно из полей.',
+  page_admin_code_hint: '6 букв и цифр: код, которым делится учётная запись.',
+  page_admin_search_button: 'Найти',
+  page_admin_search_none: 'Нет учётной записи с таким номером или кодом приглашения.',
+  page_admin_no_account: 'Нет учётной записи с номером {phone}.',
+  page_admin_phone_limits_title: 'Счётчики ограничений номера {phone}',
+  page_admin_users_title: 'Новые учётные записи',
+  page_admin_users_caption: 'Учётные записи, сначала новые',
+  page_admin_users_none: 'Учётных записей пока нет.',
+  page_admin_col_phone: 'Телефон',
+  page_admin_col_invite_code: 'Код приглашения',
+  page_admin_col_created: 'Создана',
+  page_admin_col_state: 'Состояние',
+  page_admin_state_active: 'Активна',
+  page_admin_state_blocked: 'Заблокирована',
+  page_admin_pages: 'Страницы',
+  page_admin_first_page: 'К самым новым',
+  page_admin_next_page: 'Раньше',
+  page_admin_spend_title: 'Отправлено SMS',
+  page_admin_spend_hour: 'За этот час',
+  page_admin_spend_day: 'Сегодня (UTC)',
+  page_admin_spend_of_cap: '{sent} из {cap} разрешённых в час',
+  page_admin_spend_refused: 'Отказано из-за предела в этот час: {count}',
+  page_admin_audit_title: 'Журнал действий',
+  page_admin_audit_caption: 'Действия поддержки, сначала новые',
+  page_admin_audit_none: 'Действий пока не было.',
+  page_admin_col_when: 'Когда',
+  page_admin_col_who: 'Кто',
+  page_admin_col_what: 'Что',
+  page_admin_col_whom: 'С кем',
+  page_admin_col_from: 'Откуда',
+  page_admin_actor_phone: 'Поддержка {name}',
+  page_admin_actor_key: 'Ключ API «{name}»',
+  page_admin_actor_cli: 'Командная строка ({name})',
+  page_admin_audit_session_revoke: 'Завершение сеанса',
+  page_admin_audit_sessions_revoke_all: 'Завершение всех сеансов',
+  page_admin_audit_user_block: 'Блокировка',
+  page_admin_audit_user_unblock: 'Разблокировка',
+  page_admin_audit_user_delete: 'Удаление учётной записи',
+  page_admin_audit_limits_clear: 'Сброс счётчиков ограничений',
+  page_admin_audit_reason: 'Причина: {reason}',
+  page_admin_audit_revoked: 'Завершено сеансов: {count}',
+  page_admin_audit_deleted: 'Сброшено счётчиков: {count}',
+  page_admin_audit_unchanged: 'Ничего не изменилось',
+  page_admin_audit_session: 'Сеанс {session}…',
+  page_admin_audit_request: 'Запрос {id}',
+  page_admin_user_title: 'Учётная запись {phone}',
+  page_admin_id: 'Идентификатор',
+  page_admin_created: 'Создана',
+  page_admin_invited_by: 'Присоединилась по коду',
+  page_admin_invited_by_none: 'Код не активирован',
+  page_admin_deleted_account: 'удалённой учётной записи',
+  page_admin_invited_at: '{date}',
+  page_admin_state: 'Состояние',
+  page_admin_blocked_since: 'Заблокирована с {date}',
+  page_admin_login_code: 'Код входа',
+  page_admin_code_none: 'Нет ожидающего кода',
+  page_admin_code_live: 'Ждёт ввода до {date}; неверных попыток: {count}',
+  page_admin_code_expired: 'Истёк {date}',
+  page_admin_code_spent: 'Использован (отправлен {date})',
+  page_admin_actions_title: 'Действия',
+  page_admin_action_end_sessions: 'Завершить все сеансы…',
+  page_admin_action_block: 'Заблокировать…',
+  page_admin_action_unblock: 'Разблокировать…',
+  page_admin_action_delete: 'Удалить учётную запись…',
+  page_admin_action_clear_limits: 'Сбросить счётчики отправок и попыток…',
+  page_admin_action_end_session: 'Завершить…',
+  page_admin_action_end_session_label: 'Завершить сеанс, начатый {date}',
+  page_admin_sessions_title: 'Активные сеансы: {count}',
+  page_admin_sessions_caption: 'Браузеры и приложения, где выполнен вход, сначала недавние',
+  page_admin_sessions_none: 'Активных сеансов нет.',
+  page_admin_col_kind: 'Вид',
+  page_admin_col_device: 'Устройство',
+  page_admin_col_address: 'Адрес',
+  page_admin_col_since: 'Вход',
+  page_admin_col_last_seen: 'Последнее обращение',
+  page_admin_col_action: 'Действие',
+  page_admin_unknown: 'неизвестно',
+  page_admin_invitees_title: 'Присоединились по этому коду: {count}',
+  page_admin_invitees_caption: 'Последние, сначала новые',
+  page_admin_invitees_none: 'Пока никого.',
+  page_admin_col_activated: 'Код активирован',
+  page_admin_limits_title: 'Счётчики ограничений этого номера',
+  page_admin_limits_caption: 'Отправленные и неверные коды в текущих окнах',
+  page_admin_limits_none: 'Счётчиков нет: номер сейчас ничем не ограничен.',
+  page_admin_col_counter: 'Счётчик',
+  page_admin_col_count: 'Значение',
+  page_admin_col_window: 'Окно',
+  page_admin_counter_code_phone: 'Отправлено кодов (без известного устройства)',
+  page_admin_counter_code_device: 'Отправлено кодов на известное устройство',
+  page_admin_counter_code_all: 'Отправлено кодов, всего',
+  page_admin_counter_device_new: 'Новые устройства',
+  page_admin_counter_wrong_phone: 'Неверные коды (без известного устройства)',
+  page_admin_counter_wrong_device: 'Неверные коды с известного устройства',
+  page_admin_counter_other: 'Другое',
+  page_admin_audit_user_title: 'Действия поддержки с этой учётной записью',
+  page_admin_audit_user_caption: 'Последние, сначала новые',
+  page_admin_events_title: 'Недавние события',
+  page_admin_events_caption: 'Хранящиеся события вебхуков об этой учётной записи, сначала новые',
+  page_admin_events_none: 'Событий нет.',
+  page_admin_col_event: 'Событие',
+  page_admin_col_delivery: 'Доставка',
+  page_admin_confirm_end_sessions: 'Завершить все сеансы {phone}?',
+  page_admin_confirm_end_sessions_text: 'Все браузеры и приложения, где выполнен вход в эту учётную запись, сразу выйдут. Войти снова можно по коду.',
+  page_admin_confirm_end_session: 'Завершить этот сеанс {phone}?',
+  page_admin_confirm_end_session_text: 'Этот браузер или приложение сразу выйдет; остальные сеансы останутся.',
+  page_admin_confirm_block: 'Заблокировать {phone}?',
+  page_admin_confirm_block_text: 'Все сеансы сразу завершатся, и войти в учётную запись будет нельзя, пока её не разблокируют. О блокировке человек узнает, только когда снова введёт верный код.',
+  page_admin_confirm_unblock: 'Разблокировать {phone}?',
+  page_admin_confirm_unblock_text: 'Человек снова сможет войти. Сеансы, завершённые блокировкой, не восстановятся.',
+  page_admin_confirm_delete: 'Удалить учётную запись {phone}?',
+  page_admin_confirm_delete_text: 'Это нельзя отменить. Учётная запись удаляется так же, как при удалении самим человеком: номер, все сеансы и ожидающий код. Код приглашения остаётся зарезервированным; журнал сохранит это действие.',
+  page_admin_confirm_clear_limits: 'Сбросить счётчики отправок и попыток номера {phone}?',
+  page_admin_confirm_clear_limits_text: 'На номер снова можно будет отправлять коды и вводить их, как будто за этот час и день ничего не считалось.',
+  page_admin_reason_label: 'Причина',
+  page_admin_reason_hint: 'Обязательно. Сохраняется в журнале для поддержки, человеку не показывается. До 500 символов.',
+  page_admin_note_label: 'Заметка для журнала (необязательно)',
+  page_admin_note_hint: 'Почему, или номер обращения. До 500 символов.',
+  page_admin_do_end_sessions: 'Завершить все сеансы',
+  page_admin_do_end_session: 'Завершить сеанс',
+  page_admin_do_block: 'Заблокировать',
+  page_admin_do_unblock: 'Разблокировать',
+  page_admin_do_delete: 'Удалить учётную запись',
+  page_admin_do_clear_limits: 'Сбросить счётчики',
+  page_admin_cancel: 'Отмена',
+  page_admin_done_end_sessions: 'Завершено сеансов: {count}.',
+  page_admin_done_block: 'Учётная запись заблокирована. Завершено сеансов: {count}.',
+  page_admin_done_block_unchanged: 'Учётная запись уже была заблокирована; ничего не изменилось.',
+  page_admin_done_unblock: 'Учётная запись разблокирована.',
+  page_admin_done_unblock_unchanged: 'Учётная запись не была заблокирована; ничего не изменилось.',
+  page_admin_done_delete: 'Учётная запись удалена.',
+  page_admin_done_clear_limits: 'Сброшено счётчиков: {count}.'
 }
 
 const catalogues: Record<Locale, Catalogue> = { en, ru }

@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import type { LightMyRequestResponse } from 'fastify'
 import { testDatabaseKind } from '../helpers/database.js'
 
 // Generators shared by the property tests of test/fuzz: odd values of every JSON type, digits
@@ -189,4 +190,28 @@ export function replaceReal (value: unknown, real: Record<string, string>): unkn
 /** The session id (sid claim) of an access token. */
 export function sessionIdOf (access: string): string {
   return (JSON.parse(Buffer.from(access.split('.')[1] ?? '', 'base64url').toString()) as { sid: string }).sid
+}
+
+const messagePatterns = [
+  // Beside a field (a phone number in it kept whole in a span), above a form, on the error page.
+  /<p class="error" id="[\w-]+-error">((?:[^<]|<\/?span[^>]*>)*)<\/p>/,
+  /<div class="problem" role="alert"><h2>[^<]*<\/h2><p>([^<]*)<\/p><\/div>/,
+  /<p class="lead">([^<]*)<\/p>\s*(?:<p>[^<]*<\/p>\s*)?<p><a href="\/">/
+]
+
+/** What is wrong with a page's answer, or undefined when it is as it must be. */
+export function pageProblem (res: LightMyRequestResponse): string | undefined {
+  if (res.statusCode >= 500 && !(res.statusCode === 503 && res.headers['retry-after'] !== undefined)) return `status ${res.statusCode}`
+  if (showsInternals(res.body)) return 'internals in the body'
+  if (res.body.includes(markup.slice(2))) return 'markup reflected unescaped'
+  if (res.statusCode >= 300 && res.statusCode < 400) {
+    const location = String(res.headers.location)
+    return /^\/(?![/\\])[^\s]*$/.test(location) ? undefined : `a redirect off the site: ${location}`
+  }
+  if (res.statusCode < 400) return undefined
+  if (!String(res.headers['content-type']).startsWith('text/html')) return `a ${res.statusCode} of type ${res.headers['content-type']}`
+  const message = messagePatterns.map(pattern => pattern.exec(res.body)?.[1]?.replace(/<[^>]*>/g, '').trim()).find(text => text !== undefined && text !== '')
+  if (message === undefined) return 'no visible message'
+  if (/^[a-z_]+$/.test(message) || message.length < 8) return `a message no one can read: ${message}`
+  return undefined
 }

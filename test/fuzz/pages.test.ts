@@ -5,8 +5,8 @@ import { buildTestApp, post, signIn, type TestContext } from '../helpers/app.js'
 import { checkInvariants } from '../helpers/invariants.js'
 import { WebClient } from '../web/web-client.js'
 import {
-  acceptLanguage, contentType, cookieJunk, encodeBody, forwardedFor, headerText, markup, oddBody, oddString,
-  prototypeSnapshot, queryString, fuzzParameters, replaceReal, showsInternals
+  acceptLanguage, contentType, cookieJunk, encodeBody, forwardedFor, headerText, oddBody, oddString,
+  pageProblem as problemWith, prototypeSnapshot, queryString, fuzzParameters, replaceReal
 } from './arbitraries.js'
 
 // Every page and form under generated bodies, query strings and headers, posted signed out
@@ -63,30 +63,6 @@ async function visitor (context: TestContext, state: State, headers: Record<stri
   // The page first: it may store a new CSRF secret in the cookie.
   const page = await client.get(state === 'pending' ? '/login/code' : '/profile')
   return { cookie: client.cookieHeader(), token: tokenOf(page) }
-}
-
-const messagePatterns = [
-  // Beside a field (a phone number in it kept whole in a span), above a form, on the error page.
-  /<p class="error" id="[\w-]+-error">((?:[^<]|<\/?span[^>]*>)*)<\/p>/,
-  /<div class="problem" role="alert"><h2>[^<]*<\/h2><p>([^<]*)<\/p><\/div>/,
-  /<p class="lead">([^<]*)<\/p>\s*(?:<p>[^<]*<\/p>\s*)?<p><a href="\/">/
-]
-
-/** What is wrong with a page's answer, or undefined when it is as it must be. */
-function problemWith (res: LightMyRequestResponse): string | undefined {
-  if (res.statusCode >= 500 && !(res.statusCode === 503 && res.headers['retry-after'] !== undefined)) return `status ${res.statusCode}`
-  if (showsInternals(res.body)) return 'internals in the body'
-  if (res.body.includes(markup.slice(2))) return 'markup reflected unescaped'
-  if (res.statusCode >= 300 && res.statusCode < 400) {
-    const location = String(res.headers.location)
-    return /^\/(?![/\\])[^\s]*$/.test(location) ? undefined : `a redirect off the site: ${location}`
-  }
-  if (res.statusCode < 400) return undefined
-  if (!String(res.headers['content-type']).startsWith('text/html')) return `a ${res.statusCode} of type ${res.headers['content-type']}`
-  const message = messagePatterns.map(pattern => pattern.exec(res.body)?.[1]?.replace(/<[^>]*>/g, '').trim()).find(text => text !== undefined && text !== '')
-  if (message === undefined) return 'no visible message'
-  if (/^[a-z_]+$/.test(message) || message.length < 8) return `a message no one can read: ${message}`
-  return undefined
 }
 
 // Each header now and then, so that most posts still pass the cross-site checks.

@@ -41,7 +41,7 @@ interface Tap {
  */
 export async function findViolations (db: Db, config: Config, observed: Observed = {}, now = Date.now()): Promise<string[]> {
   const problems: string[] = []
-  const users = await db.selectFrom('users').select(['id', 'phone', 'invite_code', 'invited_by', 'invited_at']).orderBy('id').execute()
+  const users = await db.selectFrom('users').select(['id', 'phone', 'invite_code', 'invited_by', 'invited_at', 'deleted_at']).orderBy('id').execute()
   const byId = new Map(users.map(user => [user.id, user]))
 
   const phones = new Map<string, number[]>()
@@ -50,7 +50,10 @@ export async function findViolations (db: Db, config: Config, observed: Observed
     phones.set(user.phone, [...phones.get(user.phone) ?? [], user.id])
     codes.set(user.invite_code, [...codes.get(user.invite_code) ?? [], user.id])
     const rules = { defaultCountry: config.phoneDefaultCountry, isTestNumber: (phone: string) => config.testPhoneNumbers.has(phone) }
-    if (attempt(() => normalizePhone(user.phone, rules)) !== user.phone) problems.push(`user ${user.id}: phone ${JSON.stringify(user.phone)} is not in normal form`)
+    // A deleted account's tombstone keeps the row (its invite code stays taken) under the phone "#<id>".
+    if (user.deleted_at !== null) {
+      if (user.phone !== `#${user.id}`) problems.push(`user ${user.id}: deleted, but its phone is ${JSON.stringify(user.phone)}`)
+    } else if (attempt(() => normalizePhone(user.phone, rules)) !== user.phone) problems.push(`user ${user.id}: phone ${JSON.stringify(user.phone)} is not in normal form`)
     if (attempt(() => normalizeInviteCode(user.invite_code)) !== user.invite_code) problems.push(`user ${user.id}: invite code ${JSON.stringify(user.invite_code)} is malformed`)
     if (user.invited_by === user.id) problems.push(`user ${user.id} invited by themself`)
     if (user.invited_by !== null && !byId.has(user.invited_by)) problems.push(`user ${user.id} invited by missing user ${user.invited_by}`)

@@ -36,10 +36,10 @@ interface Tap {
 /**
  * For a file of browser tests: an app on a fresh database listening on a free port, and
  * Chromium, both closed with the file. Every test signs in from 127.0.0.1: more codes an hour
- * than the default budget of one address.
+ * than the default budget of one address. `env` adds to the app's configuration.
  */
-export async function startBrowserSuite (t: Tap): Promise<{ context: TestContext, base: string, browser: Browser }> {
-  const context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '100' })
+export async function startBrowserSuite (t: Tap, env: Record<string, string> = {}): Promise<{ context: TestContext, base: string, browser: Browser }> {
+  const context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '100', ...env })
   await context.app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(context.app.server.address() as AddressInfo).port}`
   const browser = await launchChromium()

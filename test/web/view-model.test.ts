@@ -1,4 +1,5 @@
 import t from 'tap'
+import { formatWindow } from '../../src/http/web/admin-view-model.js'
 import { formatMoment } from '../../src/http/web/view-model.js'
 import { formatWait } from '../../src/i18n/catalogue.js'
 
@@ -31,4 +32,15 @@ t.test('Russian waits are in the accusative that "через" takes', async t =>
   ]
   for (const [seconds, expected] of cases) t.equal(formatWait('ru', seconds), expected, `${seconds} s`)
   t.equal(formatWait('en', 1), '1 second', 'English is left as Intl gives it')
+})
+
+t.test('a counting window is short: an hour as a range of times, a day as its date', async t => {
+  const hourStart = Date.UTC(2026, 10, 30, 14)
+  // ICU puts thin and narrow spaces around the dash and before PM, as its version has it.
+  t.match(formatWindow('en', hourStart, hourStart + 3_600_000), /^Nov 30, 2026, 2:00\s?–\s?3:00\sPM UTC$/)
+  t.match(formatWindow('ru', hourStart, hourStart + 3_600_000), /^30 нояб\. 2026\sг\., 14:00\s?–\s?15:00 UTC$/)
+  const dayStart = Date.UTC(2026, 10, 30)
+  t.equal(formatWindow('en', dayStart, dayStart + 86_400_000), 'Nov 30, 2026 UTC')
+  t.match(formatWindow('ru', dayStart, dayStart + 86_400_000), /^30 нояб\. 2026\sг\. UTC$/)
+  t.equal(formatMoment('en', hourStart), 'Nov 30, 2026, 2:00 PM UTC', 'the moment formatter it shares is unchanged')
 })

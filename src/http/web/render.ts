@@ -38,6 +38,19 @@ export interface FormState {
 
 export const freshForm: FormState = { status: 200, values: {}, fieldErrors: {} }
 
+export function seeOther (reply: FastifyReply, url: string): FastifyReply {
+  // 303: the browser follows a form post with a GET, so reload never posts twice.
+  return reply.redirect(url, 303)
+}
+
+/** The one-shot message a post left for the next page (post-redirect-get), in the page's language. */
+export function takeFlash (request: FastifyRequest): string | undefined {
+  const flash = request.session.get('flash')
+  if (flash === undefined) return undefined
+  request.session.set('flash', undefined)
+  return translate(localeOf(request), flash.key as MessageKey, { count: flash.count ?? 0 })
+}
+
 export async function renderPage (
   request: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200
 ): Promise<FastifyReply> {

@@ -1,16 +1,17 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { DomainError } from '../../domain/errors.js'
 import { formatPhoneForDisplay } from '../../domain/phone.js'
-import { formatWait, locales, translate, type MessageKey } from '../../i18n/catalogue.js'
+import { formatWait, locales, translate } from '../../i18n/catalogue.js'
 import type { Config } from '../../config.js'
 import type { Clock } from '../../services/clock.js'
 import { clientIp } from '../client-ip.js'
 import { isCrossSite } from '../cross-site.js'
 import { describeError } from '../error-mapping.js'
+import { adminPageRoutes } from './admin-routes.js'
 import { localPathOr } from './local-path.js'
-import { freshForm, languageCookie, localeOf, renderPage, type FormState } from './render.js'
+import { freshForm, languageCookie, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
 import { isHttps, readDeviceToken, rememberDevice } from './session.js'
 import { profileView } from './view-model.js'
 
@@ -25,6 +26,19 @@ declare module 'fastify' {
      */
     staleForm?: { page: string, done?: 'signedIn' | 'signedOut' }
   }
+  interface FastifyRequest {
+    /**
+     * Set by a gate (admin-routes.ts) when the route must look to this visitor like a path that
+     * does not exist: a refusal is then answered as on an unknown path, without the route's
+     * form or stale-form handling, which would tell that something is there.
+     */
+    answersAsUnknownPath?: boolean
+  }
+}
+
+/** The route's page settings, or none where the route must look like an unknown path. */
+function pageConfigOf (request: FastifyRequest): FastifyContextConfig {
+  return request.answersAsUnknownPath === true ? {} : request.routeOptions.config
 }
 
 class CrossSiteRequest extends Error {
@@ -68,7 +82,7 @@ function typedValues (body: unknown): Record<string, string> {
 
 export async function pageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auth, profile } = app.services
+  const { auth, profile, admin } = app.services
 
   app.addHook('onRequest', async (request) => {
     if (request.method === 'POST') refuseCrossSite(request)
@@ -77,18 +91,6 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (request.method === 'POST') app.csrfProtection(request, reply, done)
     else done()
   })
-
-  function takeFlash (request: FastifyRequest): string | undefined {
-    const flash = request.session.get('flash')
-    if (flash === undefined) return undefined
-    request.session.set('flash', undefined)
-    return translate(localeOf(request), flash.key as MessageKey, { count: flash.count ?? 0 })
-  }
-
-  function seeOther (reply: FastifyReply, url: string): FastifyReply {
-    // 303: the browser follows a form post with a GET, so reload never posts twice.
-    return reply.redirect(url, 303)
-  }
 
   async function requireSignIn (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const sid = request.session.get('sid')
@@ -142,7 +144,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (request.auth === undefined) await requireSignIn(request, reply)
     if (reply.sent) return reply
     const { userId, sessionId } = signedIn(request)
-    const [person, sessions] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId)])
+    const [person, sessions, adminActor] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId), admin.actorForUser(userId)])
     // Once a code is activated the invite form is gone: a refusal of a post from a page opened
     // before (another tab) is shown above the page, not beside a field that is not there.
     const inviteErrors = state.fieldErrors.invite_code
@@ -154,6 +156,8 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
       flash: takeFlash(request),
       form: shown,
       inviteValue: state.values.invite_code ?? '',
+      // Only an admin learns the support pages are there.
+      supportPages: adminActor !== undefined,
       ...profileView(localeOf(request), person, sessions, sessionId)
     }, state.status)
   }
@@ -166,7 +170,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
    * was for (signed in, signed out), where that leaves them. No token at all stays a 403.
    */
   function recoverStaleForm (request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-    const stale = request.routeOptions.config.staleForm
+    const stale = pageConfigOf(request).staleForm
     if (stale === undefined || !carriesToken(request)) return undefined
     const signedIn = request.session.get('sid') !== undefined
     if (stale.done === 'signedOut' && !signedIn) {
@@ -189,7 +193,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     const described = describeError(error, localeOf(request), request.id)
     if (described.unexpected) request.log.error({ err: error }, 'request failed')
     if (described.retryAfter !== undefined) reply.header('retry-after', String(described.retryAfter))
-    const form = request.routeOptions.config.form
+    const form = pageConfigOf(request).form
     if (form !== undefined && !described.unexpected) {
       const fieldErrors = Object.fromEntries(Object.entries(described.fieldErrors).filter(([field]) => form.fields.includes(field)))
       return await form.render(request, reply, {
@@ -415,4 +419,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     })
     return seeOther(reply, localPathOr(request.query.next, '/'))
   })
+
+  // The support pages: in this context, so they share its locks, its error page and its 404.
+  await fastify.register(adminPageRoutes)
 }

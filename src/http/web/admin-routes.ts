@@ -1,0 +1,323 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { DomainError } from '../../domain/errors.js'
+import { formatPhoneForDisplay } from '../../domain/phone.js'
+import { translate, type MessageKey } from '../../i18n/catalogue.js'
+import type { Actor, AdminCaller, AdminService, AdminUserView } from '../../services/admin-service.js'
+import { clientIp } from '../client-ip.js'
+import { adminUserView, auditEntryView, counterView, sessionView, spendView, userSummaryView } from './admin-view-model.js'
+import { freshForm, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** On the support pages: the admin signed in now, as the audit log names them. */
+    adminActor?: Actor
+  }
+}
+
+const Text = (maxLength: number) => Type.String({ maxLength })
+const UserParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) })
+const CursorQuery = Type.Object({ cursor: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })) })
+// The service bounds a reason (reason_invalid, beside the field); the schema only bounds the body.
+const Reason = Type.Optional(Text(2000))
+const SessionId = Text(64)
+
+/** What each action on an account is called on its confirmation page. */
+const userActions = {
+  'end-sessions': { title: 'page_admin_confirm_end_sessions', text: 'page_admin_confirm_end_sessions_text', button: 'page_admin_do_end_sessions', reasonRequired: false, danger: false },
+  block: { title: 'page_admin_confirm_block', text: 'page_admin_confirm_block_text', button: 'page_admin_do_block', reasonRequired: true, danger: true },
+  unblock: { title: 'page_admin_confirm_unblock', text: 'page_admin_confirm_unblock_text', button: 'page_admin_do_unblock', reasonRequired: false, danger: false },
+  delete: { title: 'page_admin_confirm_delete', text: 'page_admin_confirm_delete_text', button: 'page_admin_do_delete', reasonRequired: false, danger: true },
+  'clear-limits': { title: 'page_admin_confirm_clear_limits', text: 'page_admin_confirm_clear_limits_text', button: 'page_admin_do_clear_limits', reasonRequired: false, danger: false }
+} as const satisfies Record<string, { title: MessageKey, text: MessageKey, button: MessageKey, reasonRequired: boolean, danger: boolean }>
+
+type UserAction = keyof typeof userActions
+const userActionNames = Object.keys(userActions) as UserAction[]
+
+/** Where an action leads, with the message the next page shows. */
+interface Done {
+  flash: { key: MessageKey, count?: number }
+  to?: string
+}
+
+/** Each action: one call to the admin service, and the words for what it did. */
+const performers: Record<UserAction, (admin: AdminService, by: AdminCaller, userId: number, reason: string | undefined) => Promise<Done>> = {
+  'end-sessions': async (admin, by, userId, reason) => {
+    const result = await admin.revokeAllSessions(by, userId, reason)
+    return { flash: { key: 'page_admin_done_end_sessions', count: result.revoked } }
+  },
+  block: async (admin, by, userId, reason) => {
+    const result = await admin.blockUser(by, userId, reason ?? '')
+    return { flash: result.changed ? { key: 'page_admin_done_block', count: result.revoked } : { key: 'page_admin_done_block_unchanged' } }
+  },
+  unblock: async (admin, by, userId, reason) => {
+    const result = await admin.unblockUser(by, userId, reason)
+    return { flash: { key: result.changed ? 'page_admin_done_unblock' : 'page_admin_done_unblock_unchanged' } }
+  },
+  delete: async (admin, by, userId, reason) => {
+    await admin.deleteUser(by, userId, reason)
+    return { flash: { key: 'page_admin_done_delete' }, to: '/admin' }
+  },
+  'clear-limits': async (admin, by, userId, reason) => {
+    const result = await admin.clearLimits(by, userId, reason)
+    return { flash: { key: 'page_admin_done_clear_limits', count: result.deleted } }
+  }
+}
+
+function filled (text: string | undefined): string | undefined {
+  return text === undefined || text.trim() === '' ? undefined : text
+}
+
+/**
+ * The support pages at /admin (docs/ARCHITECTURE.md, "Support pages"). Registered inside the
+ * pages' context, so they share its cross-site and CSRF locks, its error page and its 404.
+ *
+ * Only a person signed in now whose phone is in ADMIN_PHONES now sees them; to anyone else
+ * every path here is an unknown path, down to the answer to a post without a token (the 403
+ * page) or with a body of another type. So the check runs before the body is read (onRequest),
+ * and the refusal is given after the CSRF check (preValidation), by the app's own 404 handler.
+ */
+export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { auth, admin } = app.services
+
+  // An unknown path reads no body of another type (no 415); nor do these paths for a stranger.
+  // An admin posting one gets the form's "fields missing" message.
+  app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })
+
+  async function signedInAdmin (request: FastifyRequest): Promise<Actor | undefined> {
+    const sid = request.session.get('sid')
+    if (sid === undefined) return undefined
+    try {
+      return await admin.actorForUser((await auth.authenticateSession(sid)).userId)
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'token_not_valid') return undefined
+      throw error
+    }
+  }
+
+  app.addHook('onRequest', async (request) => {
+    // Until an admin is found (the look-up may fail too: a database away), any refusal is an unknown path's.
+    request.answersAsUnknownPath = true
+    request.adminActor = await signedInAdmin(request)
+    if (request.adminActor !== undefined) request.answersAsUnknownPath = false
+  })
+
+  // After the pages' CSRF check (registered before, in the parent context), before the body is
+  // validated: a stranger's post gets the same 403 or 404 as on an unknown path.
+  app.addHook('preValidation', (request, reply, done) => {
+    if (request.adminActor === undefined) {
+      reply.callNotFound()
+      return
+    }
+    done()
+  })
+
+  function caller (request: FastifyRequest): AdminCaller {
+    if (request.adminActor === undefined) throw new DomainError('not_found')
+    return { actor: request.adminActor, ip: clientIp(request), requestId: request.id }
+  }
+
+  /** The id in the address; none when it is not one (a form shown again after its params were refused). */
+  function userIdOf (request: FastifyRequest): number | undefined {
+    const id = (request.params as { id?: unknown }).id
+    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined
+  }
+
+  /**
+   * The account, or undefined once the "no such account" page is sent: the account may be
+   * deleted between two pages, and a form shown again after a refusal must not fail.
+   */
+  async function loadUser (request: FastifyRequest, reply: FastifyReply): Promise<AdminUserView | undefined> {
+    try {
+      const id = userIdOf(request)
+      if (id === undefined) throw new DomainError('user_not_found', { field: 'id' })
+      return await admin.showUser(id)
+    } catch (error) {
+      if (!(error instanceof DomainError) || error.code !== 'user_not_found') throw error
+      await renderPage(request, reply, 'error', { title: 'page_not_found_title', text: translate(localeOf(request), 'user_not_found') }, 404)
+      return undefined
+    }
+  }
+
+  interface SearchOutcome {
+    /** Nothing found for the phone or code asked for. */
+    nothingFound: boolean
+    /** The phone asked for, when it has no account, and its counters (limits count before sign-up). */
+    phone?: { e164: string, shown: string, limits: ReturnType<typeof counterView>[] }
+  }
+
+  async function renderHome (request: FastifyRequest, reply: FastifyReply, state: FormState, search?: SearchOutcome): Promise<FastifyReply> {
+    const locale = localeOf(request)
+    const cursor = request.method === 'GET' ? (request.query as { cursor?: number }).cursor : undefined
+    const [page, spend] = await Promise.all([admin.findUsers({ cursor }), admin.smsSpend()])
+    return await renderPage(request, reply, 'admin/home', {
+      title: 'page_admin_title',
+      wide: true,
+      current: cursor === undefined ? 'users' : undefined,
+      flash: takeFlash(request),
+      form: state,
+      values: state.values,
+      search,
+      users: page.users.map(user => userSummaryView(locale, user)),
+      olderHref: page.nextCursor === null ? undefined : `/admin?cursor=${page.nextCursor}`,
+      newestHref: cursor === undefined ? undefined : '/admin',
+      spend: spendView(locale, spend)
+    }, state.status)
+  }
+
+  async function renderUser (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const user = await loadUser(request, reply)
+    if (user === undefined) return reply
+    const view = adminUserView(localeOf(request), user)
+    return await renderPage(request, reply, 'admin/user', {
+      title: 'page_admin_user_title',
+      titleParams: { phone: view.phone },
+      wide: true,
+      flash: takeFlash(request),
+      form: state,
+      user: view
+    }, state.status)
+  }
+
+  async function renderConfirm (action: UserAction, request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const user = await loadUser(request, reply)
+    if (user === undefined) return reply
+    const view = adminUserView(localeOf(request), user)
+    return await renderPage(request, reply, 'admin/confirm', {
+      title: userActions[action].title,
+      titleParams: { phone: view.phone },
+      wide: true,
+      form: state,
+      reason: state.values.reason ?? '',
+      action: { ...userActions[action], href: `/admin/users/${user.id}/${action}` },
+      user: view,
+      back: `/admin/users/${user.id}`
+    }, state.status)
+  }
+
+  /** Ending one session: the id travels in a form, never in an address (it names a sign-in). */
+  async function renderSessionConfirm (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const user = await loadUser(request, reply)
+    if (user === undefined) return reply
+    const locale = localeOf(request)
+    const live = user.sessions.find(session => session.id === state.values.session_id)
+    if (live === undefined) {
+      // Ended or never this account's: the account's page says so, with its sessions as they are.
+      return await renderUser(request, reply, { ...freshForm, status: 404, formError: state.formError ?? translate(locale, 'session_not_found') })
+    }
+    const view = adminUserView(locale, user)
+    return await renderPage(request, reply, 'admin/confirm', {
+      title: 'page_admin_confirm_end_session',
+      titleParams: { phone: view.phone },
+      wide: true,
+      form: state,
+      reason: state.values.reason ?? '',
+      action: { text: 'page_admin_confirm_end_session_text', button: 'page_admin_do_end_session', reasonRequired: false, danger: false, href: `/admin/users/${user.id}/sessions/end` },
+      hidden: { session_id: live.id },
+      session: sessionView(locale, live),
+      user: view,
+      back: `/admin/users/${user.id}`
+    }, state.status)
+  }
+
+  /** Clearing the counters of a phone without an account: the phone travels in a form, as the session id. */
+  async function renderPhoneConfirm (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const phone = state.values.phone ?? ''
+    return await renderPage(request, reply, 'admin/confirm', {
+      title: 'page_admin_confirm_clear_limits',
+      titleParams: { phone: formatPhoneForDisplay(phone) },
+      wide: true,
+      form: state,
+      reason: state.values.reason ?? '',
+      action: { ...userActions['clear-limits'], href: '/admin/limits/clear' },
+      hidden: { phone },
+      back: '/admin'
+    }, state.status)
+  }
+
+  app.get('/admin', { schema: { querystring: CursorQuery } }, async (request, reply) => await renderHome(request, reply, freshForm))
+
+  app.post('/admin/search', {
+    schema: { body: Type.Object({ phone: Type.Optional(Text(64)), invite_code: Type.Optional(Text(32)) }) },
+    config: { form: { fields: ['phone', 'invite_code'], render: renderHome }, staleForm: { page: '/admin' } }
+  }, async (request, reply) => {
+    const phone = filled(request.body.phone)
+    const inviteCode = filled(request.body.invite_code)
+    if (phone === undefined && inviteCode === undefined) return seeOther(reply, '/admin')
+    // A phone and an invite code are each one account's at most: a match goes to its page, so
+    // neither ever sits in an address.
+    const [found] = (await admin.findUsers({ phone, inviteCode, limit: 1 })).users
+    if (found !== undefined) return seeOther(reply, `/admin/users/${found.id}`)
+    const locale = localeOf(request)
+    const limits = phone === undefined || inviteCode !== undefined ? undefined : await admin.phoneLimits(phone)
+    const values = { phone: phone ?? '', invite_code: inviteCode ?? '' }
+    return await renderHome(request, reply, { ...freshForm, values }, {
+      nothingFound: true,
+      ...(limits === undefined ? {} : { phone: { e164: limits.phone, shown: formatPhoneForDisplay(limits.phone), limits: limits.limits.map(counter => counterView(locale, counter)) } })
+    })
+  })
+
+  app.get('/admin/audit', { schema: { querystring: CursorQuery } }, async (request, reply) => {
+    const locale = localeOf(request)
+    const cursor = request.query.cursor
+    const page = await admin.listAudit({ cursor })
+    return await renderPage(request, reply, 'admin/audit', {
+      title: 'page_admin_audit_title',
+      wide: true,
+      current: cursor === undefined ? 'audit' : undefined,
+      entries: page.entries.map(entry => auditEntryView(locale, entry)),
+      olderHref: page.nextCursor === null ? undefined : `/admin/audit?cursor=${page.nextCursor}`,
+      newestHref: cursor === undefined ? undefined : '/admin/audit'
+    })
+  })
+
+  app.get('/admin/users/:id', { schema: { params: UserParams } }, async (request, reply) => await renderUser(request, reply, freshForm))
+
+  // Each action: its confirmation (GET, which changes nothing) and the post that does it.
+  for (const action of userActionNames) {
+    const render = async (request: FastifyRequest, reply: FastifyReply, state: FormState) => await renderConfirm(action, request, reply, state)
+    app.get(`/admin/users/:id/${action}`, { schema: { params: UserParams } }, async (request, reply) => await render(request, reply, freshForm))
+    app.post(`/admin/users/:id/${action}`, {
+      schema: { params: UserParams, body: Type.Object({ reason: Reason }) },
+      config: { form: { fields: ['reason'], render }, staleForm: { page: '/admin' } }
+    }, async (request, reply) => {
+      const id = request.params.id
+      const done = await performers[action](admin, caller(request), id, filled(request.body.reason))
+      request.session.set('flash', done.flash)
+      return seeOther(reply, done.to ?? `/admin/users/${id}`)
+    })
+  }
+
+  app.post('/admin/users/:id/sessions/confirm', {
+    schema: { params: UserParams, body: Type.Object({ session_id: SessionId }) },
+    config: { form: { fields: [], render: renderUser }, staleForm: { page: '/admin' } }
+  }, async (request, reply) => await renderSessionConfirm(request, reply, { ...freshForm, values: { session_id: request.body.session_id } }))
+
+  app.post('/admin/users/:id/sessions/end', {
+    schema: { params: UserParams, body: Type.Object({ session_id: SessionId, reason: Reason }) },
+    config: { form: { fields: ['reason'], render: renderSessionConfirm }, staleForm: { page: '/admin' } }
+  }, async (request, reply) => {
+    const result = await admin.revokeSession(caller(request), request.params.id, request.body.session_id, filled(request.body.reason))
+    request.session.set('flash', { key: 'page_admin_done_end_sessions', count: result.revoked })
+    return seeOther(reply, `/admin/users/${request.params.id}`)
+  })
+
+  app.post('/admin/limits/confirm', {
+    schema: { body: Type.Object({ phone: Text(64) }) },
+    config: { form: { fields: ['phone'], render: renderHome }, staleForm: { page: '/admin' } }
+  }, async (request, reply) => {
+    const { phone } = await admin.phoneLimits(request.body.phone)
+    return await renderPhoneConfirm(request, reply, { ...freshForm, values: { phone } })
+  })
+
+  app.post('/admin/limits/clear', {
+    schema: { body: Type.Object({ phone: Text(64), reason: Reason }) },
+    config: { form: { fields: ['reason'], render: renderPhoneConfirm }, staleForm: { page: '/admin' } }
+  }, async (request, reply) => {
+    const result = await admin.clearPhoneLimits(caller(request), request.body.phone, filled(request.body.reason))
+    request.session.set('flash', { key: 'page_admin_done_clear_limits', count: result.deleted })
+    return seeOther(reply, '/admin')
+  })
+}

@@ -1,0 +1,155 @@
+import { formatPhoneForDisplay } from '../../domain/phone.js'
+import { keptFormat, translate, type Locale, type MessageKey } from '../../i18n/catalogue.js'
+import type { AdminLimitCounter, AdminSession, AdminUserSummary, AdminUserView, AuditEntry, SmsSpend } from '../../services/admin-service.js'
+import { describeDevice, formatMoment } from './view-model.js'
+
+// What the support pages show, worked out from the admin service's answers: texts in the
+// page's language, times and phones formatted. No rule is decided here.
+
+const actorKeys: Record<string, MessageKey> = {
+  phone: 'page_admin_actor_phone',
+  key: 'page_admin_actor_key',
+  cli: 'page_admin_actor_cli'
+}
+
+const actionKeys: Record<string, MessageKey> = {
+  'session.revoke': 'page_admin_audit_session_revoke',
+  'sessions.revoke_all': 'page_admin_audit_sessions_revoke_all',
+  'user.block': 'page_admin_audit_user_block',
+  'user.unblock': 'page_admin_audit_user_unblock',
+  'user.delete': 'page_admin_audit_user_delete',
+  'limits.clear': 'page_admin_audit_limits_clear'
+}
+
+// Limit counters by the key limits.ts writes: what each counts, in words. A key of another
+// shape is shown as it is.
+const counterLabels: Array<[RegExp, MessageKey]> = [
+  [/^code:phone:/, 'page_admin_counter_code_phone'],
+  [/^code:device:/, 'page_admin_counter_code_device'],
+  [/^code:all:/, 'page_admin_counter_code_all'],
+  [/^device:new:/, 'page_admin_counter_device_new'],
+  [/^wrong:phone:/, 'page_admin_counter_wrong_phone'],
+  [/^wrong:device:/, 'page_admin_counter_wrong_device']
+]
+
+/**
+ * A counting window, short: an hour as "Jan 1, 2026, 3:00 – 4:00 PM UTC", a day as its date
+ * ("Jan 1, 2026 UTC"). Limits count in clock hours and UTC days.
+ */
+export function formatWindow (locale: Locale, start: number, end: number): string {
+  if (end - start > 3_600_000) {
+    return keptFormat(`day ${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' })).format(start) + ' UTC'
+  }
+  return keptFormat(`moment ${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })).formatRange(start, end) + ' UTC'
+}
+
+function phoneOrDash (phone: string | null): string | null {
+  return phone === null ? null : formatPhoneForDisplay(phone)
+}
+
+export function userSummaryView (locale: Locale, user: AdminUserSummary) {
+  return {
+    id: user.id,
+    phone: formatPhoneForDisplay(user.phone),
+    inviteCode: user.inviteCode,
+    created: formatMoment(locale, user.createdAt),
+    blocked: user.blockedAt !== null
+  }
+}
+
+/** The lines under an entry's action: the reason given and what the action changed. */
+function auditDetails (locale: Locale, entry: AuditEntry): string[] {
+  const details = entry.details
+  const lines: string[] = []
+  if (typeof details.session === 'string') lines.push(translate(locale, 'page_admin_audit_session', { session: details.session }))
+  if (details.changed === false) lines.push(translate(locale, 'page_admin_audit_unchanged'))
+  else if (typeof details.revoked === 'number' && entry.action !== 'user.unblock') lines.push(translate(locale, 'page_admin_audit_revoked', { count: details.revoked }))
+  if (typeof details.deleted === 'number') lines.push(translate(locale, 'page_admin_audit_deleted', { count: details.deleted }))
+  if (typeof details.reason === 'string') lines.push(translate(locale, 'page_admin_audit_reason', { reason: details.reason }))
+  return lines
+}
+
+export function auditEntryView (locale: Locale, entry: AuditEntry) {
+  const actorKey = actorKeys[entry.actor.kind]
+  const actorName = entry.actor.kind === 'phone' ? formatPhoneForDisplay(entry.actor.name) : entry.actor.name
+  const actionKey = actionKeys[entry.action]
+  return {
+    when: formatMoment(locale, entry.at),
+    who: actorKey === undefined ? actorName : translate(locale, actorKey, { name: actorName }),
+    what: actionKey === undefined ? entry.action : translate(locale, actionKey),
+    details: auditDetails(locale, entry),
+    whom: { userId: entry.target.userId, phone: phoneOrDash(entry.target.phone) },
+    ip: entry.ip,
+    requestId: entry.requestId
+  }
+}
+
+export function counterView (locale: Locale, counter: AdminLimitCounter) {
+  const label = counterLabels.find(([pattern]) => pattern.test(counter.key))?.[1] ?? 'page_admin_counter_other'
+  return {
+    label: translate(locale, label),
+    key: counter.key,
+    count: counter.count,
+    window: formatWindow(locale, counter.windowStart, counter.expiresAt)
+  }
+}
+
+export function sessionView (locale: Locale, session: AdminSession) {
+  const since = formatMoment(locale, session.createdAt)
+  return {
+    id: session.id,
+    kind: translate(locale, session.kind === 'api' ? 'page_session_app' : 'page_session_browser'),
+    device: describeDevice(session.userAgent) ?? translate(locale, 'page_admin_unknown'),
+    ip: session.ip ?? translate(locale, 'page_admin_unknown'),
+    since,
+    lastSeen: formatMoment(locale, session.lastSeenAt),
+    endLabel: translate(locale, 'page_admin_action_end_session_label', { date: since })
+  }
+}
+
+function loginCodeText (locale: Locale, code: AdminUserView['loginCode']): string {
+  if (code === undefined) return translate(locale, 'page_admin_code_none')
+  if (code.state === 'live') return translate(locale, 'page_admin_code_live', { date: formatMoment(locale, code.expiresAt), count: code.attempts })
+  if (code.state === 'expired') return translate(locale, 'page_admin_code_expired', { date: formatMoment(locale, code.expiresAt) })
+  return translate(locale, 'page_admin_code_spent', { date: formatMoment(locale, code.createdAt) })
+}
+
+export function adminUserView (locale: Locale, user: AdminUserView) {
+  return {
+    id: user.id,
+    phone: formatPhoneForDisplay(user.phone),
+    inviteCode: user.inviteCode,
+    created: formatMoment(locale, user.createdAt),
+    blocked: user.blocked === null ? null : { since: formatMoment(locale, user.blocked.at), reason: user.blocked.reason },
+    inviter: user.inviter === null
+      ? null
+      : {
+          id: user.inviter.id,
+          phone: phoneOrDash(user.inviter.phone),
+          inviteCode: user.inviter.inviteCode,
+          invitedAt: user.inviter.invitedAt === null ? null : formatMoment(locale, user.inviter.invitedAt)
+        },
+    invitedCount: user.invitees.count,
+    invitees: user.invitees.latest.map(invitee => ({
+      id: invitee.id,
+      phone: formatPhoneForDisplay(invitee.phone),
+      invitedAt: invitee.invitedAt === null ? '' : formatMoment(locale, invitee.invitedAt)
+    })),
+    sessions: user.sessions.map(session => sessionView(locale, session)),
+    loginCode: loginCodeText(locale, user.loginCode),
+    limits: user.limits.map(counter => counterView(locale, counter)),
+    events: user.events.map(event => ({ type: event.type, status: event.status, attempts: event.attempts, created: formatMoment(locale, event.createdAt) })),
+    audit: user.audit.map(entry => auditEntryView(locale, entry))
+  }
+}
+
+export function spendView (locale: Locale, spend: SmsSpend) {
+  return {
+    hour: {
+      text: translate(locale, 'page_admin_spend_of_cap', { sent: spend.hour.sent, cap: spend.hourlyCap }),
+      refused: spend.hour.refused > 0 ? translate(locale, 'page_admin_spend_refused', { count: spend.hour.refused }) : undefined,
+      window: formatWindow(locale, spend.hour.windowStart, spend.hour.windowEnd)
+    },
+    day: { sent: spend.day.sent, window: formatWindow(locale, spend.day.windowStart, spend.day.windowEnd) }
+  }
+}
