@@ -170,7 +170,8 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
    */
   async function actorForUser (userId: number): Promise<Actor | undefined> {
     const user = await findUserById(db, userId)
-    if (user === undefined || user.deleted_at !== null) return undefined
+    // A block ends the admin's sessions too; this holds even for a session that outlived it.
+    if (user === undefined || user.deleted_at !== null || user.blocked_at !== null) return undefined
     return actorForPhone(user.phone)
   }
 

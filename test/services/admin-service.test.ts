@@ -1,6 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import { createAdminService, type AdminCaller } from '../../src/services/admin-service.js'
+import { blockUser } from '../../src/store/users.js'
 import { bearer, buildRecordingApp, post, signIn, type TestContext } from '../helpers/app.js'
 
 // The admin service on both databases: each action done and audited in one transaction, the
@@ -317,6 +318,9 @@ t.test('who is an admin: keys by their name, compared whole; phones in ADMIN_PHO
   // The same database, the phone taken off ADMIN_PHONES (a restart with new settings): no longer an admin.
   const withoutBoss = createAdminService({ db: app.db, config: { ...config, adminPhones: new Set() }, clock, logger: app.log })
   t.equal(await withoutBoss.actorForUser(boss.user.id), undefined)
+  // A blocked admin is no admin, even with a session the block did not end (the row alone set).
+  await blockUser(app.db, boss.user.id, 'left the team', clock.now())
+  t.equal(await admin.actorForUser(boss.user.id), undefined, 'a blocked admin')
   // A key taken out of PHONEPASS_ADMIN_KEYS (a restart without it) is refused; the others still work.
   const rotated = createAdminService({ db: app.db, config: { ...config, adminKeys: config.adminKeys.filter(key => key.name !== 'support') }, clock, logger: app.log })
   t.equal(rotated.authenticateKey(support32), undefined)
