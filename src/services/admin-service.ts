@@ -232,49 +232,42 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
     return { phone, userId: user?.id ?? null, limits: (await listLimitCounters(db, phone)).map(toCounter) }
   }
 
-  async function revokeSession (by: AdminCaller, userId: number, sessionId: string, reason?: string): Promise<SessionsResult> {
-    const result = await operator.revokeSession({ id: userId }, sessionId, by, reason)
-    logAction(by, 'session.revoke', userId)
+  /** Runs an action (the operator service audits it in its transaction), then logs it once done. */
+  async function logged<Result> (by: AdminCaller, action: string, userId: number | null, done: Promise<Result>): Promise<Result> {
+    const result = await done
+    logAction(by, action, userId)
     return result
+  }
+
+  async function revokeSession (by: AdminCaller, userId: number, sessionId: string, reason?: string): Promise<SessionsResult> {
+    return await logged(by, 'session.revoke', userId, operator.revokeSession({ id: userId }, sessionId, by, reason))
   }
 
   async function revokeAllSessions (by: AdminCaller, userId: number, reason?: string): Promise<SessionsResult> {
-    const result = await operator.signOutUser({ id: userId }, by, reason)
-    logAction(by, 'sessions.revoke_all', userId)
-    return result
+    return await logged(by, 'sessions.revoke_all', userId, operator.signOutUser({ id: userId }, by, reason))
   }
 
   async function blockUser (by: AdminCaller, userId: number, reason: string): Promise<BlockResult> {
-    const result = await operator.blockUser({ id: userId }, reason, by)
-    logAction(by, 'user.block', userId)
-    return result
+    return await logged(by, 'user.block', userId, operator.blockUser({ id: userId }, reason, by))
   }
 
   async function unblockUser (by: AdminCaller, userId: number, reason?: string): Promise<BlockResult> {
-    const result = await operator.unblockUser({ id: userId }, by, reason)
-    logAction(by, 'user.unblock', userId)
-    return result
+    return await logged(by, 'user.unblock', userId, operator.unblockUser({ id: userId }, by, reason))
   }
 
   /** The person's own deletion's path (account-deletion.ts), as an admin: no code asked for. */
   async function deleteUser (by: AdminCaller, userId: number, reason?: string): Promise<DeleteResult> {
-    const result = await operator.deleteUser({ id: userId }, by, reason)
-    logAction(by, 'user.delete', userId)
-    return result
+    return await logged(by, 'user.delete', userId, operator.deleteUser({ id: userId }, by, reason))
   }
 
   /** Clears the send and guess counters of the account's phone. */
   async function clearLimits (by: AdminCaller, userId: number, reason?: string): Promise<LimitsResult> {
-    const result = await operator.clearLimits({ id: userId }, by, reason)
-    logAction(by, 'limits.clear', userId)
-    return result
+    return await logged(by, 'limits.clear', userId, operator.clearLimits({ id: userId }, by, reason))
   }
 
   /** As clearLimits, for a phone that may have no account (a person who never got a first code). */
   async function clearPhoneLimits (by: AdminCaller, rawPhone: string, reason?: string): Promise<LimitsResult> {
-    const result = await operator.clearLimits(rawPhone, by, reason)
-    logAction(by, 'limits.clear', null)
-    return result
+    return await logged(by, 'limits.clear', null, operator.clearLimits(rawPhone, by, reason))
   }
 
   async function smsSpend (): Promise<SmsSpend> {

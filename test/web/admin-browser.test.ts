@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { bearer, signIn, type TestContext } from '../helpers/app.js'
-import { seriousAxeViolations, startBrowserSuite } from './chromium.js'
+import { seriousAxeViolations, startBrowserSuite, tabTo } from './chromium.js'
 
 // The support pages in real Chromium (issue 17): an admin signs in through the usual pages,
 // finds a person, blocks them after the confirmation, and the person's next request, in their
@@ -45,19 +45,6 @@ async function signInThroughPages (page: Page, phone: string, next?: string): Pr
   await submit(page, '/login', '/login/code')
   await page.fill('#auth_code', context.sms.lastCode(phone))
   await submit(page, '/login/code', next ?? '/profile')
-}
-
-/** Presses Tab until `selector` has the focus, as a keyboard user would; fails if it never does or shows no ring. */
-async function tabTo (page: Page, selector: string): Promise<void> {
-  for (let presses = 0; presses < 40; presses++) {
-    await page.keyboard.press('Tab')
-    if (await page.evaluate(s => document.activeElement?.matches(s) ?? false, selector)) {
-      const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)
-      if (outline === 'none') throw new Error(`${selector} has the focus but no visible outline`)
-      return
-    }
-  }
-  throw new Error(`Tab never reached ${selector} on ${page.url()}`)
 }
 
 function watch (page: Page): string[] {

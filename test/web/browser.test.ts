@@ -7,7 +7,7 @@ import t from 'tap'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import type { TestContext } from '../helpers/app.js'
 import { WebClient } from './web-client.js'
-import { seriousAxeViolations, startBrowserSuite } from './chromium.js'
+import { seriousAxeViolations, startBrowserSuite, tabTo } from './chromium.js'
 
 // Screens are always taken; `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/,
 // otherwise they go to a temporary folder so a test run leaves the work tree clean.
@@ -40,19 +40,6 @@ function watch (page: Page): string[] {
   page.on('console', message => { if (message.type() === 'error') problems.push(message.text()) })
   page.on('pageerror', error => { problems.push(error.message) })
   return problems
-}
-
-/** Presses Tab until `selector` has the focus, as a keyboard user would; fails if it never does. */
-async function tabTo (page: Page, selector: string): Promise<void> {
-  for (let presses = 0; presses < 25; presses++) {
-    await page.keyboard.press('Tab')
-    if (await page.evaluate(s => document.activeElement?.matches(s) ?? false, selector)) {
-      const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)
-      if (outline === 'none') throw new Error(`${selector} has the focus but no visible outline`)
-      return
-    }
-  }
-  throw new Error(`Tab never reached ${selector} on ${page.url()}`)
 }
 
 async function pressEnterAndWait (page: Page, path: string): Promise<void> {

@@ -29,6 +29,22 @@ export async function seriousAxeViolations (page: Page): Promise<string[]> {
   return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => `${v.id} (${v.impact}, ${v.nodes.length})`)
 }
 
+/**
+ * Presses Tab until `selector` has the focus, as a keyboard user would; fails if it never does
+ * within `presses` or if the focused element shows no outline.
+ */
+export async function tabTo (page: Page, selector: string, presses = 40): Promise<void> {
+  for (let pressed = 0; pressed < presses; pressed++) {
+    await page.keyboard.press('Tab')
+    if (await page.evaluate(s => document.activeElement?.matches(s) ?? false, selector)) {
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)
+      if (outline === 'none') throw new Error(`${selector} has the focus but no visible outline`)
+      return
+    }
+  }
+  throw new Error(`Tab never reached ${selector} on ${page.url()}`)
+}
+
 interface Tap {
   teardown: (fn: () => unknown) => void
 }
