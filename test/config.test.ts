@@ -139,3 +139,15 @@ t.test('a value past either bound is refused with a line naming both bounds', as
   t.throws(() => loadConfig({ DATABASE_URL: 'sqlite::memory:', SMS_HOURLY_CAP: '100000000' }),
     { message: 'Invalid configuration: SMS_HOURLY_CAP must be a whole number of SMS an hour from 1 to 10000000, got "100000000"' })
 })
+
+t.test('WEB_CONCURRENCY: one process unless it says more, up to 64, and only whole numbers', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  t.equal(loadConfig(base).workers, 1, 'one process by default')
+  t.equal(loadConfig({ ...base, WEB_CONCURRENCY: '4' }).workers, 4)
+  t.equal(loadConfig({ ...base, WEB_CONCURRENCY: '64' }).workers, 64)
+  for (const value of ['0', '65', '2.5', 'auto', '-1', '']) {
+    t.throws(() => loadConfig({ ...base, WEB_CONCURRENCY: value }),
+      { name: 'ConfigError', message: `Invalid configuration: WEB_CONCURRENCY must be a whole number of worker processes from 1 to 64, got ${JSON.stringify(value)}` },
+      `WEB_CONCURRENCY=${JSON.stringify(value)}`)
+  }
+})
