@@ -345,6 +345,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.SMS_PROVIDER === 'webhook' && parsed.SMS_WEBHOOK_URL === undefined) {
     throw new ConfigError('Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook')
   }
+  if (parsed.WEB_CONCURRENCY > 1 && parsed.DATABASE_URL === 'sqlite::memory:') {
+    // Each worker would have a database of its own: limits, codes and sessions split in N.
+    throw new ConfigError('Invalid configuration: WEB_CONCURRENCY above 1 needs a database the workers share: DATABASE_URL=sqlite:<file> or postgres://…, not sqlite::memory:')
+  }
   const country = parsed.PHONE_DEFAULT_COUNTRY as CountryCode
   if (!getCountries().includes(country)) {
     throw new ConfigError(`Invalid configuration: PHONE_DEFAULT_COUNTRY must be an ISO 3166 country code such as RU or GB, got ${JSON.stringify(country)}`)
