@@ -7,8 +7,10 @@ import { testSecret } from './app.js'
 export interface Instance {
   url: string
   process: ChildProcess
-  /** Every log line it has written, parsed. */
+  /** Every log line it has written, parsed (a cluster's: the primary's and every worker's). */
   logs: Array<Record<string, unknown>>
+  /** Its exit code, once it has exited (null: ended by a signal). */
+  exited: Promise<number | null>
   stop: () => Promise<void>
 }
 
@@ -39,6 +41,7 @@ interface Tap {
 /**
  * Starts src/main.ts in a child process with the loader the test itself runs under, so the
  * instance runs the same source. `env` adds to a test configuration (shared secret, webhook SMS).
+ * With WEB_CONCURRENCY it resolves once every worker is listening.
  */
 export async function startInstance (t: Tap, env: Record<string, string>): Promise<Instance> {
   const child = spawn(process.execPath, [...childExecArgv(), mainFile], {
@@ -56,14 +59,15 @@ export async function startInstance (t: Tap, env: Record<string, string>): Promi
   const logs: Array<Record<string, unknown>> = []
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  let listeners = Number(env.WEB_CONCURRENCY ?? '1')
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', line => {
       try {
         const entry = JSON.parse(line) as Record<string, unknown>
         logs.push(entry)
         const listening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
-        if (listening?.[1] !== undefined) resolve(listening[1])
+        if (listening?.[1] !== undefined && --listeners === 0) resolve(listening[1])
       } catch {
         // not a log line
       }
@@ -78,7 +82,7 @@ export async function startInstance (t: Tap, env: Record<string, string>): Promi
     await exited
   }
   t.teardown(stop)
-  return { url, process: child, logs, stop }
+  return { url, process: child, logs, exited, stop }
 }
 
 export interface HttpAnswer {
