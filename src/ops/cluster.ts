@@ -19,10 +19,11 @@ import { prepareDatabase } from './start-up.js'
 export const shutdownGraceMs = 10_000
 
 /**
- * A worker that dies sooner than `stableMs` after it started died of something a new one would
- * meet too (a configuration only workers read, a port taken, a bug at start): each such death
- * in a row doubles the wait before the next start, and the `maxFastDeaths`-th stops the
- * service (exit 1), so the platform reports a crash instead of a process that spins.
+ * A worker that dies before it listens, or within `stableMs` of listening, died of something a
+ * new one would meet too (a configuration only workers read, a port taken, a bug at start):
+ * each such death in a row doubles the wait before the next start, and the `maxFastDeaths`-th
+ * stops the service (exit 1), so the platform reports a crash instead of a process that spins.
+ * A worker that has listened for `stableMs` starts the count again.
  */
 export const crashLoopPolicy = { stableMs: 10_000, firstDelayMs: 500, maxFastDeaths: 5 }
 
@@ -57,7 +58,7 @@ export async function runPrimary (config: Config): Promise<void> {
 function startWorkers (config: Config, log: Logger): void {
   const alive = new Map<number, Worker>()
   const listening = new Set<number>()
-  const startedAt = new Map<number, number>()
+  const listeningSince = new Map<number, number>()
   const restarts = new Set<NodeJS.Timeout>()
   let fastDeaths = 0
   let stopping: { exitCode: number | undefined } | undefined
@@ -67,33 +68,34 @@ function startWorkers (config: Config, log: Logger): void {
     // In development a missing secret is made up per process: every worker gets the primary's.
     const worker = cluster.fork({ PHONEPASS_SECRET: config.secrets.join(',') })
     alive.set(worker.id, worker)
-    startedAt.set(worker.id, Date.now())
     log.info({ worker: worker.id, workerPid: worker.process.pid }, 'worker started')
-    // A worker that has lasted this long proves the start sound again: deaths count anew.
-    const stable = setTimeout(() => { fastDeaths = 0 }, crashLoopPolicy.stableMs)
-    worker.once('exit', () => { clearTimeout(stable) })
   }
 
   cluster.on('listening', (worker, address) => {
     listening.add(worker.id)
+    listeningSince.set(worker.id, Date.now())
     log.info({ worker: worker.id, workerPid: worker.process.pid, port: address.port }, 'worker listening')
+    // A worker that serves this long proves the start sound again: deaths count anew.
+    const stable = setTimeout(() => { fastDeaths = 0 }, crashLoopPolicy.stableMs)
+    worker.once('exit', () => { clearTimeout(stable) })
   })
 
   cluster.on('exit', (worker, code, signal) => {
+    const since = listeningSince.get(worker.id)
     alive.delete(worker.id)
     listening.delete(worker.id)
-    const lifeMs = Date.now() - (startedAt.get(worker.id) ?? 0)
-    startedAt.delete(worker.id)
-    const facts = { worker: worker.id, workerPid: worker.process.pid, code, signal, lifeMs }
+    listeningSince.delete(worker.id)
+    const servedMs = since === undefined ? 0 : Date.now() - since
+    const facts = { worker: worker.id, workerPid: worker.process.pid, code, signal, servedMs }
     if (stopping !== undefined) {
       if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGINT') uncleanExit = true
       log.info(facts, 'worker stopped')
       if (alive.size === 0) finish()
       return
     }
-    if (lifeMs < crashLoopPolicy.stableMs) fastDeaths++
+    if (servedMs < crashLoopPolicy.stableMs) fastDeaths++
     if (fastDeaths >= crashLoopPolicy.maxFastDeaths) {
-      log.fatal({ ...facts, fastDeaths }, `${fastDeaths} workers in a row died within ${crashLoopPolicy.stableMs / 1000} s of starting: giving up, stopping the others`)
+      log.fatal({ ...facts, fastDeaths }, `${fastDeaths} workers in a row died before serving ${crashLoopPolicy.stableMs / 1000} s: giving up, stopping the others`)
       stop(1)
       return
     }
@@ -128,7 +130,8 @@ function startWorkers (config: Config, log: Logger): void {
   function finish (): void {
     const exitCode = stopping?.exitCode ?? (uncleanExit ? 1 : 0)
     log.info({ exitCode }, 'all workers stopped')
-    process.exit(exitCode)
+    // pino writes stdout asynchronously: the last lines go out before the process ends.
+    log.flush(() => process.exit(exitCode))
   }
 
   // A platform may signal every process (Heroku, a terminal's Ctrl-C): the workers then get it
