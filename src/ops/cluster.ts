@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Logger } from 'pino'
+import pino, { type Logger } from 'pino'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { AppDeps } from '../app.js'
 import type { Config } from '../config.js'
@@ -47,7 +47,9 @@ function isMessage (value: unknown): value is Message {
 
 /** Runs the primary until it has stopped every worker; then the process exits. */
 export async function runPrimary (config: Config): Promise<void> {
-  const log = createLogger(config)
+  // Written at once, not queued as pino does by default: the primary's last lines come just
+  // before it exits, which would drop a queued write or put it after the next line.
+  const log = createLogger(config, pino.destination({ dest: 1, sync: true }))
   await prepareDatabase(config, log)
   // Workers exchange metrics with the primary as structured clones: JSON would turn a
   // histogram's +Inf or a gauge's NaN into null.
@@ -130,8 +132,7 @@ function startWorkers (config: Config, log: Logger): void {
   function finish (): void {
     const exitCode = stopping?.exitCode ?? (uncleanExit ? 1 : 0)
     log.info({ exitCode }, 'all workers stopped')
-    // pino writes stdout asynchronously: the last lines go out before the process ends.
-    log.flush(() => process.exit(exitCode))
+    process.exit(exitCode)
   }
 
   // A platform may signal every process (Heroku, a terminal's Ctrl-C): the workers then get it

@@ -40,7 +40,8 @@ t.test('a worker killed with SIGKILL is replaced, and the service answers throug
   process.kill(killed!, 'SIGKILL')
   const [died] = await waitForLogs({ ...instance, stderr: () => '' }, entry => entry.msg === 'worker died: starting another')
   t.match(died, { workerPid: killed, signal: 'SIGKILL', code: null }, 'the primary saw it die')
-  t.same(await answeringPids(instance, 'one-left', 4), new Set([survivor]), 'the other worker answers meanwhile')
+  const meanwhile = await answeringPids(instance, 'one-left', 4)
+  t.ok(meanwhile.has(survivor) && !meanwhile.has(killed), 'the other worker answers meanwhile')
   const replacement = (await waitForLogs({ ...instance, stderr: () => '' }, listening, 3))[2]?.pid
   t.not(replacement, killed)
   t.match(instance.logs.filter(entry => entry.msg === 'worker started').at(-1), { workerPid: replacement, worker: 3 }, 'the primary says which worker it started')
@@ -55,20 +56,25 @@ t.test('SIGTERM to the primary drains every worker: the request in flight is ans
     answerSms = () => response.writeHead(202, { 'content-type': 'application/json' }).end('{}')
   })
   const instance = await startInstance(t, {
-    WEB_CONCURRENCY: '2', NODE_ENV: 'production', DATABASE_URL: await sqliteFile(t), SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url
+    WEB_CONCURRENCY: '2', NODE_ENV: 'production', DATABASE_URL: await sqliteFile(t), SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url,
+    // The provider answers only when the test says: on a loaded machine that may be seconds.
+    SMS_TIMEOUT_MS: '60000'
   })
   // The SMS provider holds the request open, so it is in flight when SIGTERM arrives.
   const inFlight = request(`${instance.url}/api/users/register/`, 'POST', { phone: '+79123456789' })
   while (answerSms === undefined) await new Promise(resolve => setTimeout(resolve, 20))
   instance.process.kill('SIGTERM')
-  // Once both workers have stopped listening, the primary closes the port: new connections are refused.
+  // Once both workers have stopped listening, the primary closes the port: new connections are
+  // refused. A connection that arrives in the instant the last worker stops listening may be
+  // handed to it, refused by it and left with the primary until it exits (node:cluster's
+  // round-robin): a probe gives up waiting after 2 s and the next one is refused.
   let refused = false
   for (let i = 0; i < 500 && !refused; i++) {
     try {
-      await request(`${instance.url}/healthz`, 'GET', undefined, { connection: 'close' })
+      await fetch(`${instance.url}/healthz`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(2000) })
       await new Promise(resolve => setTimeout(resolve, 20))
-    } catch {
-      refused = true
+    } catch (error) {
+      refused = ((error as Error).cause as { code?: string } | undefined)?.code === 'ECONNREFUSED'
     }
   }
   t.ok(refused, 'new connections are refused')
