@@ -27,10 +27,9 @@ import { limitInFlight } from './sms/in-flight-limit.js'
 import { createTwilioSender } from './sms/twilio-sender.js'
 import { createLimits } from './services/limits.js'
 import { createDatabase, type Db } from './store/database.js'
-import { migrateToLatest } from './store/migrator.js'
 import { createLogger } from './logger.js'
 import { closeConnectionsWhenClosing } from './ops/shutdown.js'
-import { announceConfiguration, consoleRevealsCodes, metricsExposure } from './ops/start-up.js'
+import { consoleRevealsCodes, databaseOptions, metricsExposure, migrateAndAnnounce, signingKeyOptions } from './ops/start-up.js'
 import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, watchWebhookBacklog, type Metrics } from './ops/metrics.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhooks.js'
 
@@ -59,6 +58,15 @@ export interface AppDeps {
   keyReloadMs?: number
   /** false: no webhook timer; the test drives app.webhooks.deliverDue() on its clock. */
   dispatchWebhooks?: boolean
+  /**
+   * true: the migrations ran and the start-up lines were written before this app was built (a
+   * cluster worker: its primary did both once for all workers, ops/cluster.ts).
+   */
+  prepared?: boolean
+  /** The app's metrics, made by the caller (a cluster worker shares them with its primary). */
+  metrics?: Metrics
+  /** What GET /metrics answers; this app's own registry when not given (a cluster worker: every worker's sum). */
+  scrapeMetrics?: () => Promise<string>
 }
 
 function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender {
@@ -98,23 +106,16 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.setErrorHandler(answerJsonError)
 
   const ownsDatabase = deps.db === undefined
-  const db = deps.db ?? createDatabase(config.databaseUrl, {
-    postgresPoolSize: config.databasePoolSize,
-    pgSslMode: config.pgSslMode,
-    lockTimeoutMs: config.databaseLockTimeoutMs,
-    postgresStatementTimeoutMs: config.databaseStatementTimeoutMs
-  })
+  const db = deps.db ?? createDatabase(config.databaseUrl, databaseOptions(config))
   app.decorate('db', db)
   if (ownsDatabase) app.addHook('onClose', async () => { await db.destroy() })
-  const applied = await migrateToLatest(db)
-  if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
-  announceConfiguration(config, app.log)
+  if (deps.prepared !== true) await migrateAndAnnounce(config, db, app.log)
 
-  const metrics = createMetrics()
+  const metrics = deps.metrics ?? createMetrics()
   app.decorate('metrics', metrics)
   const clock = deps.clock ?? systemClock
   const keys = deriveKeys(config.secrets)
-  const signingKeys = createSigningKeys({ db, clock, keys, logger: app.log }, { ...config.jwt, accessTokenTtlSeconds: config.accessTokenTtlSeconds })
+  const signingKeys = createSigningKeys({ db, clock, keys, logger: app.log }, signingKeyOptions(config))
   await signingKeys.start()
   app.decorate('signingKeys', signingKeys)
   const keyReload = setInterval(() => {
@@ -164,7 +165,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     request.log.info({ method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
-  installMetrics(app, { metrics, token: config.metricsToken, exposed: metricsExposure(config) !== 'off' })
+  installMetrics(app, { metrics, token: config.metricsToken, exposed: metricsExposure(config) !== 'off', scrape: deps.scrapeMetrics })
   closeConnectionsWhenClosing(app)
   await app.register(formbody)
   await registerMultipartForms(app)

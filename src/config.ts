@@ -19,11 +19,16 @@ const defaultWebhookEvents = webhookEventTypes.filter(type => type !== 'user.sig
 // 24 to 64 bytes in base64 is 32 to 88 characters.
 const webhookSecretPattern = '^whsec_[A-Za-z0-9+/]{32,86}={0,2}(,whsec_[A-Za-z0-9+/]{32,86}={0,2})*$'
 
+// Heroku's Node.js buildpack sets WEB_CONCURRENCY from the dyno's memory (28 on a Performance-L);
+// more workers than this would be a typo, not a machine.
+const maxWorkers = 64
+
 // Each variable's description is also the text of the line printed when its value is wrong.
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development', description: 'one of development, production, test' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'a port number from 0 to 65535' }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'an address to listen on, e.g. 0.0.0.0 or 127.0.0.1' }),
+  WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: maxWorkers, default: 1, description: `a whole number of worker processes from 1 to ${maxWorkers}` }),
   DATABASE_URL: Type.String({ pattern: '^(sqlite:.+|postgres(ql)?://.+)$', default: 'sqlite:./data/phonepass.db', description: 'sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'a whole number of PostgreSQL connections per instance from 1 to 1000' }),
   DATABASE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 2000, description: 'milliseconds from 10 to 60000' }),
@@ -90,6 +95,8 @@ export interface Config {
   readonly nodeEnv: Env['NODE_ENV']
   readonly port: number
   readonly host: string
+  /** WEB_CONCURRENCY: processes serving the port; above 1, a cluster primary forks them (ops/cluster.ts). */
+  readonly workers: number
   readonly databaseUrl: string
   /** PostgreSQL only: connections this instance keeps at most, and PGSSLMODE when the URL has no sslmode. */
   readonly databasePoolSize: number
@@ -399,6 +406,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.SMS_PROVIDER === 'webhook' && parsed.SMS_WEBHOOK_URL === undefined) {
     throw new ConfigError('Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook')
   }
+  if (parsed.WEB_CONCURRENCY > 1 && parsed.DATABASE_URL === 'sqlite::memory:') {
+    // Each worker would have a database of its own: limits, codes and sessions split in N.
+    throw new ConfigError('Invalid configuration: WEB_CONCURRENCY above 1 needs a database the workers share: DATABASE_URL=sqlite:<file> or postgres://…, not sqlite::memory:')
+  }
   const country = parsed.PHONE_DEFAULT_COUNTRY as CountryCode
   if (!getCountries().includes(country)) {
     throw new ConfigError(`Invalid configuration: PHONE_DEFAULT_COUNTRY must be an ISO 3166 country code such as RU or GB, got ${JSON.stringify(country)}`)
@@ -408,6 +419,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv: parsed.NODE_ENV,
     port: parsed.PORT,
     host: parsed.HOST,
+    workers: parsed.WEB_CONCURRENCY,
     databaseUrl: parsed.DATABASE_URL,
     databasePoolSize: parsed.DATABASE_POOL_SIZE,
     pgSslMode: parsed.PGSSLMODE,

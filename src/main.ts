@@ -1,6 +1,7 @@
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
+import { drainOnFirstSignal, runPrimary, shutdownGraceMs, workerAppDeps, workerSignals } from './ops/cluster.js'
 
 let config
 try {
@@ -11,13 +12,23 @@ try {
   process.exit(78) // EX_CONFIG
 }
 
-const app = await buildApp(config)
+if (cluster.isPrimary && config.workers > 1) {
+  // WEB_CONCURRENCY above 1: this process starts the workers, each of which runs the branch below.
+  await runPrimary(config)
+} else {
+  // Loaded here, not above: a primary never builds an app, and fastify with all it brings
+  // would cost it some 35 MB of memory.
+  const { buildApp } = await import('./app.js')
+  const app = await buildApp(config, cluster.isWorker ? workerAppDeps(config) : {})
 
-// SIGTERM/SIGINT: stop accepting, let requests in flight finish (bounded), close the database.
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-  else app.log.info({ signal }, 'shutting down')
-  await app.close()
-})
+  // SIGTERM/SIGINT: stop accepting, let requests in flight finish (bounded), close the database.
+  const closing = closeWithGrace({ delay: shutdownGraceMs, ...(cluster.isWorker ? { skip: [...workerSignals] } : {}) }, async ({ signal, err, manual }) => {
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+    // A worker's drain is started by drainOnFirstSignal, which says so itself.
+    else if (manual !== true) app.log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+  if (cluster.isWorker) drainOnFirstSignal(app.log, closing.close)
 
-await app.listen({ port: config.port, host: config.host })
+  await app.listen({ port: config.port, host: config.host })
+}

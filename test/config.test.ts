@@ -184,3 +184,19 @@ t.test('ADMIN_PHONES: normalised like any phone; a wrong entry stops start-up', 
     t.throws(() => loadConfig({ ...base, ADMIN_PHONES: value }), { name: 'ConfigError', message: line }, value)
   }
 })
+
+t.test('WEB_CONCURRENCY: one process unless it says more, up to 64, and only whole numbers', async t => {
+  const base = { DATABASE_URL: 'sqlite:/tmp/phonepass-config-test/phonepass.db', PHONEPASS_SECRET: 'a'.repeat(32) }
+  t.equal(loadConfig(base).workers, 1, 'one process by default')
+  t.equal(loadConfig({ ...base, WEB_CONCURRENCY: '4' }).workers, 4)
+  t.equal(loadConfig({ ...base, WEB_CONCURRENCY: '64' }).workers, 64)
+  for (const value of ['0', '65', '2.5', 'auto', '-1', '']) {
+    t.throws(() => loadConfig({ ...base, WEB_CONCURRENCY: value }),
+      { name: 'ConfigError', message: `Invalid configuration: WEB_CONCURRENCY must be a whole number of worker processes from 1 to 64, got ${JSON.stringify(value)}` },
+      `WEB_CONCURRENCY=${JSON.stringify(value)}`)
+  }
+  t.throws(() => loadConfig({ DATABASE_URL: 'sqlite::memory:', WEB_CONCURRENCY: '2' }),
+    { name: 'ConfigError', message: 'Invalid configuration: WEB_CONCURRENCY above 1 needs a database the workers share: DATABASE_URL=sqlite:<file> or postgres://…, not sqlite::memory:' },
+    'workers each with a database of their own would split every limit')
+  t.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:', WEB_CONCURRENCY: '1' }).workers, 1)
+})

@@ -93,6 +93,8 @@ export function watchWebhookBacklog (metrics: Metrics, read: () => Promise<Webho
     help: 'Webhook events waiting to be sent (pending) or given up (failed), all instances',
     labelNames: ['status'],
     registers,
+    // Every worker of a cluster reads the same table: their sum would count each event once per worker.
+    aggregator: 'max',
     async collect () {
       const backlog = await readOnce()
       if (backlog === undefined) return
@@ -104,6 +106,7 @@ export function watchWebhookBacklog (metrics: Metrics, read: () => Promise<Webho
     name: 'phonepass_webhook_oldest_pending_seconds',
     help: 'Age of the oldest webhook event not yet delivered (0 when none is pending)',
     registers,
+    aggregator: 'max',
     async collect () {
       const backlog = await readOnce()
       if (backlog === undefined) return
@@ -149,10 +152,12 @@ export interface MetricsOptions {
   token: string | undefined
   /** False: no GET /metrics at all (404), the requests are still timed (see metricsExposure). */
   exposed: boolean
+  /** The exposition text; the app's own registry's when not given. */
+  scrape?: (() => Promise<string>) | undefined
 }
 
 /** The per-request histogram and GET /metrics, added to the root app so every route is timed. */
-export function installMetrics (app: FastifyInstance, { metrics, token, exposed }: MetricsOptions): void {
+export function installMetrics (app: FastifyInstance, { metrics, token, exposed, scrape = async () => await metrics.registry.metrics() }: MetricsOptions): void {
   // prom-client hashes the label set on every observe; the set per route and status is
   // fixed, so its child is looked up once (the map is bounded by routes × methods × statuses).
   const durationByLabels = new Map<string, ReturnType<typeof metrics.httpDuration.labels>>()
@@ -175,7 +180,7 @@ export function installMetrics (app: FastifyInstance, { metrics, token, exposed 
     if (token !== undefined && !bearerMatches(request.headers.authorization, token)) {
       return await reply.code(401).header('www-authenticate', 'Bearer').send({ detail: 'A metrics token is needed.', code: 'not_authenticated' })
     }
-    return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+    return await reply.type(metrics.registry.contentType).send(await scrape())
   })
 }
 

@@ -1,6 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import { maskPhone } from '../domain/phone.js'
+import { systemClock } from '../services/clock.js'
+import { deriveKeys } from '../services/keys.js'
+import { createSigningKeys, type SigningKeyOptions } from '../services/signing-keys.js'
+import { createDatabase, type DatabaseOptions, type Db } from '../store/database.js'
+import { migrateToLatest } from '../store/migrator.js'
 
 /** Where GET /metrics answers: with a token, to anyone, or (production without either) nowhere. */
 export type MetricsExposure = 'token' | 'public' | 'off'
@@ -38,5 +43,42 @@ export function announceConfiguration (config: Config, log: FastifyBaseLogger): 
   if (config.testPhoneNumbers.size > 0) {
     const phones = [...config.testPhoneNumbers.keys()].map(maskPhone)
     log.warn({ testPhoneNumbers: phones.length, phones }, `TEST_PHONE_NUMBERS in production: ${phones.length} number(s) sign in with a fixed code and no SMS; whoever knows one has its account. Empty it outside review and demos`)
+  }
+}
+
+/** The database settings the configuration gives; `poolSize` for a connection that does little. */
+export function databaseOptions (config: Config, poolSize = config.databasePoolSize): DatabaseOptions {
+  return {
+    postgresPoolSize: poolSize,
+    pgSslMode: config.pgSslMode,
+    lockTimeoutMs: config.databaseLockTimeoutMs,
+    postgresStatementTimeoutMs: config.databaseStatementTimeoutMs
+  }
+}
+
+export function signingKeyOptions (config: Config): SigningKeyOptions {
+  return { ...config.jwt, accessTokenTtlSeconds: config.accessTokenTtlSeconds }
+}
+
+/** What every start does once before it serves: the migrations (under the migrator's lock), then the lines above. */
+export async function migrateAndAnnounce (config: Config, db: Db, log: FastifyBaseLogger): Promise<void> {
+  const applied = await migrateToLatest(db)
+  if (applied.length > 0) log.info({ migrations: applied }, 'database migrated')
+  announceConfiguration(config, log)
+}
+
+/**
+ * The cluster primary's work before it starts any worker (ops/cluster.ts): the migrations and
+ * the start-up lines once, and a signing key in use, so that workers starting together neither
+ * migrate nor make a first key at the same moment (each would be safe, under the migrator's
+ * lock and the key's unique generation, but done once it is also said once in the log).
+ */
+export async function prepareDatabase (config: Config, log: FastifyBaseLogger): Promise<void> {
+  const db = createDatabase(config.databaseUrl, databaseOptions(config, 1))
+  try {
+    await migrateAndAnnounce(config, db, log)
+    await createSigningKeys({ db, clock: systemClock, keys: deriveKeys(config.secrets), logger: log }, signingKeyOptions(config)).start()
+  } finally {
+    await db.destroy()
   }
 }

@@ -7,8 +7,10 @@ import { testSecret } from './app.js'
 export interface Instance {
   url: string
   process: ChildProcess
-  /** Every log line it has written, parsed. */
+  /** Every log line it has written, parsed (a cluster's: the primary's and every worker's). */
   logs: Array<Record<string, unknown>>
+  /** Its exit code, once it has exited and every line it wrote is read (null: ended by a signal). */
+  exited: Promise<number | null>
   stop: () => Promise<void>
 }
 
@@ -36,11 +38,23 @@ interface Tap {
   teardown: (fn: () => unknown) => void
 }
 
+/** src/main.ts started in a child process, listening or not. */
+export interface Started {
+  process: ChildProcess
+  /** Every log line it has written, parsed (a cluster's: the primary's and every worker's). */
+  logs: Array<Record<string, unknown>>
+  /** Everything it wrote on stderr so far. */
+  stderr: () => string
+  /** Its exit code, once it has exited and every line it wrote is read (null: ended by a signal). */
+  exited: Promise<number | null>
+}
+
 /**
  * Starts src/main.ts in a child process with the loader the test itself runs under, so the
- * instance runs the same source. `env` adds to a test configuration (shared secret, webhook SMS).
+ * instance runs the same source, and collects what it logs. `env` adds to a test
+ * configuration (shared secret, port 0 on 127.0.0.1).
  */
-export async function startInstance (t: Tap, env: Record<string, string>): Promise<Instance> {
+export function spawnInstance (env: Record<string, string>): Started {
   const child = spawn(process.execPath, [...childExecArgv(), mainFile], {
     env: {
       ...process.env,
@@ -56,29 +70,48 @@ export async function startInstance (t: Tap, env: Record<string, string>): Promi
   const logs: Array<Record<string, unknown>> = []
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', line => {
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>
-        logs.push(entry)
-        const listening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
-        if (listening?.[1] !== undefined) resolve(listening[1])
-      } catch {
-        // not a log line
-      }
-    })
-    child.once('exit', code => reject(new Error(`instance exited with ${String(code)} before listening: ${stderr}`)))
+  createInterface({ input: child.stdout! }).on('line', line => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>)
+    } catch {
+      // not a log line
+    }
   })
+  // 'close', not 'exit': by then every line it wrote has been read.
+  const exited = new Promise<number | null>(resolve => child.once('close', code => resolve(code)))
+  return { process: child, logs, stderr: () => stderr, exited }
+}
+
+/** Waits until `count` log lines match (or the process exits first); resolves with them. */
+export async function waitForLogs (started: Started, match: (entry: Record<string, unknown>) => boolean, count = 1): Promise<Array<Record<string, unknown>>> {
+  let exited = false
+  void started.exited.then(() => { exited = true })
+  for (;;) {
+    const found = started.logs.filter(match)
+    if (found.length >= count) return found
+    if (exited) throw new Error(`exited with ${found.length} of ${count} lines found: ${started.stderr()}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+/**
+ * Starts src/main.ts (spawnInstance) and resolves once it listens; with WEB_CONCURRENCY, once
+ * every worker listens. `env` adds to a test configuration (shared secret, webhook SMS).
+ */
+export async function startInstance (t: Tap, env: Record<string, string>): Promise<Instance> {
+  const started = spawnInstance(env)
+  const listening = await waitForLogs(started, entry => /^Server listening at http:\/\/127\.0\.0\.1:\d+$/.test(String(entry.msg)), Number(env.WEB_CONCURRENCY ?? '1'))
+    .catch((error: unknown) => { throw new Error(`instance did not listen: ${String(error)}`) })
+  const url = String(listening[0]?.msg).replace('Server listening at ', '')
   let stopped = false
   async function stop (): Promise<void> {
     if (stopped) return
     stopped = true
-    child.kill('SIGTERM')
-    await exited
+    started.process.kill('SIGTERM')
+    await started.exited
   }
   t.teardown(stop)
-  return { url, process: child, logs, stop }
+  return { url, process: started.process, logs: started.logs, exited: started.exited, stop }
 }
 
 export interface HttpAnswer {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import pino from 'pino'
+import { AggregatorRegistry } from 'prom-client'
 import { sql } from 'kysely'
 import type { AppDeps } from '../../src/app.js'
 import { createOperatorService } from '../../src/services/operator-service.js'
@@ -366,6 +367,13 @@ t.test('the backlog: a metric of its age and one alert line when it is older tha
   t.equal(alerts.length, 1)
   t.match(alerts[0], { level: 50, pending: 1, oldestPendingSeconds: 600, thresholdSeconds: 600 })
   t.match((await context.app.inject({ url: '/metrics' })).body, 'phonepass_webhook_events{status="pending"} 1')
+  // Two cluster workers read the same outbox: their sum (ops/cluster.ts) counts each event once,
+  // and each worker's own counts add up.
+  const worker = async () => await context.app.metrics.registry.getMetricsAsJSON()
+  const summed = await AggregatorRegistry.aggregate([await worker(), await worker()]).metrics()
+  t.match(summed, 'phonepass_webhook_events{status="pending"} 1')
+  t.match(summed, 'phonepass_webhook_oldest_pending_seconds 600')
+  t.match(summed, 'phonepass_sign_ins_total{kind="api",created="true"} 2')
   // The outbox unreadable (here: gone): the scrape still answers, the gauges keep their values.
   await sql`drop table webhook_events`.execute(context.app.db)
   const scrape = await context.app.inject({ url: '/metrics' })
