@@ -45,7 +45,7 @@ const sql = {
   // each under its own ceiling, in one statement: a row at its ceiling is not counted and
   // does not come back.
   takeSixBelow: database.prepare(`insert into "limit_counters" ("key", "window_start", "count", "expires_at") values ${Array(6).fill('(?, ?, 1, ?)').join(', ')} on conflict ("key", "window_start") do update set "count" = "limit_counters"."count" + 1 where "limit_counters"."count" < case "excluded"."key" ${Array(6).fill('when ? then cast(? as integer)').join(' ')} end returning "key", "count"`),
-  takeOneBelow: database.prepare('insert into "limit_counters" ("key", "window_start", "count", "expires_at") values (?, ?, 1, ?) on conflict ("key", "window_start") do update set "count" = "limit_counters"."count" + 1 where "limit_counters"."count" < case "excluded"."key" when ? then cast(? as integer) end returning "key", "count"'),
+  takeOneBelow: database.prepare('insert into "limit_counters" ("key", "window_start", "count", "expires_at") values (?, ?, 1, ?) on conflict ("key", "window_start") do update set "count" = "limit_counters"."count" + 1 where "limit_counters"."count" < ? returning "count"'),
   // verify's two tries (the phone's, the address's), counted whatever the code turns out to be.
   countTwo: database.prepare('insert into "limit_counters" ("key", "window_start", "count", "expires_at") values (?, ?, 1, ?), (?, ?, 1, ?) on conflict ("key", "window_start") do update set "count" = "limit_counters"."count" + 1 returning "key", "count"'),
   giveBackTwo: database.prepare('update "limit_counters" set "count" = "count" - 1 where ("key", "window_start") in ((?, ?), (?, ?)) and "count" > 0'),
@@ -215,7 +215,7 @@ app.post('/api/users/verify_code/', { schema: { body: VerifyBody, response: { 20
     sql.insertSession.run(sessionId, user.id, 'api', now, now, now + config.sessionTtlDays * day, req.headers['user-agent']?.slice(0, 256) ?? null, req.ip)
     const refresh = randomBytes(32).toString('base64url')
     sql.insertRefreshToken.run(createHash('sha256').update(refresh).digest('hex'), sessionId, now)
-    const ownDevice = sql.takeOneBelow.get(newDevice.key, newDevice.windowStart, newDevice.expiresAt, newDevice.key, config.limits.newDevicesPerPhoneDay) !== undefined
+    const ownDevice = sql.takeOneBelow.get(newDevice.key, newDevice.windowStart, newDevice.expiresAt, config.limits.newDevicesPerPhoneDay) !== undefined
     return { userId: user.id, sessionId, refresh, created, ownDevice }
   })
   if ('refusal' in signedIn) throw signedIn.refusal

@@ -89,21 +89,24 @@ export function createAuthService (context: ServiceContext) {
     const codeHash = hashOneTimeCode(signingKey, phone, code)
     // Test numbers send no SMS, so they are exempt from the send cooldown.
     const resendAfter = fixedCode === undefined ? now - config.otp.resendSeconds * 1000 : now
-    // The quotas, the cooldown and the SMS budget in one transaction: a refusal by any of
-    // them rolls back the counts taken before it.
+    // The code, the quotas, the cooldown and the SMS budget in one transaction: a refusal by
+    // any of them rolls back the code and every count. Refused in this order: a quota, the
+    // cooldown, the SMS budget.
     // What is given back if the SMS then fails: the phone's quota and the hour's SMS budget.
     const refundable = await db.transaction().execute(async (trx) => {
       const device = await knownDevice(trx, phone, deviceId, client.deviceToken)
-      const taken = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined)
       const stored = await replaceLoginCode(trx, {
         phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
       }, resendAfter)
+      const send = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined)
+      if (send.quotaRefusal !== undefined) throw send.quotaRefusal
       if (!stored) {
         const current = await findLoginCode(trx, phone)
         const retryAfter = secondsUntil((current?.created_at ?? now) + config.otp.resendSeconds * 1000, now)
         throw new DomainError('resend_too_soon', { field: 'phone', retryAfter })
       }
-      return fixedCode === undefined ? [taken, await limits.takeSms(trx)] : [taken]
+      if (send.smsCapRefusal !== undefined) throw send.smsCapRefusal
+      return send.taken
     }).catch(async (error: unknown) => {
       if (error instanceof DomainError && error.code === 'sms_cap_reached') await limits.smsCapRefused()
       throw error
@@ -118,7 +121,7 @@ export function createAuthService (context: ServiceContext) {
         // nor the service's: an outage must not use up the hour's SMS cap.
         await db.transaction().execute(async (trx) => {
           await deleteLoginCode(trx, phone, codeHash)
-          for (const counts of refundable) await counts.giveBack(trx)
+          await refundable.giveBack(trx)
         })
         logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
         throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })
