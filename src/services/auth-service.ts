@@ -10,7 +10,7 @@ import {
 } from '../store/sessions.js'
 import { deleteDeletedPhonesBefore, deleteLoginCodes, deleteUserSessions, findDeletedPhone, keepDeletedPhone, movePhone, tombstoneUser } from '../store/accounts.js'
 import { findUserById, findUserByPhone, insertUser, lockReferralGraph, lockUnblockedUser } from '../store/users.js'
-import { isDatabaseUnavailable, type DbOrTransaction } from '../store/database.js'
+import { isDatabaseUnavailable, readTogether, type DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
 import { createDeviceTokens } from './device-tokens.js'
@@ -334,6 +334,11 @@ export function createAuthService (context: ServiceContext) {
     const now = clock.now()
     const session = await findLiveSession(db, sessionId, now)
     if (session === undefined) throw new DomainError('token_not_valid')
+    await noteLastSeen(session, now)
+    return session
+  }
+
+  async function noteLastSeen (session: SessionRow, now: number): Promise<void> {
     // "Last seen" for the person's list of sessions, written at most every few minutes so a
     // busy session does not turn every read into a write.
     if (now - session.last_seen_at >= lastSeenEveryMs) {
@@ -343,7 +348,6 @@ export function createAuthService (context: ServiceContext) {
         logger.warn({ err: error, session: sessionForLog(session.id) }, 'last-seen time not written: the database is unavailable')
       })
     }
-    return session
   }
 
   /** A bearer token is good only while its session lives, so logout works at once. */
@@ -352,6 +356,27 @@ export function createAuthService (context: ServiceContext) {
     const session = await requireLiveSession(claims.sessionId)
     if (session.user_id !== claims.userId) throw new DomainError('token_not_valid')
     return { userId: session.user_id, sessionId: session.id }
+  }
+
+  /**
+   * authenticateAccessToken, with `read` run for the token's user in the same read transaction
+   * as the session's lookup (readTogether): one snapshot, and on SQLite one read lock. GET
+   * /api/users/me/ reads the profile so. `read` answers undefined when there is nothing of its
+   * user to read (a live session of a deleted user): the token is then not valid either.
+   */
+  async function authenticateAccessTokenAndRead<T> (token: string, read: (db: DbOrTransaction, userId: number) => Promise<T | undefined>): Promise<{ authenticated: Authenticated, read: T }> {
+    const claims = await accessTokens.verify(token)
+    const now = clock.now()
+    const found = await readTogether(db, async (snapshot) => {
+      const session = await findLiveSession(snapshot, claims.sessionId, now)
+      // Nothing is read for a session that is gone or not the token's user's.
+      if (session === undefined || session.user_id !== claims.userId) return undefined
+      const result = await read(snapshot, session.user_id)
+      return result === undefined ? undefined : { session, result }
+    })
+    if (found === undefined) throw new DomainError('token_not_valid')
+    await noteLastSeen(found.session, now)
+    return { authenticated: { userId: found.session.user_id, sessionId: found.session.id }, read: found.result }
   }
 
   async function authenticateSession (sessionId: string): Promise<Authenticated> {
@@ -419,6 +444,7 @@ export function createAuthService (context: ServiceContext) {
     requestCode,
     verifyCode,
     authenticateAccessToken,
+    authenticateAccessTokenAndRead,
     authenticateSession,
     refreshTokens,
     signOut,

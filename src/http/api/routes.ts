@@ -8,7 +8,7 @@ import type { Profile as ServiceProfile } from '../../services/profile-service.j
 import { clientIp } from '../client-ip.js'
 import { answerJsonError } from '../error-mapping.js'
 import { acceptedBodyTypes } from '../multipart-forms.js'
-import { requireBearer } from './authenticate.js'
+import { authenticateBearer, requireBearer, takeBearer } from './authenticate.js'
 import { guardCrossOrigin } from './cross-origin.js'
 import {
   DataExport, DeleteAccountBody, ErrorBody, PhoneChangeBody, PhoneChangeVerifyBody, InviteBody, InvitedPage, InvitedQuery, LogoutBody, Profile, RefreshBody, RegisterBody, RegisterReply, TokenPair,
@@ -117,15 +117,16 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     return { ...toTokenBody(signedIn.tokens), created: signedIn.created, user: toProfileBody(user), device_token: signedIn.deviceToken }
   })
 
+  // The token's session and the profile are read together (one snapshot).
   app.get('/users/me/', {
-    onRequest: requireBearer,
+    onRequest: takeBearer,
     schema: {
       tags: ['profile'],
       summary: 'The signed-in user\'s profile',
       security: bearerSecurity,
       response: { 200: Type.Ref('Profile'), ...errorResponses(401) }
     }
-  }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+  }, async (request, reply) => toProfileBody(await authenticateBearer(request, reply, profile.findOwnProfile)))
 
   app.delete('/users/me/', {
     onRequest: requireBearer,
@@ -229,9 +230,9 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     })
   }
   app.get('/profile/', {
-    onRequest: requireBearer,
+    onRequest: takeBearer,
     schema: { tags: ['profile'], summary: 'Same as GET /api/users/me/ (kept from the Django service)', security: bearerSecurity, response: { 200: Type.Ref('Profile'), ...errorResponses(401) } }
-  }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+  }, async (request, reply) => toProfileBody(await authenticateBearer(request, reply, profile.findOwnProfile)))
 
   app.post('/token/refresh/', {
     schema: {
