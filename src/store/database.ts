@@ -6,7 +6,7 @@ import type pg from 'pg'
 import {
   CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteAdapter, SqliteDialect, SqliteDriver, sql,
   type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type DialectAdapter, type Driver,
-  type MigrationLockOptions, type SqliteDialectConfig, type SqliteStatement, type TableMetadata, type Transaction, type TransactionSettings
+  type MigrationLockOptions, type SqliteDialectConfig, type SqliteStatement, type TableMetadata, type Transaction
 } from 'kysely'
 import type { Database } from './schema.js'
 
@@ -40,13 +40,14 @@ export interface DirectSqlite {
   /** The statement for `sql`: prepared once, watched for locks as kysely's are (withStatementCache). */
   statement: (sql: string) => SqliteStatement
   /**
-   * True when a statement run now, synchronously, cannot land inside a transaction it does not
-   * belong to: nobody holds the connection through kysely (a transaction, or a query on its way)
-   * and no transaction is open on it.
+   * True when a statement of `db`'s, run now and synchronously, cannot land inside a
+   * transaction it does not belong to: `db` is the transaction open on the connection (kysely's,
+   * or readTogether's), or nobody holds the connection through kysely (a transaction, or a
+   * query on its way) and no transaction is open on it.
    */
-  free: () => boolean
-  /** True while a transaction is open on the connection: the one the caller holding it began. */
-  inTransaction: () => boolean
+  mayRun: (db: DbOrTransaction) => boolean
+  /** Runs `read` in a read transaction on the connection `holder` holds (readTogether). */
+  readTransaction: <T>(holder: DbOrTransaction, read: () => Promise<T>) => Promise<T>
 }
 
 /** What the driver and the direct statements share about the one connection. */
@@ -58,8 +59,7 @@ interface ConnectionState {
 }
 
 // Every write transaction takes SQLite's write lock at BEGIN, so a transaction that reads
-// and then writes never fails half-way when another process wrote in between. A read-only
-// one (readTogether) takes no lock until its first read, and then only a read lock.
+// and then writes never fails half-way when another process wrote in between.
 class ImmediateSqliteDriver extends SqliteDriver {
   readonly #database: SqliteDatabase.Database
   readonly #state: ConnectionState
@@ -80,28 +80,14 @@ class ImmediateSqliteDriver extends SqliteDriver {
     await super.releaseConnection()
   }
 
-  override async beginTransaction (connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
-    const readOnly = settings?.accessMode === 'read only'
-    await connection.executeQuery(CompiledQuery.raw(readOnly ? 'begin' : 'begin immediate'))
-    this.#state.readOnly = readOnly
-  }
-
-  override async commitTransaction (connection: DatabaseConnection): Promise<void> {
-    try {
-      await super.commitTransaction(connection)
-    } finally {
-      if (!this.#database.inTransaction) this.#state.readOnly = false
-    }
+  override async beginTransaction (connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
   }
 
   // SQLite rolls a transaction back itself on some errors (SQLITE_FULL, SQLITE_IOERR, …); a
   // ROLLBACK then fails with "no transaction is active" and would hide the error that matters.
   override async rollbackTransaction (connection: DatabaseConnection): Promise<void> {
-    try {
-      if (this.#database.inTransaction) await super.rollbackTransaction(connection)
-    } finally {
-      if (!this.#database.inTransaction) this.#state.readOnly = false
-    }
+    if (this.#database.inTransaction) await super.rollbackTransaction(connection)
   }
 }
 
@@ -109,6 +95,31 @@ class ImmediateSqliteDriver extends SqliteDriver {
 class DirectSqliteAdapter extends SqliteAdapter {
   constructor (readonly direct: DirectSqlite) {
     super()
+  }
+}
+
+/** The direct side of the connection: which statements may run at once, and read transactions. */
+function directSqlite (database: SqliteDatabase.Database, statements: { prepare: (sql: string) => SqliteStatement }, state: ConnectionState): DirectSqlite {
+  // The connection-bound Kysely of each read transaction open (one at a time: it holds the connection).
+  const readers = new WeakSet<DbOrTransaction>()
+  return {
+    statement: sql => statements.prepare(sql),
+    mayRun: db => db.isTransaction || readers.has(db) ? database.inTransaction : !state.held && !database.inTransaction && database.open,
+    readTransaction: async (holder, read) => {
+      statements.prepare('begin').run([])
+      state.readOnly = true
+      readers.add(holder)
+      let ended = false
+      try {
+        const result = await read()
+        ended = true
+        return result
+      } finally {
+        readers.delete(holder)
+        state.readOnly = false
+        if (database.inTransaction) statements.prepare(ended ? 'commit' : 'rollback').run([])
+      }
+    }
   }
 }
 
@@ -125,11 +136,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
     this.#config = config
     this.#database = database
     this.#state = state
-    this.#direct = {
-      statement: sql => statements.prepare(sql),
-      free: () => !state.held && !database.inTransaction && database.open,
-      inTransaction: () => database.inTransaction
-    }
+    this.#direct = directSqlite(database, statements, state)
   }
 
   override createDriver (): Driver {
@@ -149,13 +156,15 @@ export function directSqliteOf (db: DbOrTransaction): DirectSqlite | undefined {
 
 /**
  * Runs `read`, whose statements only read, so that they see one state of the database. On
- * SQLite in one read transaction: one snapshot, and one read lock taken and dropped instead of
- * one per statement (a write in it is refused). On PostgreSQL each statement runs on the pool
- * as before: a transaction would cost two more round trips.
+ * SQLite in one read transaction (`BEGIN`, not `BEGIN IMMEDIATE`: no write lock) on the
+ * connection, held for it: one snapshot, and one read lock taken and dropped instead of one per
+ * statement; a write in it is refused. On PostgreSQL each statement runs on the pool as before:
+ * a transaction would cost two more round trips.
  */
 export async function readTogether<T> (db: Db, read: (db: DbOrTransaction) => Promise<T>): Promise<T> {
-  if (directSqliteOf(db) === undefined) return await read(db)
-  return await db.transaction().setAccessMode('read only').execute(read)
+  const direct = directSqliteOf(db)
+  if (direct === undefined) return await read(db)
+  return await db.connection().execute(async (connection) => await direct.readTransaction(connection, async () => await read(connection)))
 }
 
 type Watch = <T>(writes: boolean, call: () => T) => T

@@ -16,11 +16,11 @@ function sameParameters (compiled: readonly unknown[], given: readonly unknown[]
  * exactly `params`, in that order, as the query's parameters: the first compile checks it.
  *
  * On SQLite the compiled SQL runs as a cached better-sqlite3 statement, at once, not through
- * kysely's executor, whenever that is safe: in the caller's own transaction (it holds the one
- * connection), or outside any transaction when nobody holds the connection, so the statement
- * cannot land inside another request's open transaction (it runs synchronously: nothing comes
- * in between the check and the statement). Otherwise it waits its turn through kysely, as
- * every query on PostgreSQL goes through kysely's pool.
+ * kysely's executor, whenever that is safe (DirectSqlite.mayRun): in the caller's own
+ * transaction (it holds the one connection), or outside any transaction when nobody holds the
+ * connection, so the statement cannot land inside another request's open transaction (it runs
+ * synchronously: nothing comes in between the check and the statement). Otherwise it waits its
+ * turn through kysely, as every query on PostgreSQL goes through kysely's pool.
  */
 export async function runPrepared<Row, const Params extends readonly unknown[]> (
   db: DbOrTransaction,
@@ -43,7 +43,7 @@ export async function runPrepared<Row, const Params extends readonly unknown[]> 
     compiledByName.set(name, compiled)
   }
   const direct = directSqliteOf(db)
-  if (direct !== undefined && (db.isTransaction ? direct.inTransaction() : direct.free())) {
+  if (direct?.mayRun(db) === true) {
     const statement = direct.statement(compiled.sql)
     if (statement.reader) return statement.all(params) as Row[]
     statement.run(params)

@@ -84,6 +84,8 @@ t.test('SQLite: a write in readTogether is refused, and the next transaction wri
   await migrateToLatest(db)
   const counter = { key: 'k', windowStart: 0, expiresAt: 1 }
   await t.rejects(readTogether(db, async (snapshot) => await incrementCounter(snapshot, counter)), /a write in a read transaction/)
+  await t.rejects(readTogether(db, async (snapshot) => await snapshot.deleteFrom('limit_counters').execute()), /a write in a read transaction/, 'through kysely\'s executor too')
+  t.same(await readTogether(db, async (snapshot) => await snapshot.selectFrom('limit_counters').selectAll().execute()), [], 'a query through kysely\'s executor reads on the held connection')
   t.equal(await readCounter(db, counter), 0)
   await db.transaction().execute(async (trx) => { await incrementCounter(trx, counter) })
   t.equal(await incrementCounter(db, counter), 2, 'writes go on after it, in transactions and out')
