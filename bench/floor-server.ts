@@ -206,10 +206,16 @@ app.post('/api/users/verify_code/', { schema: { body: VerifyBody, response: { 20
     if (stored.length !== given.length || !timingSafeEqual(stored, given)) return { refusal: new Refusal('code_invalid', 400) }
     sql.spendLoginCode.get(now, phone, attempt.code_hash)
     sql.giveBackTwo.run(tries[0].key, tries[0].windowStart, tries[1].key, tries[1].windowStart)
-    let user = sql.userByPhone.get(phone) as { id: number } | undefined
-    const created = user === undefined
-    user ??= sql.insertUser.get(phone, generateInviteCode(), now) as { id: number } | undefined
-    if (user === undefined) throw new Error('no user')
+    // As phonepass: the phone's user, or a new one; a new invite code when the one drawn is taken.
+    let user: { id: number } | undefined
+    let created = false
+    for (let i = 0; user === undefined && i < 10; i++) {
+      user = sql.userByPhone.get(phone) as { id: number } | undefined
+      if (user !== undefined) break
+      user = sql.insertUser.get(phone, generateInviteCode(), now) as { id: number } | undefined
+      created = user !== undefined
+    }
+    if (user === undefined) throw new Error('no free invite code after several tries')
     if (sql.lockUnblockedUser.get(user.id) === undefined) return { refusal: new Refusal('account_blocked', 403) }
     const sessionId = randomBytes(16).toString('hex')
     sql.insertSession.run(sessionId, user.id, 'api', now, now, now + config.sessionTtlDays * day, req.headers['user-agent']?.slice(0, 256) ?? null, req.ip)
