@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -34,11 +34,12 @@ export async function runBench (main: () => Promise<number | void>): Promise<voi
 const startTimeoutMs = 30_000
 
 /**
- * Starts `script` (a server that sends an IPC message once it listens) with `env` added.
+ * Starts `script` (a server that sends an IPC message once it listens) with `env` added and
+ * Node's flags `execArgv`.
  * If it exits or stays silent before that, it is stopped and the start fails.
  */
-export async function start (script: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = launch(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+export async function start (script: string, env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<ChildProcess> {
+  const child = launch(script, [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   await untilReady(child, script, new Promise((resolve, reject) => {
     child.once('error', reject)
     child.once('message', () => resolve())
@@ -71,33 +72,57 @@ export async function waitForHealth (url: string): Promise<void> {
 }
 
 /**
- * phonepass in production mode on the SQLite file `name`. SMS go to the sink's webhook, or,
- * with `sinkPort` undefined, to the console provider (below the log level: nothing written).
+ * `BENCH_WORKERS=N` runs every phonepass of the bench with `WEB_CONCURRENCY=N` (worker
+ * processes on one port, where the service has them); without it, one (1), whatever the
+ * environment says, so a run is comparable with the others.
  */
+export const workers = Number(process.env.BENCH_WORKERS ?? 1)
+
+/**
+ * phonepass's environment for the SQLite file `name` on `port`: production mode, SMS to the
+ * sink's webhook, or, with `sinkPort` undefined, to the console provider (below the log level:
+ * nothing written). The floor server reads the same.
+ */
+function phonepassEnv (name: string, port: number, sinkPort: number | undefined): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(work, name)}`,
+    PHONEPASS_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    WEB_CONCURRENCY: String(workers),
+    ...(sinkPort === undefined
+      ? { SMS_PROVIDER: 'console' }
+      : { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `http://127.0.0.1:${sinkPort}/sms` }),
+    // The load comes from one address: the per-address limits are raised for it by
+    // configuration (the per-phone rules stay, and every register uses a new phone).
+    ...benchLimits
+  }
+}
+
+/** phonepass in production mode on the SQLite file `name` (see phonepassEnv), as `npm start` runs it. */
 export async function startPhonepass (name: string, port: number, sinkPort: number | undefined): Promise<{ url: string, child: ChildProcess }> {
   const script = join(root, 'dist', 'src', 'main.js')
   const child = launch(script, [], {
     execArgv: serviceNodeFlags,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `sqlite:${join(work, name)}`,
-      PHONEPASS_SECRET: secret,
-      LOG_LEVEL: 'warn',
-      ...(sinkPort === undefined
-        ? { SMS_PROVIDER: 'console' }
-        : { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `http://127.0.0.1:${sinkPort}/sms` }),
-      // The load comes from one address: the per-address limits are raised for it by
-      // configuration (the per-phone rules stay, and every register uses a new phone).
-      ...benchLimits
-    },
+    env: phonepassEnv(name, port, sinkPort),
     stdio: ['ignore', 'ignore', 'inherit', 'ipc']
   })
   const url = `http://127.0.0.1:${port}`
   await untilReady(child, script, waitForHealth(url))
   return { url, child }
+}
+
+/**
+ * The floor (bench/floor-server.ts) on the SQLite file `name`, a copy of phonepass's, with
+ * phonepass's environment and Node flags: what me, register and verify cost with nothing around
+ * their statements. Always one process.
+ */
+export async function startFloor (name: string, port: number, sinkPort: number): Promise<{ url: string, child: ChildProcess }> {
+  const child = await start(join(here, 'floor-server.js'), phonepassEnv(name, port, sinkPort), serviceNodeFlags)
+  return { url: `http://127.0.0.1:${port}`, child }
 }
 
 /** better-auth with its phone-number plugin (bench/peers, after `npm ci --prefix bench/peers`), its codes sent to the sink. */
@@ -151,11 +176,27 @@ export function load (job: LoadJob): Promise<LoadResult> {
   })
 }
 
+/**
+ * RSS and CPU time of the process `pid` and of every other process in its group: the workers
+ * of a server that runs several (each server the harness starts leads a group of its own).
+ */
 export function processStats (pid: number): { rssMb: number, cpuSeconds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  const ticks = Number(fields[11]) + Number(fields[12])
+  let rssKb = 0
+  let ticks = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // After the command's name: state, ppid, pgrp, … utime (12th), stime (13th).
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+      if (Number(entry) !== pid && Number(fields[2]) !== pid) continue
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8')
+      rssKb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // Gone meanwhile.
+    }
+  }
   return { rssMb: Math.round(rssKb / 1024), cpuSeconds: ticks / 100 }
 }
 
@@ -172,12 +213,19 @@ export interface Row {
   p99: number
   errors: number
   ratio: number
+  /** The median of the per-round ratios to the scenario's floor (bench/floor-server.ts), where it has one. */
+  floorRatio?: number
   /** Median server CPU per operation, µs: what a request costs the server, whatever the client costs. */
   serverCpuUs?: number
+  /** Median share of one core the load client used: near 1, the client, not the server, set the pace. */
+  clientCore?: number
 }
 
-/** Medians over the rounds of each scenario; `ratio` is the median of per-round ratios. */
-export function summarise (results: Map<string, LoadResult[]>, ratios: Map<string, number[]>): Row[] {
+/**
+ * Medians over the rounds of each scenario; `ratio` is the median of per-round ratios, and
+ * `floorRatio` of the per-round ratios in `floorRatios`, for the scenarios it has.
+ */
+export function summarise (results: Map<string, LoadResult[]>, ratios: Map<string, number[]>, floorRatios = new Map<string, number[]>()): Row[] {
   return [...results].map(([scenario, runs]) => ({
     scenario,
     requestsPerSecond: Math.round(median(runs.map(r => r.requestsPerSecond))),
@@ -185,23 +233,29 @@ export function summarise (results: Map<string, LoadResult[]>, ratios: Map<strin
     p99: median(runs.map(r => r.p99)),
     errors: runs.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
     ratio: Number(median(ratios.get(scenario) ?? []).toFixed(3)),
-    ...(runs.every(r => r.serverCpuUs !== undefined) ? { serverCpuUs: Math.round(median(runs.map(r => r.serverCpuUs ?? 0))) } : {})
+    ...(floorRatios.has(scenario) ? { floorRatio: Number(median(floorRatios.get(scenario) ?? []).toFixed(3)) } : {}),
+    ...(runs.every(r => r.serverCpuUs !== undefined) ? { serverCpuUs: Math.round(median(runs.map(r => r.serverCpuUs ?? 0))) } : {}),
+    ...(runs.every(r => r.clientCore !== undefined) ? { clientCore: Number(median(runs.map(r => r.clientCore ?? 0)).toFixed(2)) } : {})
   }))
 }
 
 export function table (rows: Row[], ratioTitle: string): string {
-  const header = `| scenario | requests/s | p50 ms | p99 ms | errors | ${ratioTitle} | server CPU µs/op |\n|---|---|---|---|---|---|---|\n`
-  return header + rows.map(r => `| ${r.scenario} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio} | ${r.serverCpuUs ?? '–'} |`).join('\n')
+  const floor = rows.some(r => r.floorRatio !== undefined)
+  const header = `| scenario | requests/s | p50 ms | p99 ms | errors | ${ratioTitle} |${floor ? ' × floor |' : ''} server CPU µs/op | client core |\n` +
+    `|---|---|---|---|---|---|${floor ? '---|' : ''}---|---|\n`
+  return header + rows.map(r => `| ${r.scenario} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio} |${floor ? ` ${r.floorRatio ?? '–'} |` : ''} ${r.serverCpuUs ?? '–'} | ${r.clientCore ?? '–'} |`).join('\n')
 }
 
 export function machine (): Record<string, unknown> {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version }
 }
 
+/** Writes the report as bench/results/`name`, or `name` with -2, -3, … before .json: a run never overwrites an earlier one's. */
 export function writeResults (name: string, report: object): string {
   const resultsDir = join(root, 'bench', 'results')
   mkdirSync(resultsDir, { recursive: true })
-  const out = join(resultsDir, name)
+  let out = join(resultsDir, name)
+  for (let n = 2; existsSync(out); n++) out = join(resultsDir, name.replace(/\.json$/, `-${n}.json`))
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
   return out
 }

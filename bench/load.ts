@@ -31,6 +31,8 @@ export interface LoadResult {
   total: number
   /** The server's CPU time per completed operation, in µs (filled in by the runner). */
   serverCpuUs?: number
+  /** The share of one core this load process used during the run (1: it kept a core busy). */
+  clientCore?: number
 }
 
 const job = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as LoadJob
@@ -123,6 +125,10 @@ async function runSignIns (): Promise<LoadResult> {
   return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors, non2xx, total: durations.length }
 }
 
+const cpuBefore = process.cpuUsage()
+const wallBefore = performance.now()
 const result = job.kind === 'signin' ? await runSignIns() : await runAutocannon()
-process.stdout.write(JSON.stringify(result) + '\n')
+const cpu = process.cpuUsage(cpuBefore)
+const clientCore = Number(((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore)).toFixed(2))
+process.stdout.write(JSON.stringify({ ...result, clientCore }) + '\n')
 agent.destroy()

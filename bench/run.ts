@@ -2,20 +2,23 @@ import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { LoadJob, LoadResult } from './load.js'
 import {
-  connections, here, load, loadMeasured, machine, processStats, record, rounds, seconds, runBench, secret, start, startPhonepass,
-  summarise, table, work, writeResults
+  connections, here, load, loadMeasured, machine, processStats, record, rounds, seconds, runBench, secret, start, startFloor, startPhonepass,
+  summarise, table, work, workers, writeResults
 } from './harness.js'
 import { signInThroughPages } from './pages.js'
-import { inviteCodeOf, migrate, seedSessions, seedUsers } from './seed.js'
+import { copyDatabase, inviteCodeOf, migrate, seedSessions, seedUsers } from './seed.js'
 
 // `npm run bench`: phonepass in production mode on fresh SQLite files, beside a bare fastify
-// baseline, driven by autocannon from separate processes; interleaved rounds, medians.
+// baseline and the floor (bench/floor-server.ts: me, register and verify with nothing around
+// their statements), driven by autocannon from separate processes; interleaved rounds, medians.
 
 interface Scenario {
   name: string
   job: (round: number) => LoadJob
   /** The process that answers it, for its CPU time. */
   server: ChildProcess
+  /** The floor scenario it is measured against, in the same round. */
+  floor?: string
 }
 
 async function main (): Promise<void> {
@@ -45,8 +48,12 @@ async function main (): Promise<void> {
   seedUsers(smallDb, 1000, i => i % 21)
   const smallTokens = await seedSessions(smallDb, secret, Array.from({ length: 1000 }, (_, i) => i + 1))
 
+  // The floor's file is a copy of the main one: the same users, sessions and signing key.
+  copyDatabase(mainDb, join(work, 'floor.db'))
+
   const baselineServer = await start(join(here, 'baseline-server.js'), { PORT: '3100' })
   await start(join(here, 'sms-sink-server.js'), { PORT: '3200' })
+  const floor = await startFloor('floor.db', 3300, 3200)
   const phonepass = await startPhonepass('main.db', 3000, 3200)
   const big = await startPhonepass('big.db', 3001, 3200)
   const quiet = await startPhonepass('console.db', 3002, undefined)
@@ -65,12 +72,22 @@ async function main (): Promise<void> {
   }
   const budget = Math.floor(oneTimeUsers / (rounds + 1))
   const base = { seconds, connections }
+  const meFloor = 'floor: GET /api/users/me/'
+  const registerFloor = 'floor: POST /api/users/register/'
+  const signInFloor = 'floor: sign-in (register + verify)'
+  const meJob = (url: string): LoadJob => ({ ...base, kind: 'me', url, path: '/api/users/me/', pool: meTokens.map(t => t.access) })
+  const registerJob = (url: string, round: number): LoadJob => ({ ...base, kind: 'register', url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) })
+  const signInJob = (url: string, round: number): LoadJob => ({ ...base, kind: 'signin', url, path: '', phoneOffset: 5_000_000 + 1_000_000 * round, sinkUrl: 'http://127.0.0.1:3200' })
+  // Each phonepass scenario that has a floor runs right after it, so the two meet the same load on the machine.
   const scenarios: Scenario[] = [
     { name: 'baseline (bare fastify)', job: () => ({ ...base, kind: 'get', url: 'http://127.0.0.1:3100', path: '/' }), server: baselineServer },
-    { name: 'GET /api/users/me/', job: () => ({ ...base, kind: 'me', url: phonepass.url, path: '/api/users/me/', pool: meTokens.map(t => t.access) }), server: phonepass.child },
-    { name: 'POST /api/users/register/', job: round => ({ ...base, kind: 'register', url: phonepass.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }), server: phonepass.child },
-    { name: 'register, console SMS provider', job: round => ({ ...base, kind: 'register', url: quiet.url, path: '/api/users/register/', phoneOffset: 1_000_000 * (round + 1) }), server: quiet.child },
-    { name: 'sign-in (register + verify)', job: round => ({ ...base, kind: 'signin', url: phonepass.url, path: '', phoneOffset: 5_000_000 + 1_000_000 * round, sinkUrl: 'http://127.0.0.1:3200' }), server: phonepass.child },
+    { name: meFloor, job: () => meJob(floor.url), server: floor.child },
+    { name: 'GET /api/users/me/', job: () => meJob(phonepass.url), server: phonepass.child, floor: meFloor },
+    { name: registerFloor, job: round => registerJob(floor.url, round), server: floor.child },
+    { name: 'POST /api/users/register/', job: round => registerJob(phonepass.url, round), server: phonepass.child, floor: registerFloor },
+    { name: 'register, console SMS provider', job: round => registerJob(quiet.url, round), server: quiet.child },
+    { name: signInFloor, job: round => signInJob(floor.url, round), server: floor.child },
+    { name: 'sign-in (register + verify)', job: round => signInJob(phonepass.url, round), server: phonepass.child, floor: signInFloor },
     { name: 'PATCH /api/profile/', job: () => ({ ...base, kind: 'patch', url: phonepass.url, path: '/api/profile/', pool: take(budget, 'patch'), inviteCode: inviteCodeOf(1) }), server: phonepass.child },
     { name: 'POST /api/token/refresh/', job: () => ({ ...base, kind: 'refresh', url: phonepass.url, path: '/api/token/refresh/', pool: take(budget, 'refresh') }), server: phonepass.child },
     { name: 'GET /login (page)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/login' }), server: phonepass.child },
@@ -85,19 +102,26 @@ async function main (): Promise<void> {
 
   const results = new Map<string, LoadResult[]>()
   const ratios = new Map<string, number[]>()
+  const floorRatios = new Map<string, number[]>()
   for (let round = 0; round < rounds; round++) {
     let baseline = 0
+    const thisRound = new Map<string, number>()
     for (const scenario of scenarios) {
       const result = await loadMeasured(scenario.job(round), scenario.server.pid!)
       if (scenario === scenarios[0]) baseline = result.requestsPerSecond
       record(results, ratios, scenario.name, result, baseline)
+      thisRound.set(scenario.name, result.requestsPerSecond)
+      if (scenario.floor !== undefined) {
+        floorRatios.set(scenario.name, [...(floorRatios.get(scenario.name) ?? []), result.requestsPerSecond / (thisRound.get(scenario.floor) ?? NaN)])
+      }
       process.stderr.write(`round ${round + 1} ${scenario.name}: ${Math.round(result.requestsPerSecond)}/s p99 ${result.p99} ms\n`)
     }
   }
-  const rows = summarise(results, ratios)
+  const rows = summarise(results, ratios, floorRatios)
   const server = processStats(phonepass.child.pid!)
   const bigServer = processStats(big.child.pid!)
   const quietServer = processStats(quiet.child.pid!)
+  const floorServer = processStats(floor.child.pid!)
   const rpsOf = (name: string): number => rows.find(row => row.scenario === name)?.requestsPerSecond ?? 0
   const scale = {
     oneMillionOverOneThousand: Number((rpsOf('me, 1,000,000 users') / rpsOf('me, 1,000 users')).toFixed(3)),
@@ -106,15 +130,15 @@ async function main (): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     machine: machine(),
-    settings: { seconds, rounds, connections },
+    settings: { seconds, rounds, connections, workers },
     seeding: { oneMillionUsersSeconds: bigSeedSeconds },
     rows,
     scale,
-    server: { mainRssMb: server.rssMb, mainCpuSeconds: server.cpuSeconds, bigRssMb: bigServer.rssMb, bigCpuSeconds: bigServer.cpuSeconds, consoleRssMb: quietServer.rssMb },
+    server: { mainRssMb: server.rssMb, mainCpuSeconds: server.cpuSeconds, bigRssMb: bigServer.rssMb, bigCpuSeconds: bigServer.cpuSeconds, consoleRssMb: quietServer.rssMb, floorRssMb: floorServer.rssMb },
     wallSeconds: Math.round((Date.now() - started) / 1000)
   }
-  process.stdout.write(`\n${table(rows, '× baseline')}\n\nserver RSS ${server.rssMb} MB, CPU ${server.cpuSeconds} s (1M-user server: ${bigServer.rssMb} MB, console-provider server: ${quietServer.rssMb} MB); me on 1,000,000 users ${scale.oneMillionOverOneThousand} × me on 1,000; ${report.wallSeconds} s in all\n`)
-  const out = writeResults(`${report.date.slice(0, 10)}.json`, report)
+  process.stdout.write(`\n${table(rows, '× baseline')}\n\n${workers} worker${workers === 1 ? '' : 's'} per phonepass; server RSS ${server.rssMb} MB, CPU ${server.cpuSeconds} s (1M-user server: ${bigServer.rssMb} MB, console-provider server: ${quietServer.rssMb} MB); me on 1,000,000 users ${scale.oneMillionOverOneThousand} × me on 1,000; ${report.wallSeconds} s in all\n`)
+  const out = writeResults(`${report.date.slice(0, 10)}${workers === 1 ? '' : `-workers-${workers}`}.json`, report)
   process.stdout.write(`written to ${out}\n`)
 }
 

@@ -92,3 +92,10 @@ export async function seedSessions (file: string, secret: string, userIds: numbe
 export function inviteCodeOf (userIndex: number): string {
   return inviteCodeFor(userIndex)
 }
+
+/** A copy of the SQLite file `from` at `to`, as it stands (for a server of its own on the same data). */
+export function copyDatabase (from: string, to: string): void {
+  const database = new SqliteDatabase(from)
+  database.prepare('vacuum into ?').run(to)
+  database.close()
+}

@@ -10,7 +10,7 @@ import {
 } from '../store/sessions.js'
 import { deleteDeletedPhonesBefore, findDeletedPhone, keepDeletedPhone, movePhone } from '../store/accounts.js'
 import { findUserById, findUserByPhone, insertUser, lockUnblockedUser } from '../store/users.js'
-import { isDatabaseUnavailable, type DbOrTransaction } from '../store/database.js'
+import { isDatabaseUnavailable, readTogether, type DbOrTransaction } from '../store/database.js'
 import type { UserRow } from '../store/schema.js'
 import type { ClientInfo, ServiceContext } from './context.js'
 import { createAccountDeletion } from './account-deletion.js'
@@ -91,21 +91,24 @@ export function createAuthService (context: ServiceContext) {
     const codeHash = hashOneTimeCode(signingKey, phone, code)
     // Test numbers send no SMS, so they are exempt from the send cooldown.
     const resendAfter = fixedCode === undefined ? now - config.otp.resendSeconds * 1000 : now
-    // The quotas, the cooldown and the SMS budget in one transaction: a refusal by any of
-    // them rolls back the counts taken before it.
+    // The code, the quotas, the cooldown and the SMS budget in one transaction: a refusal by
+    // any of them rolls back the code and every count. Refused in this order: a quota, the
+    // cooldown, the SMS budget.
     // What is given back if the SMS then fails: the phone's quota and the hour's SMS budget.
     const refundable = await db.transaction().execute(async (trx) => {
       const device = await knownDevice(trx, phone, deviceId, client.deviceToken)
-      const taken = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined)
       const stored = await replaceLoginCode(trx, {
         phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
       }, resendAfter)
+      const send = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined)
+      if (send.quotaRefusal !== undefined) throw send.quotaRefusal
       if (!stored) {
         const current = await findLoginCode(trx, phone)
         const retryAfter = secondsUntil((current?.created_at ?? now) + config.otp.resendSeconds * 1000, now)
         throw new DomainError('resend_too_soon', { field: 'phone', retryAfter })
       }
-      return fixedCode === undefined ? [taken, await limits.takeSms(trx)] : [taken]
+      if (send.smsCapRefusal !== undefined) throw send.smsCapRefusal
+      return send.taken
     }).catch(async (error: unknown) => {
       if (error instanceof DomainError && error.code === 'sms_cap_reached') await limits.smsCapRefused()
       throw error
@@ -120,7 +123,7 @@ export function createAuthService (context: ServiceContext) {
         // nor the service's: an outage must not use up the hour's SMS cap.
         await db.transaction().execute(async (trx) => {
           await deleteLoginCode(trx, phone, codeHash)
-          for (const counts of refundable) await counts.giveBack(trx)
+          await refundable.giveBack(trx)
         })
         logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
         throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })
@@ -325,6 +328,11 @@ export function createAuthService (context: ServiceContext) {
     const now = clock.now()
     const session = await findLiveSession(db, sessionId, now)
     if (session === undefined) throw new DomainError('token_not_valid')
+    await noteLastSeen(session, now)
+    return session
+  }
+
+  async function noteLastSeen (session: SessionRow, now: number): Promise<void> {
     // "Last seen" for the person's list of sessions, written at most every few minutes so a
     // busy session does not turn every read into a write.
     if (now - session.last_seen_at >= lastSeenEveryMs) {
@@ -334,7 +342,6 @@ export function createAuthService (context: ServiceContext) {
         logger.warn({ err: error, session: sessionForLog(session.id) }, 'last-seen time not written: the database is unavailable')
       })
     }
-    return session
   }
 
   /** A bearer token is good only while its session lives, so logout works at once. */
@@ -343,6 +350,27 @@ export function createAuthService (context: ServiceContext) {
     const session = await requireLiveSession(claims.sessionId)
     if (session.user_id !== claims.userId) throw new DomainError('token_not_valid')
     return { userId: session.user_id, sessionId: session.id }
+  }
+
+  /**
+   * authenticateAccessToken, with `read` run for the token's user in the same read transaction
+   * as the session's lookup (readTogether): one snapshot, and on SQLite one read lock. GET
+   * /api/users/me/ reads the profile so. `read` answers undefined when there is nothing of its
+   * user to read (a live session of a deleted user): the token is then not valid either.
+   */
+  async function authenticateAccessTokenAndRead<T> (token: string, read: (db: DbOrTransaction, userId: number) => Promise<T | undefined>): Promise<{ authenticated: Authenticated, read: T }> {
+    const claims = await accessTokens.verify(token)
+    const now = clock.now()
+    const found = await readTogether(db, async (snapshot) => {
+      const session = await findLiveSession(snapshot, claims.sessionId, now)
+      // Nothing is read for a session that is gone or not the token's user's.
+      if (session === undefined || session.user_id !== claims.userId) return undefined
+      const result = await read(snapshot, session.user_id)
+      return result === undefined ? undefined : { session, result }
+    })
+    if (found === undefined) throw new DomainError('token_not_valid')
+    await noteLastSeen(found.session, now)
+    return { authenticated: { userId: found.session.user_id, sessionId: found.session.id }, read: found.result }
   }
 
   async function authenticateSession (sessionId: string): Promise<Authenticated> {
@@ -410,6 +438,7 @@ export function createAuthService (context: ServiceContext) {
     requestCode,
     verifyCode,
     authenticateAccessToken,
+    authenticateAccessTokenAndRead,
     authenticateSession,
     refreshTokens,
     signOut,

@@ -1,5 +1,5 @@
 import { DomainError } from '../domain/errors.js'
-import { decrementCounter, deleteExpiredCounters, incrementCounter, readCounter, type CounterWindow } from '../store/limit-counters.js'
+import { decrementCounters, deleteExpiredCounters, incrementCounter, incrementCounters, readCounter, type CounterWindow } from '../store/limit-counters.js'
 import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
 
@@ -9,6 +9,8 @@ const day = 86_400_000
 const smsHourKey = 'sms:all:h'
 const smsDayKey = 'sms:all:d'
 const smsRefusedKey = 'sms:refused:h'
+// A ceiling for a count that caps nothing (the column is a 32-bit integer on PostgreSQL).
+const uncapped = 2_147_483_647
 
 /** The SMS budget as the admin sees it; times are epoch milliseconds. */
 export interface SmsSpend {
@@ -44,12 +46,25 @@ export interface CountedTry {
 }
 
 /**
+ * A code send's counts, and what refused it if anything did: a quota (the phone's or the
+ * address's), or the hour's SMS budget. The caller throws them in that order, with the resend
+ * spacing between the two, so the refusal rolls back every count.
+ */
+export interface CountedSend {
+  /** The phone's quotas and the SMS budget: given back when the SMS then fails. */
+  taken: Taken
+  quotaRefusal?: DomainError
+  smsCapRefusal?: DomainError
+}
+
+/**
  * The abuse rules of docs/SECURITY.md. Every counter lives in limit_counters, in fixed
  * windows (an hour, a UTC day), incremented atomically, so the rules hold across instances
  * and restarts. Each refusal carries Retry-After: the end of the window that refused.
  *
  * The counters are taken in the caller's transaction (`trx`), beside the write they guard:
- * a refused request rolls back what it had taken, and a request's counts cost one commit.
+ * a refused request rolls back what it had taken, and a request's counts cost one commit. A
+ * request's counters are taken together, in one statement, where the rules allow.
  */
 export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'logger'>) {
   const limits = config.limits
@@ -64,42 +79,48 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
   }
 
   function taken (windows: CounterWindow[]): Taken {
-    return { giveBack: async (trx) => { for (const window of windows) await decrementCounter(trx, window) } }
+    return { giveBack: async (trx) => { await decrementCounters(trx, windows) } }
   }
 
   /**
-   * Takes one of a budget that is never overdrawn: at the limit nothing is counted and the
-   * refusal is thrown, which rolls back the caller's transaction.
-   */
-  async function take (trx: DbOrTransaction, window: CounterWindow, limit: number, refusal: DomainError['code'], now: number): Promise<void> {
-    if (await incrementCounter(trx, window, limit) !== undefined) return
-    throw new DomainError(refusal, { field: 'phone', retryAfter: secondsLeft(window, now) })
-  }
-
-  /**
-   * Before a code is stored: the phone's hourly and daily quota (not for test numbers, which
+   * When a code is stored: the phone's hourly and daily quota (not for test numbers, which
    * send nothing) and the client IP's hourly quota. A device that signed in to this phone
    * before has a quota of its own, so someone spending the phone's cannot keep the owner
    * from getting a code. Above both, the phone's ceiling counts every code to it however it
-   * was asked for, so no number of devices, sign-ins or addresses sends more. Returns the
-   * phone's counts, given back when the SMS then fails (not the person's fault; the IP stays
-   * charged).
+   * was asked for, so no number of devices, sign-ins or addresses sends more. And the
+   * service-wide SMS budget, last (its row is the one every send writes: on PostgreSQL it is
+   * locked for the shortest time). Each budget is never overdrawn: at its limit nothing is
+   * counted, and the refusal comes back for the caller to throw, which rolls back every count
+   * (a refused request costs nothing). All in one statement.
    */
-  async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<Taken> {
-    if (isTestNumber) return taken([])
+  async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<CountedSend> {
+    if (isTestNumber) return { taken: taken([]) }
     const now = clock.now()
     const subject = deviceId === undefined ? `phone:${phone}` : `device:${deviceId}:${phone}`
-    const subjectHour = windowOf(`code:${subject}:h`, hour, now)
-    const subjectDay = windowOf(`code:${subject}:d`, day, now)
-    const phoneHour = windowOf(`code:all:${phone}:h`, hour, now)
-    const phoneDay = windowOf(`code:all:${phone}:d`, day, now)
+    const phoneQuotas = [
+      { window: windowOf(`code:${subject}:h`, hour, now), limit: limits.codesPerPhoneHour },
+      { window: windowOf(`code:${subject}:d`, day, now), limit: limits.codesPerPhoneDay },
+      { window: windowOf(`code:all:${phone}:h`, hour, now), limit: limits.codesPerPhoneAllHour },
+      { window: windowOf(`code:all:${phone}:d`, day, now), limit: limits.codesPerPhoneAllDay }
+    ]
     const ipHour = windowOf(`code:ip:${ipSubject(ip)}:h`, hour, now)
-    await take(trx, subjectHour, limits.codesPerPhoneHour, 'too_many_codes', now)
-    await take(trx, subjectDay, limits.codesPerPhoneDay, 'too_many_codes', now)
-    await take(trx, phoneHour, limits.codesPerPhoneAllHour, 'too_many_codes', now)
-    await take(trx, phoneDay, limits.codesPerPhoneAllDay, 'too_many_codes', now)
-    await take(trx, ipHour, limits.codesPerIpHour, 'rate_limited', now)
-    return taken([subjectHour, subjectDay, phoneHour, phoneDay])
+    const smsHour = windowOf(smsHourKey, hour, now)
+    // The day's count caps nothing; it is kept for the admin's view of the spend (smsSpend),
+    // since the hour's counters are deleted once their hour is over.
+    const smsDay = windowOf(smsDayKey, day, now)
+    const counts = await incrementCounters(trx,
+      [...phoneQuotas.map(quota => quota.window), ipHour, smsHour, smsDay],
+      [...phoneQuotas.map(quota => quota.limit), limits.codesPerIpHour, config.sms.hourlyCap, uncapped])
+    const [ipCount, smsCount] = counts.slice(phoneQuotas.length)
+    const phoneOver = phoneQuotas.find((_, i) => counts[i] === undefined)
+    const quotaRefusal = phoneOver !== undefined
+      ? new DomainError('too_many_codes', { field: 'phone', retryAfter: secondsLeft(phoneOver.window, now) })
+      : ipCount === undefined ? new DomainError('rate_limited', { field: 'phone', retryAfter: secondsLeft(ipHour, now) }) : undefined
+    return {
+      taken: taken([...phoneQuotas.map(quota => quota.window), smsHour, smsDay]),
+      ...(quotaRefusal === undefined ? {} : { quotaRefusal }),
+      ...(smsCount === undefined ? { smsCapRefusal: new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(smsHour, now) }) } : {})
+    }
   }
 
   /**
@@ -109,24 +130,6 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
   async function takeNewDevice (trx: DbOrTransaction, phone: string): Promise<boolean> {
     const window = windowOf(`device:new:${phone}:d`, day, clock.now())
     return await incrementCounter(trx, window, limits.newDevicesPerPhoneDay) !== undefined
-  }
-
-  /**
-   * The service-wide SMS budget, taken last in the transaction (its row is the one every
-   * send writes). Over the cap the transaction rolls back; the caller then reports the
-   * refusal with smsCapRefused, outside it. A send the provider fails is given back.
-   */
-  async function takeSms (trx: DbOrTransaction): Promise<Taken> {
-    const now = clock.now()
-    const window = windowOf(smsHourKey, hour, now)
-    if (await incrementCounter(trx, window, config.sms.hourlyCap) === undefined) {
-      throw new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(window, now) })
-    }
-    // The day's count caps nothing; it is kept for the admin's view of the spend (smsSpend),
-    // since the hour's counters are deleted once their hour is over.
-    const dayWindow = windowOf(smsDayKey, day, now)
-    await incrementCounter(trx, dayWindow)
-    return taken([window, dayWindow])
   }
 
   /** SMS sent this clock hour (against SMS_HOURLY_CAP) and this UTC day, and the hour's refusals by the cap. */
@@ -165,8 +168,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
       ? { window: windowOf(`wrong:phone:${phone}:d`, day, now), limit: limits.wrongCodesPerPhoneDay }
       : { window: windowOf(`wrong:device:${deviceId}:${phone}:d`, day, now), limit: limits.wrongCodesPerDeviceDay }
     const ipHour = windowOf(`wrong:ip:${ipSubject(ip)}:h`, hour, now)
-    const subjectCount = await incrementCounter(trx, subject.window) ?? 0
-    const ipCount = await incrementCounter(trx, ipHour) ?? 0
+    const [subjectCount = 0, ipCount = 0] = await incrementCounters(trx, [subject.window, ipHour])
     const counted = taken([subject.window, ipHour])
     if (subjectCount > subject.limit) {
       return { taken: counted, refusal: new DomainError('too_many_wrong_codes', { field: 'auth_code', retryAfter: secondsLeft(subject.window, now) }) }
@@ -196,7 +198,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     return await deleteExpiredCounters(db, clock.now())
   }
 
-  return { takeCodeSend, takeNewDevice, takeSms, smsSpend, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
+  return { takeCodeSend, takeNewDevice, smsSpend, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
 }
 
 export type Limits = ReturnType<typeof createLimits>

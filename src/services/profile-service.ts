@@ -28,10 +28,15 @@ export function createProfileService (context: ServiceContext) {
   const events = createEventRecorder(context)
 
   async function getProfile (userId: number): Promise<Profile> {
-    const profile = await findProfile(db, userId, config.profileInvitedLimit)
+    const profile = await findOwnProfile(db, userId)
     // A live session of a deleted user: treat it like a bad token.
     if (profile === undefined) throw new DomainError('token_not_valid')
     return profile
+  }
+
+  /** The profile, read on `snapshot` (the read transaction of auth's authenticateAccessTokenAndRead). */
+  async function findOwnProfile (snapshot: DbOrTransaction, userId: number): Promise<Profile | undefined> {
+    return await findProfile(snapshot, userId, config.profileInvitedLimit)
   }
 
   /**
@@ -115,7 +120,7 @@ export function createProfileService (context: ServiceContext) {
     }
   }
 
-  return { getProfile, activateInvite, listInvited, exportData }
+  return { getProfile, findOwnProfile, activateInvite, listInvited, exportData }
 }
 
 export type ProfileService = ReturnType<typeof createProfileService>

@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import type pg from 'pg'
 import {
-  CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteDialect, SqliteDriver, sql,
+  CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteAdapter, SqliteDialect, SqliteDriver, sql,
   type DatabaseConnection, type DatabaseIntrospector, type DatabaseMetadata, type DialectAdapter, type Driver,
   type MigrationLockOptions, type SqliteDialectConfig, type SqliteStatement, type TableMetadata, type Transaction
 } from 'kysely'
@@ -30,13 +30,54 @@ export interface DatabaseOptions {
   pgSslMode?: string | undefined
 }
 
+/**
+ * The one better-sqlite3 connection behind a SQLite database, for the statements the store
+ * runs without kysely's executor (store/prepared.ts): kysely reaches the connection through a
+ * promise-based mutex and several promise layers, which cost more than SQLite's own work on
+ * the hot paths.
+ */
+export interface DirectSqlite {
+  /** The statement for `sql`: prepared once, watched for locks as kysely's are (withStatementCache). */
+  statement: (sql: string) => SqliteStatement
+  /**
+   * True when a statement of `db`'s, run now and synchronously, cannot land inside a
+   * transaction it does not belong to: `db` is the transaction open on the connection (kysely's,
+   * or readTogether's), or nobody holds the connection through kysely (a transaction, or a
+   * query on its way) and no transaction is open on it.
+   */
+  mayRun: (db: DbOrTransaction) => boolean
+  /** Runs `read` in a read transaction on the connection `holder` holds (readTogether). */
+  readTransaction: <T>(holder: DbOrTransaction, read: () => Promise<T>) => Promise<T>
+}
+
+/** What the driver and the direct statements share about the one connection. */
+interface ConnectionState {
+  /** Held through kysely: from acquireConnection to releaseConnection. */
+  held: boolean
+  /** A read transaction (readTogether) is open: a statement that writes is refused. */
+  readOnly: boolean
+}
+
 // Every write transaction takes SQLite's write lock at BEGIN, so a transaction that reads
 // and then writes never fails half-way when another process wrote in between.
 class ImmediateSqliteDriver extends SqliteDriver {
   readonly #database: SqliteDatabase.Database
-  constructor (config: SqliteDialectConfig, database: SqliteDatabase.Database) {
+  readonly #state: ConnectionState
+  constructor (config: SqliteDialectConfig, database: SqliteDatabase.Database, state: ConnectionState) {
     super(config)
     this.#database = database
+    this.#state = state
+  }
+
+  override async acquireConnection (): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection()
+    this.#state.held = true
+    return connection
+  }
+
+  override async releaseConnection (): Promise<void> {
+    this.#state.held = false
+    await super.releaseConnection()
   }
 
   override async beginTransaction (connection: DatabaseConnection): Promise<void> {
@@ -50,19 +91,80 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/** SQLite's adapter, carrying the connection for direct statements (directSqliteOf). */
+class DirectSqliteAdapter extends SqliteAdapter {
+  constructor (readonly direct: DirectSqlite) {
+    super()
+  }
+}
+
+/** The direct side of the connection: which statements may run at once, and read transactions. */
+function directSqlite (database: SqliteDatabase.Database, statements: { prepare: (sql: string) => SqliteStatement }, state: ConnectionState): DirectSqlite {
+  // The connection-bound Kysely of each read transaction open (one at a time: it holds the connection).
+  const readers = new WeakSet<DbOrTransaction>()
+  return {
+    statement: sql => statements.prepare(sql),
+    mayRun: db => db.isTransaction || readers.has(db) ? database.inTransaction : !state.held && !database.inTransaction && database.open,
+    readTransaction: async (holder, read) => {
+      statements.prepare('begin').run([])
+      state.readOnly = true
+      readers.add(holder)
+      let ended = false
+      try {
+        const result = await read()
+        ended = true
+        return result
+      } finally {
+        readers.delete(holder)
+        state.readOnly = false
+        if (database.inTransaction) statements.prepare(ended ? 'commit' : 'rollback').run([])
+      }
+    }
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig
   readonly #database: SqliteDatabase.Database
+  readonly #state: ConnectionState
+  readonly #direct: DirectSqlite
   constructor (database: SqliteDatabase.Database, lockTimeoutMs: number) {
-    const config = { database: withStatementCache(database, failFastWhileLocked(database, lockTimeoutMs)) }
+    const state: ConnectionState = { held: false, readOnly: false }
+    const statements = withStatementCache(database, failFastWhileLocked(database, lockTimeoutMs), state)
+    const config = { database: statements }
     super(config)
     this.#config = config
     this.#database = database
+    this.#state = state
+    this.#direct = directSqlite(database, statements, state)
   }
 
   override createDriver (): Driver {
-    return new ImmediateSqliteDriver(this.#config, this.#database)
+    return new ImmediateSqliteDriver(this.#config, this.#database, this.#state)
   }
+
+  override createAdapter (): DialectAdapter {
+    return new DirectSqliteAdapter(this.#direct)
+  }
+}
+
+/** The connection of a SQLite database, for direct statements; undefined on PostgreSQL. */
+export function directSqliteOf (db: DbOrTransaction): DirectSqlite | undefined {
+  const adapter = db.getExecutor().adapter
+  return adapter instanceof DirectSqliteAdapter ? adapter.direct : undefined
+}
+
+/**
+ * Runs `read`, whose statements only read, so that they see one state of the database. On
+ * SQLite in one read transaction (`BEGIN`, not `BEGIN IMMEDIATE`: no write lock) on the
+ * connection, held for it: one snapshot, and one read lock taken and dropped instead of one per
+ * statement; a write in it is refused. On PostgreSQL each statement runs on the pool as before:
+ * a transaction would cost two more round trips.
+ */
+export async function readTogether<T> (db: Db, read: (db: DbOrTransaction) => Promise<T>): Promise<T> {
+  const direct = directSqliteOf(db)
+  if (direct === undefined) return await read(db)
+  return await db.connection().execute(async (connection) => await direct.readTransaction(connection, async () => await read(connection)))
 }
 
 type Watch = <T>(writes: boolean, call: () => T) => T
@@ -98,8 +200,9 @@ function failFastWhileLocked (database: SqliteDatabase.Database, lockTimeoutMs: 
 /**
  * kysely prepares every query anew; better-sqlite3 statements can be reused, so each SQL
  * text is prepared once. The set of SQL texts is fixed by the code, so the cache stays small.
+ * The same statements serve kysely and the direct statements (store/prepared.ts).
  */
-function withStatementCache (database: SqliteDatabase.Database, watch: Watch): SqliteDialectConfig['database'] {
+function withStatementCache (database: SqliteDatabase.Database, watch: Watch, state: ConnectionState): SqliteDialectConfig['database'] & { prepare: (sql: string) => SqliteStatement } {
   const statements = new Map<string, SqliteStatement>()
   return {
     close: () => database.close(),
@@ -109,11 +212,15 @@ function withStatementCache (database: SqliteDatabase.Database, watch: Watch): S
         const prepared = database.prepare(sql)
         // BEGIN IMMEDIATE writes nothing itself, but getting through it means holding the lock.
         const writes = !prepared.readonly || /^begin immediate/i.test(sql)
+        const run = <T>(call: () => T): T => {
+          if (writes && state.readOnly) throw new Error(`a write in a read transaction (readTogether): ${sql}`)
+          return watch(writes, call)
+        }
         statement = {
           reader: prepared.reader,
-          all: parameters => watch(writes, () => prepared.all(parameters)),
-          run: parameters => watch(writes, () => prepared.run(parameters)),
-          iterate: parameters => watch(writes, () => prepared.iterate(parameters))
+          all: parameters => run(() => prepared.all(parameters)),
+          run: parameters => run(() => prepared.run(parameters)),
+          iterate: parameters => run(() => prepared.iterate(parameters))
         }
         if (statements.size < 1000) statements.set(sql, statement)
       }

@@ -33,6 +33,36 @@ export async function incrementCounter (db: DbOrTransaction, window: CounterWind
   return row?.count
 }
 
+/**
+ * Adds one to each counter, in one statement (a multi-row `INSERT … ON CONFLICT DO UPDATE …
+ * RETURNING`, rows taken in the order given), and returns the new counts in that order. With
+ * `ceilings` (one per window), a counter at its ceiling is not counted and its count comes back
+ * undefined: the counters of one request cost one statement. The windows' keys must differ.
+ */
+export async function incrementCounters (db: DbOrTransaction, windows: readonly CounterWindow[], ceilings?: readonly number[]): Promise<Array<number | undefined>> {
+  if (ceilings !== undefined && ceilings.length !== windows.length) throw new Error('one ceiling per counter')
+  const values = windows.flatMap(window => [window.key, window.windowStart, window.expiresAt])
+  const params = ceilings === undefined ? values : [...values, ...windows.flatMap((window, i) => [window.key, ceilings[i]])]
+  const rows = await runPrepared(db, `incrementCounters:${windows.length}${ceilings === undefined ? '' : ':below'}`, params, (...given) => {
+    const at = (i: number) => given[i] as string & number
+    const upsert = db.insertInto('limit_counters')
+      .values(windows.map((_, row) => ({ key: at(3 * row), window_start: at(3 * row + 1), count: sql<number>`1`, expires_at: at(3 * row + 2) })))
+    if (ceilings === undefined) {
+      return upsert.onConflict(oc => oc.columns(['key', 'window_start']).doUpdateSet(eb => ({ count: eb('limit_counters.count', '+', sql<number>`1`) })))
+        .returning(['key', 'count'])
+    }
+    // Each row's own ceiling, picked by its key (the cast: PostgreSQL would take the
+    // parameters for text).
+    const ceilingOfRow = sql<number>`case ${sql.ref('excluded.key')} ${sql.join(windows.map((_, row) => sql`when ${at(values.length + 2 * row)} then cast(${at(values.length + 2 * row + 1)} as integer)`), sql` `)} end`
+    return upsert.onConflict(oc => oc.columns(['key', 'window_start'])
+      .doUpdateSet(eb => ({ count: eb('limit_counters.count', '+', sql<number>`1`) }))
+      .where('limit_counters.count', '<', ceilingOfRow))
+      .returning(['key', 'count'])
+  })
+  const counts = new Map(rows.map(row => [row.key, row.count]))
+  return windows.map(window => counts.get(window.key))
+}
+
 /** Takes back one count (a request that was counted but turned out not to be what is limited). */
 export async function decrementCounter (db: DbOrTransaction, window: CounterWindow): Promise<void> {
   await runPrepared(db, 'decrementCounter', [window.key, window.windowStart], (key, windowStart) =>
@@ -40,6 +70,19 @@ export async function decrementCounter (db: DbOrTransaction, window: CounterWind
       .set(eb => ({ count: eb('count', '-', sql<number>`1`) }))
       .where('key', '=', key)
       .where('window_start', '=', windowStart)
+      .where('count', '>', sql<number>`0`))
+}
+
+/** Takes back one count of each counter, in one statement; none goes below 0. */
+export async function decrementCounters (db: DbOrTransaction, windows: readonly CounterWindow[]): Promise<void> {
+  if (windows.length <= 1) {
+    if (windows[0] !== undefined) await decrementCounter(db, windows[0])
+    return
+  }
+  await runPrepared(db, `decrementCounters:${windows.length}`, windows.flatMap(window => [window.key, window.windowStart]), (...given) =>
+    db.updateTable('limit_counters')
+      .set(eb => ({ count: eb('count', '-', sql<number>`1`) }))
+      .where(eb => eb(eb.refTuple('key', 'window_start'), 'in', windows.map((_, row) => eb.tuple(given[2 * row] as string, given[2 * row + 1] as number))))
       .where('count', '>', sql<number>`0`))
 }
 

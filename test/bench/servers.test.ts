@@ -21,8 +21,10 @@ const built = buildBench(t)
 process.env._TAPJS_PROCESSINFO_COVERAGE_ = '0'
 type Harness = typeof import('../../bench/harness.js')
 type Processes = typeof import('../../bench/processes.js')
+type Seed = typeof import('../../bench/seed.js')
 const harness = await import(pathToFileURL(join(built, 'dist', 'bench', 'harness.js')).href) as Harness
 const processes = await import(pathToFileURL(join(built, 'dist', 'bench', 'processes.js')).href) as Processes
+const seed = await import(pathToFileURL(join(built, 'dist', 'bench', 'seed.js')).href) as Seed
 t.teardown(() => { rmSync(harness.work, { recursive: true, force: true }) })
 
 function alive (pid: number): boolean {
@@ -91,7 +93,73 @@ t.test('each server the harness starts is stopped, process and group', within(),
   t.equal((await fetch(`${phonepass.url}/healthz`)).status, 200, 'phonepass answers')
   const pids = [sink.pid!, baseline.pid!, phonepass.child.pid!]
   t.same(marked(marker).sort(), [...pids].sort(), 'the three run, marked')
+  t.ok(readFileSync(`/proc/${phonepass.child.pid!}/environ`, 'utf8').split('\0').includes('WEB_CONCURRENCY=1'), 'phonepass runs one worker unless BENCH_WORKERS says more')
   const codes = await Promise.all([sink, baseline, phonepass.child].map(async child => await processes.stop(child)))
+  t.same(codes, [0, 0, 0], 'each stopped on SIGTERM by itself, exit code 0')
+  await settle()
+  nothingLeft(t, pids, marker)
+})
+
+/** A JSON value's shape: the type of each field, recursively (an array by its first item's). */
+function shapeOf (value: unknown): unknown {
+  if (Array.isArray(value)) return [value.length === 0 ? 'empty' : shapeOf(value[0])]
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, shapeOf(field)]))
+  return value === null ? 'null' : typeof value
+}
+
+async function call (url: string, init: RequestInit = {}): Promise<{ status: number, body: Record<string, unknown>, headers: Headers }> {
+  const response = await fetch(url, init)
+  return { status: response.status, body: await response.json() as Record<string, unknown>, headers: response.headers }
+}
+
+const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+
+t.test('the floor answers me, register and verify as phonepass does, and is stopped like the others', within(), async t => {
+  const marker = markThisProcess()
+  // The bench's way: a seeded file for phonepass, a copy of it for the floor.
+  const file = join(harness.work, 'floor-test.db')
+  await seed.migrate(file)
+  seed.seedUsers(file, 40, i => (i === 1 ? 3 : 0))
+  const [token] = await seed.seedSessions(file, harness.secret, [1])
+  seed.copyDatabase(file, join(harness.work, 'floor-test-copy.db'))
+  const sinkPort = await harness.freePort()
+  const sink = await harness.start(join(harness.here, 'sms-sink-server.js'), { PORT: String(sinkPort) })
+  const phonepass = await harness.startPhonepass('floor-test.db', await harness.freePort(), sinkPort)
+  const floor = await harness.startFloor('floor-test-copy.db', await harness.freePort(), sinkPort)
+  const pids = [sink.pid!, phonepass.child.pid!, floor.child.pid!]
+  t.same(marked(marker).sort(), [...pids].sort(), 'the three run, marked')
+
+  const bearer = { headers: { authorization: `Bearer ${token!.access}` } }
+  const [ourMe, floorMe] = await Promise.all([call(`${phonepass.url}/api/users/me/`, bearer), call(`${floor.url}/api/users/me/`, bearer)])
+  t.equal(ourMe.status, 200)
+  t.equal(floorMe.status, 200, 'the floor takes the bench\'s tokens')
+  t.same(floorMe.body, ourMe.body, 'me: the same profile, invitees and count included')
+  t.equal(ourMe.body.users_invited_count, 3)
+  ourMe.headers.forEach((value, name) => {
+    if (['x-request-id', 'date', 'content-length', 'connection', 'keep-alive'].includes(name)) return
+    t.equal(floorMe.headers.get(name), value, `me: the same ${name}`)
+  })
+  t.equal((await call(`${floor.url}/api/users/me/`)).status, 401, 'me without a token: 401 from both')
+
+  const [ourPhone, floorPhone] = ['+79120000001', '+79120000002']
+  const [ourCode, floorCode] = await Promise.all([call(`${phonepass.url}/api/users/register/`, post({ phone: ourPhone })), call(`${floor.url}/api/users/register/`, post({ phone: floorPhone }))])
+  t.equal(ourCode.status, 200)
+  t.equal(floorCode.status, 200)
+  t.same(floorCode.body, { ...ourCode.body, phone: floorPhone, detail: String(ourCode.body.detail).replace(ourPhone, floorPhone) }, 'register: the same answer')
+  t.equal((await call(`${floor.url}/api/users/register/`, post({ phone: floorPhone }))).status, 429, 'register again at once: the floor keeps the spacing too')
+
+  const codeOf = async (phone: string): Promise<string> => await (await fetch(`http://127.0.0.1:${sinkPort}/code/${encodeURIComponent(phone)}`)).text()
+  const [ourSignIn, floorSignIn] = await Promise.all([
+    call(`${phonepass.url}/api/users/verify_code/`, post({ phone: ourPhone, auth_code: await codeOf(ourPhone) })),
+    call(`${floor.url}/api/users/verify_code/`, post({ phone: floorPhone, auth_code: await codeOf(floorPhone) }))
+  ])
+  t.equal(ourSignIn.status, 200)
+  t.equal(floorSignIn.status, 200, 'verify: the code sent through the sink signs in')
+  t.same(shapeOf(floorSignIn.body), shapeOf(ourSignIn.body), 'verify: the same shape')
+  t.match(floorSignIn.body, { created: true, token_type: 'Bearer', expires_in: ourSignIn.body.expires_in, user: { phone: floorPhone, users_invited: [], users_invited_count: 0, activated_invite_code: null } })
+  t.equal((await call(`${floor.url}/api/users/verify_code/`, post({ phone: floorPhone, auth_code: await codeOf(floorPhone) }))).status, 400, 'a spent code: 400 from the floor too')
+
+  const codes = await Promise.all([sink, phonepass.child, floor.child].map(async child => await processes.stop(child)))
   t.same(codes, [0, 0, 0], 'each stopped on SIGTERM by itself, exit code 0')
   await settle()
   nothingLeft(t, pids, marker)
@@ -146,6 +214,10 @@ t.test('a server that ignores SIGTERM is killed, with what it started, after the
   const child = processes.launch(join(repoRoot, 'test', 'bench', 'fixtures', 'stubborn-server.mjs'), [], { env: process.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   const { helper } = await new Promise<{ helper: number }>(resolve => child.once('message', message => resolve(message as { helper: number })))
   t.ok(alive(helper), 'its helper runs')
+  // A server's workers are in its group: its figures are the group's (BENCH_WORKERS).
+  const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+  const both = (rssKb(child.pid!) + rssKb(helper)) / 1024
+  t.ok(Math.abs(harness.processStats(child.pid!).rssMb - both) <= 1, `the RSS counted is the server's and its helper's (${both.toFixed(1)} MB)`)
   t.equal(await processes.stop(child, 300), null, 'killed by a signal, not exited by itself')
   t.equal(child.signalCode, 'SIGKILL')
   await settle()

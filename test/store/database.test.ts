@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { sql } from 'kysely'
-import { createDatabase, isDatabaseUnavailable, postgresConnectionString } from '../../src/store/database.js'
+import { createDatabase, isDatabaseUnavailable, openSqlite, postgresConnectionString, readTogether } from '../../src/store/database.js'
+import { incrementCounter, readCounter } from '../../src/store/limit-counters.js'
+import { migrateToLatest } from '../../src/store/migrator.js'
+import { findUserByPhone } from '../../src/store/users.js'
 import { testSecret } from '../helpers/app.js'
 
 function failure (code: string | undefined, message = 'failed'): Error {
@@ -50,4 +56,37 @@ t.test('a PostgreSQL server that refuses connections gives an "unavailable" erro
   t.teardown(async () => { await db.destroy() })
   const failure = await sql`select 1`.execute(db).then(() => undefined, (error: unknown) => error)
   t.ok(isDatabaseUnavailable(failure), String(failure))
+})
+
+t.test('SQLite: readTogether reads one snapshot, which another connection\'s commit does not change', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'phonepass-read-together-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'app.db')
+  const db = createDatabase(`sqlite:${file}`)
+  t.teardown(async () => { await db.destroy() })
+  await migrateToLatest(db)
+  // Another process's connection, as a second worker has.
+  const other = openSqlite(file)
+  t.teardown(() => { other.close() })
+  const [first, second] = await readTogether(db, async (snapshot) => {
+    const first = await findUserByPhone(snapshot, '+79120000001')
+    other.prepare('insert into users (phone, invite_code, created_at) values (?, ?, ?)').run('+79120000001', 'AAAAAA', 1)
+    return [first, await findUserByPhone(snapshot, '+79120000001')]
+  })
+  t.equal(first, undefined)
+  t.equal(second, undefined, 'the second read sees the state the first saw')
+  t.equal((await findUserByPhone(db, '+79120000001'))?.invite_code, 'AAAAAA', 'the next read sees the commit')
+})
+
+t.test('SQLite: a write in readTogether is refused, and the next transaction writes', async t => {
+  const db = createDatabase('sqlite::memory:')
+  t.teardown(async () => { await db.destroy() })
+  await migrateToLatest(db)
+  const counter = { key: 'k', windowStart: 0, expiresAt: 1 }
+  await t.rejects(readTogether(db, async (snapshot) => await incrementCounter(snapshot, counter)), /a write in a read transaction/)
+  await t.rejects(readTogether(db, async (snapshot) => await snapshot.deleteFrom('limit_counters').execute()), /a write in a read transaction/, 'through kysely\'s executor too')
+  t.same(await readTogether(db, async (snapshot) => await snapshot.selectFrom('limit_counters').selectAll().execute()), [], 'a query through kysely\'s executor reads on the held connection')
+  t.equal(await readCounter(db, counter), 0)
+  await db.transaction().execute(async (trx) => { await incrementCounter(trx, counter) })
+  t.equal(await incrementCounter(db, counter), 2, 'writes go on after it, in transactions and out')
 })

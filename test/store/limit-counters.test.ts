@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createDatabase, type Db } from '../../src/store/database.js'
-import { decrementCounter, deleteExpiredCounters, incrementCounter, readCounter } from '../../src/store/limit-counters.js'
+import { decrementCounter, decrementCounters, deleteExpiredCounters, incrementCounter, incrementCounters, readCounter } from '../../src/store/limit-counters.js'
 import { migrateToLatest } from '../../src/store/migrator.js'
 import { openTestDatabase, testDatabaseKind } from '../helpers/database.js'
 
@@ -54,4 +54,33 @@ t.test(`${dialect}: ended windows are deleted, live ones kept`, async t => {
   t.equal(await deleteExpiredCounters(db, 7_199_999), 0)
   t.equal(await deleteExpiredCounters(db, 7_200_000), 1)
   t.same((await db.selectFrom('limit_counters').select('key').execute()).map(row => row.key), ['later'])
+})
+
+const windows = ['a', 'b', 'c'].map(key => ({ key: `test:${key}`, windowStart: 3_600_000, expiresAt: 7_200_000 }))
+
+t.test(`${dialect}: several counters in one statement, counts in the order given`, async t => {
+  const db = await open(t)
+  await incrementCounter(db, windows[1]!)
+  t.same(await incrementCounters(db, windows), [1, 2, 1])
+  t.same(await incrementCounters(db, [...windows].reverse()), [2, 3, 2])
+  await decrementCounters(db, [windows[0]!, windows[2]!])
+  t.same(await Promise.all(windows.map(async window => await readCounter(db, window))), [1, 3, 1], 'a decrement of several gives one back of each')
+})
+
+t.test(`${dialect}: several counters with their own ceilings, 100 requests at once, each stops exactly at its own`, async t => {
+  const db = await open(t)
+  const ceilings = [3, 7, 200]
+  const results = await Promise.all(Array.from({ length: 100 }, async () => await incrementCounters(db, windows, ceilings)))
+  t.same(windows.map((_, i) => results.filter(counts => counts[i] !== undefined).length), [3, 7, 100], 'counted while below the ceiling, not after')
+  t.same(await Promise.all(windows.map(async window => await readCounter(db, window))), [3, 7, 100])
+  t.same(results.map(counts => counts[2]).sort((a, b) => (a ?? 0) - (b ?? 0)), Array.from({ length: 100 }, (_, i) => i + 1), 'each request saw its own count')
+})
+
+t.test(`${dialect}: a decrement never goes below 0, of one counter or several`, async t => {
+  const db = await open(t)
+  await incrementCounters(db, windows)
+  await decrementCounters(db, windows)
+  await decrementCounters(db, windows)
+  await decrementCounters(db, [windows[0]!])
+  t.same(await Promise.all(windows.map(async window => await readCounter(db, window))), [0, 0, 0])
 })

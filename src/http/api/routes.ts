@@ -9,7 +9,7 @@ import { clientIp } from '../client-ip.js'
 import { answerJsonError } from '../error-mapping.js'
 import { acceptedBodyTypes } from '../multipart-forms.js'
 import { adminRoutes } from './admin-routes.js'
-import { requireBearer } from './authenticate.js'
+import { authenticateBearer, requireBearer, takeBearer } from './authenticate.js'
 import { ignoreTypeOfEmptyBody } from './empty-body.js'
 import { answerNotFound, isAdminPath } from './not-found.js'
 import { guardCrossOrigin } from './cross-origin.js'
@@ -116,15 +116,16 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     return { ...toTokenBody(signedIn.tokens), created: signedIn.created, user: toProfileBody(user), device_token: signedIn.deviceToken }
   })
 
+  // The token's session and the profile are read together (one snapshot).
   app.get('/users/me/', {
-    onRequest: requireBearer,
+    onRequest: takeBearer,
     schema: {
       tags: ['profile'],
       summary: 'The signed-in user\'s profile',
       security: bearerSecurity,
       response: { 200: Type.Ref('Profile'), ...errorResponses(401) }
     }
-  }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+  }, async (request, reply) => toProfileBody(await authenticateBearer(request, reply, profile.findOwnProfile)))
 
   app.delete('/users/me/', {
     onRequest: requireBearer,
@@ -228,9 +229,9 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     })
   }
   app.get('/profile/', {
-    onRequest: requireBearer,
+    onRequest: takeBearer,
     schema: { tags: ['profile'], summary: 'Same as GET /api/users/me/ (kept from the Django service)', security: bearerSecurity, response: { 200: Type.Ref('Profile'), ...errorResponses(401) } }
-  }, async (request) => toProfileBody(await profile.getProfile(authOf(request).userId)))
+  }, async (request, reply) => toProfileBody(await authenticateBearer(request, reply, profile.findOwnProfile)))
 
   app.post('/token/refresh/', {
     schema: {
