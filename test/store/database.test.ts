@@ -90,3 +90,29 @@ t.test('SQLite: a write in readTogether is refused, and the next transaction wri
   await db.transaction().execute(async (trx) => { await incrementCounter(trx, counter) })
   t.equal(await incrementCounter(db, counter), 2, 'writes go on after it, in transactions and out')
 })
+
+t.test('SQLite: while readTogether holds the connection, others\' statements and transactions wait for it, then run', async t => {
+  const db = createDatabase('sqlite::memory:')
+  t.teardown(async () => { await db.destroy() })
+  await migrateToLatest(db)
+  const counter = { key: 'k', windowStart: 0, expiresAt: 1 }
+  let started!: () => void
+  const readStarted = new Promise<void>(resolve => { started = resolve })
+  let finish!: () => void
+  const finishRead = new Promise<void>(resolve => { finish = resolve })
+  const read = readTogether(db, async (snapshot) => {
+    const first = await readCounter(snapshot, counter)
+    started()
+    await finishRead
+    return [first, await readCounter(snapshot, counter)]
+  })
+  await readStarted
+  // Started while the read transaction is open across an await.
+  const outside = incrementCounter(db, counter)
+  const inTransaction = db.transaction().execute(async (trx) => await incrementCounter(trx, counter))
+  const anotherRead = readTogether(db, async (snapshot) => await readCounter(snapshot, counter))
+  finish()
+  t.same(await read, [0, 0], 'the read transaction saw neither write')
+  t.same((await Promise.all([outside, inTransaction])).sort(), [1, 2], 'both writes ran after it, outside it (a write in it would be refused)')
+  t.equal(await anotherRead, 2, 'the next read transaction waited its turn and sees both')
+})
