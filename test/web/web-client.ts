@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { normalizePhone } from '../../src/domain/phone.js'
 import type { TestContext } from '../helpers/app.js'
 
 /** A browser stand-in for app.inject: keeps cookies, reads CSRF tokens from the pages. */
@@ -60,7 +61,8 @@ export class WebClient {
   async signIn (context: TestContext, phone: string, next?: string): Promise<LightMyRequestResponse> {
     const sent = await this.submit('/login', '/login', next === undefined ? { phone } : { phone, next })
     if (sent.statusCode !== 303) throw new Error(`POST /login answered ${sent.statusCode}`)
-    const e164 = context.sms.messages.at(-1)?.to ?? ''
+    // The code sent to this phone, not the last one sent: other clients may sign in at once.
+    const e164 = normalizePhone(phone, { defaultCountry: context.config.phoneDefaultCountry, isTestNumber: number => context.config.testPhoneNumbers.has(number) })
     return await this.submit('/login/code', '/login/code', { auth_code: context.sms.lastCode(e164) })
   }
 }
