@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tap from 'tap'
 import pg from 'pg'
+import { createDatabase, type Db } from '../../src/store/database.js'
+import { migrateToLatest } from '../../src/store/migrator.js'
 
 /**
  * Which database this test run uses. `npm test` runs the suite twice: on SQLite (in memory),
@@ -104,4 +106,16 @@ export async function openTestDatabase (options: { shared?: boolean } = {}): Pro
   if (testDatabaseKind === 'sqlite') return { url: 'sqlite::memory:', drop: async () => {} }
   const { schema, drop } = await createSchema()
   return { url: schemaUrl(schema), schema, drop }
+}
+
+/** This pass's database (SQLite in memory, or a PostgreSQL schema of its own), migrated; closed and dropped with the test. */
+export async function openMigratedDb (t: { teardown: (fn: () => unknown) => void }): Promise<Db> {
+  const database = await openTestDatabase()
+  const db = createDatabase(database.url, { postgresPoolSize: 10 })
+  t.teardown(async () => {
+    await db.destroy()
+    await database.drop()
+  })
+  await migrateToLatest(db)
+  return db
 }

@@ -1,9 +1,7 @@
 import t from 'tap'
-import { createDatabase, type Db } from '../../src/store/database.js'
 import { incrementCounter, readCounter } from '../../src/store/limit-counters.js'
-import { migrateToLatest } from '../../src/store/migrator.js'
 import { findUserByPhone, insertUser } from '../../src/store/users.js'
-import { openTestDatabase, testDatabaseKind } from '../helpers/database.js'
+import { openMigratedDb, testDatabaseKind } from '../helpers/database.js'
 
 // On SQLite the hot queries run as better-sqlite3 statements on the one connection, not
 // through kysely's executor (store/prepared.ts). Such a statement must never land inside
@@ -11,22 +9,11 @@ import { openTestDatabase, testDatabaseKind } from '../helpers/database.js'
 // back, and a write there would be rolled back with them. On PostgreSQL the same holds by the
 // pool's separate connections.
 
-async function open (t: { teardown: (fn: () => unknown) => void }): Promise<Db> {
-  const database = await openTestDatabase()
-  const db = createDatabase(database.url, { postgresPoolSize: 10 })
-  t.teardown(async () => {
-    await db.destroy()
-    await database.drop()
-  })
-  await migrateToLatest(db)
-  return db
-}
-
 const dialect = testDatabaseKind === 'postgres' ? 'PostgreSQL' : 'SQLite'
 const counter = { key: 'outside', windowStart: 0, expiresAt: 3_600_000 }
 
 t.test(`${dialect}: statements outside a transaction do not land inside another's, open across an await`, async t => {
-  const db = await open(t)
+  const db = await openMigratedDb(t)
   let inserted!: () => void
   const insertedInTransaction = new Promise<void>(resolve => { inserted = resolve })
   let finish!: () => void
@@ -49,7 +36,7 @@ t.test(`${dialect}: statements outside a transaction do not land inside another'
 })
 
 t.test(`${dialect}: a statement in a transaction runs in it`, async t => {
-  const db = await open(t)
+  const db = await openMigratedDb(t)
   const seen = await db.transaction().execute(async (trx) => {
     await insertUser(trx, { phone: '+79120000002', inviteCode: 'BBBBBB', createdAt: 1 })
     return await findUserByPhone(trx, '+79120000002')
@@ -63,7 +50,7 @@ t.test(`${dialect}: a statement in a transaction runs in it`, async t => {
 })
 
 t.test(`${dialect}: many requests at once, each a transaction or a statement, lose no count`, async t => {
-  const db = await open(t)
+  const db = await openMigratedDb(t)
   const outside = Array.from({ length: 50 }, async () => await incrementCounter(db, counter))
   const inside = Array.from({ length: 50 }, async (_, i) => await db.transaction().execute(async (trx) => {
     await incrementCounter(trx, counter)
