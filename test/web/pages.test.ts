@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { localPathOr } from '../../src/http/web/local-path.js'
 import { keepPhonesWhole } from '../../src/http/web/render.js'
-import { WebClient } from './web-client.js'
+import { spoiled, WebClient } from './web-client.js'
 
 const phoneA = '+79123456789'
 const phoneB = '+79123456780'
@@ -157,7 +157,7 @@ t.test('CSRF: a cross-site post or one without a token gets the 403 page; a same
   const attempts: Array<[string, Record<string, string>, Record<string, string>]> = [
     ['no token', { phone: phoneA }, {}],
     ['an empty token', { phone: phoneA, _csrf: '' }, {}],
-    ['a wrong token, cross-site', { phone: phoneA, _csrf: 'x' + token.slice(1) }, { 'sec-fetch-site': 'cross-site' }],
+    ['a wrong token, cross-site', { phone: phoneA, _csrf: spoiled(token) }, { 'sec-fetch-site': 'cross-site' }],
     ["another visitor's token, from a foreign Origin", { phone: phoneA, _csrf: foreign }, { 'sec-fetch-site': '', origin: 'https://evil.example' }],
     ['Sec-Fetch-Site: cross-site', { phone: phoneA, _csrf: token }, { 'sec-fetch-site': 'cross-site' }],
     ['Sec-Fetch-Site: same-site', { phone: phoneA, _csrf: token }, { 'sec-fetch-site': 'same-site' }],
@@ -177,7 +177,7 @@ t.test('CSRF: a cross-site post or one without a token gets the 403 page; a same
   }
   // A same-site post whose token does not match (a stale form, another tab signed in or out):
   // nothing is done, and the person goes back to the form with a message, not to a dead end.
-  for (const [what, stale] of [['a wrong token', 'x' + token.slice(1)], ["another visitor's token", foreign]] as const) {
+  for (const [what, stale] of [['a wrong token', spoiled(token)], ["another visitor's token", foreign]] as const) {
     const res = await client.post('/login', { phone: phoneA, _csrf: stale })
     t.equal(res.statusCode, 303, what)
     t.equal(res.headers.location, '/login', `${what}: back to the form`)
