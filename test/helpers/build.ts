@@ -1,16 +1,29 @@
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+/** True when the suite runs as compiled JavaScript from dist/test (`npm test`), false under the TypeScript loader. */
+export const compiled = import.meta.url.endsWith('.js')
+
+const above = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+/** The repository, whether this file runs from test/helpers or from dist/test/helpers. */
+export const repoRoot = compiled && basename(above) === 'dist' ? dirname(above) : above
+
+/** The file node runs for a source file of the repository (`src/main.ts`): itself, or its compiled twin in dist/. */
+export function runnable (sourcePath: string): string {
+  return compiled ? join(repoRoot, 'dist', sourcePath.replace(/\.ts$/, '.js')) : join(repoRoot, sourcePath)
+}
 
 /**
  * Compiles src/ and migrations/ as `npm run build` does, into a folder of its own inside the
  * repository (so node_modules resolves), with bin/ beside it: tests run the built server and
- * CLI as child processes without racing other test files for dist/.
+ * CLI as child processes without racing other test files for dist/. When the suite itself runs
+ * compiled, `npm run build:test` has already built dist/ with the same options, and nothing
+ * writes it during the run: that build is used as it is.
  */
 export function buildDist (t: { teardown: (fn: () => unknown) => void }): string {
+  if (compiled) return repoRoot
   const dir = join(repoRoot, '.tap', `build-${process.pid}-${Date.now()}`)
   mkdirSync(dir, { recursive: true })
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -33,6 +46,7 @@ export function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
  * bench/peers), so the harness finds every script it launches where it would.
  */
 export function buildBench (t: { teardown: (fn: () => unknown) => void }): string {
+  if (compiled) return repoRoot
   const dir = join(repoRoot, '.tap', `bench-${process.pid}-${Date.now()}`)
   mkdirSync(dir, { recursive: true })
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })

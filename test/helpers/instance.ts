@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { testSecret } from './app.js'
+import { runnable } from './build.js'
 
 /** A phonepass started as its own process, as in production: src/main.ts, listening on a free port. */
 export interface Instance {
@@ -14,16 +14,16 @@ export interface Instance {
   stop: () => Promise<void>
 }
 
-const mainFile = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
+const mainFile = runnable('src/main.ts')
 
-/** The TypeScript loader, source maps and coverage the test runs under; not tap's mocks. */
+/** The loaders (TypeScript when not compiled), source maps and coverage the test runs under; not tap's mocks. */
 function childExecArgv (): string[] {
   return process.execArgv.filter(arg => !arg.includes('@tapjs/mock'))
 }
 
-/** Runs a TypeScript entry point (e.g. a CLI in src/cli) to its end, as `node` would. */
+/** Runs an entry point (e.g. a CLI in src/cli, named by its source file) to its end, as `node` would. */
 export async function runScript (file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, output: string }> {
-  const child = spawn(process.execPath, [...childExecArgv(), fileURLToPath(new URL(`../../${file}`, import.meta.url)), ...args], {
+  const child = spawn(process.execPath, [...childExecArgv(), runnable(file), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
+import { repoRoot } from '../helpers/build.js'
 import { startInstance } from '../helpers/instance.js'
 import { startSmsSink, type SmsSink } from '../helpers/sms-sink.js'
 
@@ -14,13 +15,12 @@ import { startSmsSink, type SmsSink } from '../helpers/sms-sink.js'
 // Starting processes takes a while on a loaded 2-core machine: a budget, not a timing check.
 t.setTimeout(300_000)
 
-const root = join(import.meta.dirname, '..', '..')
-const operations = readFileSync(join(root, 'docs', 'OPERATIONS.md'), 'utf8')
+const operations = readFileSync(join(repoRoot, 'docs', 'OPERATIONS.md'), 'utf8')
 
 /** The TRUST_PROXY a section of docs/OPERATIONS.md (or app.json, for Heroku) tells people to set. */
 function documentedTrustProxy (platform: Platform): string {
   if (platform === 'heroku') {
-    const appJson = JSON.parse(readFileSync(join(root, 'app.json'), 'utf8')) as { env: Record<string, { value?: string }> }
+    const appJson = JSON.parse(readFileSync(join(repoRoot, 'app.json'), 'utf8')) as { env: Record<string, { value?: string }> }
     const value = appJson.env.TRUST_PROXY?.value
     const inDocs = /heroku config:set [^\n]*TRUST_PROXY=(\S+)/.exec(operations)?.[1]
     if (value === undefined || value !== inDocs) throw new Error(`app.json (${String(value)}) and OPERATIONS.md (${String(inDocs)}) disagree on Heroku's TRUST_PROXY`)

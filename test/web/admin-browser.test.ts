@@ -7,13 +7,14 @@ import t from 'tap'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { bearer, signIn, type TestContext } from '../helpers/app.js'
 import { seriousAxeViolations, startBrowserSuite, tabTo } from './chromium.js'
+import { repoRoot } from '../helpers/build.js'
 
 // The support pages in real Chromium (issue 17): an admin signs in through the usual pages,
 // finds a person, blocks them after the confirmation, and the person's next request, in their
 // own browser and from their app, is refused; axe on every support page in English and
 // Russian; screenshots. `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/.
 const screensDir = process.env.UPDATE_SCREENS === '1'
-  ? new URL('../../docs/screens/', import.meta.url).pathname
+  ? join(repoRoot, 'docs', 'screens')
   : mkdtempSync(join(tmpdir(), 'phonepass-admin-screens-'))
 
 const adminPhone = '+79123458001'

@@ -6,13 +6,14 @@ import { join } from 'node:path'
 import t from 'tap'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import type { TestContext } from '../helpers/app.js'
+import { repoRoot } from '../helpers/build.js'
 import { WebClient } from './web-client.js'
 import { seriousAxeViolations, startBrowserSuite, tabTo } from './chromium.js'
 
 // Screens are always taken; `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/,
 // otherwise they go to a temporary folder so a test run leaves the work tree clean.
 const screensDir = process.env.UPDATE_SCREENS === '1'
-  ? new URL('../../docs/screens/', import.meta.url).pathname
+  ? join(repoRoot, 'docs', 'screens')
   : mkdtempSync(join(tmpdir(), 'phonepass-screens-'))
 
 let context: TestContext
