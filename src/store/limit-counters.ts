@@ -17,25 +17,13 @@ export interface CounterWindow {
  * nothing is added and undefined comes back (a refused request costs nothing).
  */
 export async function incrementCounter (db: DbOrTransaction, window: CounterWindow, ceiling?: number): Promise<number | undefined> {
-  const insert = (key: string, windowStart: number, expiresAt: number) => db.insertInto('limit_counters')
-    .values({ key, window_start: windowStart, count: sql<number>`1`, expires_at: expiresAt })
-  const [row] = ceiling === undefined
-    ? await runPrepared(db, 'incrementCounter', [window.key, window.windowStart, window.expiresAt], (key, windowStart, expiresAt) =>
-      insert(key, windowStart, expiresAt)
-        .onConflict(oc => oc.columns(['key', 'window_start']).doUpdateSet(eb => ({ count: eb('limit_counters.count', '+', sql<number>`1`) })))
-        .returning('count'))
-    : await runPrepared(db, 'incrementCounterBelow', [window.key, window.windowStart, window.expiresAt, ceiling], (key, windowStart, expiresAt, below) =>
-      insert(key, windowStart, expiresAt)
-        .onConflict(oc => oc.columns(['key', 'window_start'])
-          .doUpdateSet(eb => ({ count: eb('limit_counters.count', '+', sql<number>`1`) }))
-          .where('limit_counters.count', '<', below))
-        .returning('count'))
-  return row?.count
+  const [count] = await incrementCounters(db, [window], ceiling === undefined ? undefined : [ceiling])
+  return count
 }
 
 /**
- * Adds one to each counter, in one statement (a multi-row `INSERT … ON CONFLICT DO UPDATE …
- * RETURNING`, rows taken in the order given), and returns the new counts in that order. With
+ * incrementCounter for several counters, in one statement (a multi-row `INSERT … ON CONFLICT
+ * DO UPDATE … RETURNING`, rows taken in the order given): the new counts in that order. With
  * `ceilings` (one per window), a counter at its ceiling is not counted and its count comes back
  * undefined: the counters of one request cost one statement. The windows' keys must differ.
  */
@@ -63,22 +51,12 @@ export async function incrementCounters (db: DbOrTransaction, windows: readonly 
   return windows.map(window => counts.get(window.key))
 }
 
-/** Takes back one count (a request that was counted but turned out not to be what is limited). */
-export async function decrementCounter (db: DbOrTransaction, window: CounterWindow): Promise<void> {
-  await runPrepared(db, 'decrementCounter', [window.key, window.windowStart], (key, windowStart) =>
-    db.updateTable('limit_counters')
-      .set(eb => ({ count: eb('count', '-', sql<number>`1`) }))
-      .where('key', '=', key)
-      .where('window_start', '=', windowStart)
-      .where('count', '>', sql<number>`0`))
-}
-
-/** Takes back one count of each counter, in one statement; none goes below 0. */
+/**
+ * Takes back one count of each counter (a request that was counted but turned out not to be
+ * what is limited, or an SMS that failed), in one statement; none goes below 0.
+ */
 export async function decrementCounters (db: DbOrTransaction, windows: readonly CounterWindow[]): Promise<void> {
-  if (windows.length <= 1) {
-    if (windows[0] !== undefined) await decrementCounter(db, windows[0])
-    return
-  }
+  if (windows.length === 0) return
   await runPrepared(db, `decrementCounters:${windows.length}`, windows.flatMap(window => [window.key, window.windowStart]), (...given) =>
     db.updateTable('limit_counters')
       .set(eb => ({ count: eb('count', '-', sql<number>`1`) }))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decrementCounter, decrementCounters, deleteExpiredCounters, incrementCounter, incrementCounters, readCounter } from '../../src/store/limit-counters.js'
+import { decrementCounters, deleteExpiredCounters, incrementCounter, incrementCounters, readCounter } from '../../src/store/limit-counters.js'
 import { openMigratedDb, testDatabaseKind } from '../helpers/database.js'
 
 const dialect = testDatabaseKind === 'postgres' ? 'PostgreSQL' : 'SQLite'
@@ -25,8 +25,8 @@ t.test(`${dialect}: windows and keys are counted apart; a decrement gives one ba
   await incrementCounter(db, { ...window, windowStart: 7_200_000, expiresAt: 10_800_000 })
   await incrementCounter(db, { ...window, key: 'other' })
   t.equal(await readCounter(db, window), 1)
-  await decrementCounter(db, window)
-  await decrementCounter(db, window)
+  await decrementCounters(db, [window])
+  await decrementCounters(db, [window])
   t.equal(await readCounter(db, window), 0)
   t.equal(await incrementCounter(db, window), 1)
 })
