@@ -63,12 +63,12 @@ for (const journey of journeys) {
     await page.goto(base + '/')
     t.equal(new URL(page.url()).pathname, '/login', '/ sends a visitor to /login')
 
-    await tabTo(page, '#phone')
+    await tabTo(page, '#phone', 25)
     await page.keyboard.type(journey.typed)
     await pressEnterAndWait(page, '/login/code')
     t.match(await page.textContent('main'), journey.shown, 'the code page names the number, international format')
 
-    await tabTo(page, '#auth_code')
+    await tabTo(page, '#auth_code', 25)
     await page.keyboard.type(context.sms.lastCode(journey.person))
     await pressEnterAndWait(page, '/profile')
     t.match(await page.textContent('main'), journey.shown)
@@ -76,14 +76,14 @@ for (const journey of journeys) {
     const copy = page.locator('button[data-copy]')
     t.equal(await copy.isVisible(), journey.javaScript, 'the copy button appears only with JavaScript')
 
-    await tabTo(page, '#invite_code')
+    await tabTo(page, '#invite_code', 25)
     await page.keyboard.type(inviterCode.toLowerCase())
     await pressEnterAndWait(page, '/profile')
     t.match(await page.textContent('.notice'), journey.texts.activated)
     t.equal(await page.textContent('dd code.code >> nth=1'), inviterCode, 'the activated code is shown')
     t.match((await inviter.get('/profile')).body, `<li>${journey.shown}</li>`, "the inviter's list has the new person")
 
-    await tabTo(page, 'form[action="/logout"] button')
+    await tabTo(page, 'form[action="/logout"] button', 25)
     await pressEnterAndWait(page, '/login')
     t.match(await page.textContent('.notice'), journey.texts.signedOut)
     await page.goto(base + '/profile')

@@ -31,7 +31,8 @@ export async function seriousAxeViolations (page: Page): Promise<string[]> {
 
 /**
  * Presses Tab until `selector` has the focus, as a keyboard user would; fails if it never does
- * within `presses` or if the focused element shows no outline.
+ * within `presses` or if the focused element shows no outline. The account pages reach every
+ * control within 25; the admin pages, with their tables, need more.
  */
 export async function tabTo (page: Page, selector: string, presses = 40): Promise<void> {
   for (let pressed = 0; pressed < presses; pressed++) {
