@@ -102,20 +102,21 @@ async function main (): Promise<void> {
 
   const results = new Map<string, LoadResult[]>()
   const ratios = new Map<string, number[]>()
-  const floorRatios = new Map<string, number[]>()
   for (let round = 0; round < rounds; round++) {
     let baseline = 0
-    const thisRound = new Map<string, number>()
     for (const scenario of scenarios) {
       const result = await loadMeasured(scenario.job(round), scenario.server.pid!)
       if (scenario === scenarios[0]) baseline = result.requestsPerSecond
       record(results, ratios, scenario.name, result, baseline)
-      thisRound.set(scenario.name, result.requestsPerSecond)
-      if (scenario.floor !== undefined) {
-        floorRatios.set(scenario.name, [...(floorRatios.get(scenario.name) ?? []), result.requestsPerSecond / (thisRound.get(scenario.floor) ?? NaN)])
-      }
       process.stderr.write(`round ${round + 1} ${scenario.name}: ${Math.round(result.requestsPerSecond)}/s p99 ${result.p99} ms\n`)
     }
+  }
+  // Each round's scenario against its floor's run of the same round (the floor runs just before it).
+  const floorRatios = new Map<string, number[]>()
+  for (const scenario of scenarios) {
+    if (scenario.floor === undefined) continue
+    const floorRuns = results.get(scenario.floor) ?? []
+    floorRatios.set(scenario.name, (results.get(scenario.name) ?? []).map((run, round) => run.requestsPerSecond / (floorRuns[round]?.requestsPerSecond ?? NaN)))
   }
   const rows = summarise(results, ratios, floorRatios)
   const server = processStats(phonepass.child.pid!)
