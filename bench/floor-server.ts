@@ -9,7 +9,7 @@ import { Profile, RegisterBody, RegisterReply, VerifyBody, VerifyReply } from '.
 import { securityHeaders } from '../src/http/security-headers.js'
 import { appSecurityOptions } from '../src/http/web/plugin.js'
 import { translate } from '../src/i18n/catalogue.js'
-import { ipSubject } from '../src/services/limits.js'
+import { ipSubject, windowOf } from '../src/services/limits.js'
 import { openSqlite } from '../src/store/database.js'
 
 // The floor of `npm run bench`: what GET /api/users/me/, register and verify cost with nothing
@@ -58,11 +58,6 @@ const sql = {
   insertRefreshToken: database.prepare('insert into "refresh_tokens" ("token_hash", "session_id", "created_at") values (?, ?, ?)')
 }
 
-interface Window { key: string, windowStart: number, expiresAt: number }
-function windowOf (key: string, length: number, now: number): Window {
-  const windowStart = Math.floor(now / length) * length
-  return { key, windowStart, expiresAt: windowStart + length }
-}
 
 /** Runs `work` in a write transaction (BEGIN IMMEDIATE, as phonepass's writes). */
 function inWriteTransaction<T> (work: () => T): T {

@@ -57,6 +57,12 @@ export interface CountedSend {
   smsCapRefusal?: DomainError
 }
 
+/** The fixed window of `length` ms that `now` falls in, for the counter `key`. */
+export function windowOf (key: string, length: number, now: number): CounterWindow {
+  const windowStart = Math.floor(now / length) * length
+  return { key, windowStart, expiresAt: windowStart + length }
+}
+
 /**
  * The abuse rules of docs/SECURITY.md. Every counter lives in limit_counters, in fixed
  * windows (an hour, a UTC day), incremented atomically, so the rules hold across instances
@@ -68,11 +74,6 @@ export interface CountedSend {
  */
 export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'logger'>) {
   const limits = config.limits
-
-  function windowOf (key: string, length: number, now: number): CounterWindow {
-    const windowStart = Math.floor(now / length) * length
-    return { key, windowStart, expiresAt: windowStart + length }
-  }
 
   function secondsLeft (window: CounterWindow, now: number): number {
     return Math.max(1, Math.ceil((window.expiresAt - now) / 1000))
