@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
 import { buildBench, repoRoot } from '../helpers/build.js'
+import { request } from '../helpers/instance.js'
 
 // `npm run bench`, `bench:peer` and `soak` must end by themselves once their report is written
 // and leave no process behind, also when a run fails half-way (issue 18). These run the
@@ -107,13 +108,6 @@ function shapeOf (value: unknown): unknown {
   return value === null ? 'null' : typeof value
 }
 
-async function call (url: string, init: RequestInit = {}): Promise<{ status: number, body: Record<string, unknown>, headers: Headers }> {
-  const response = await fetch(url, init)
-  return { status: response.status, body: await response.json() as Record<string, unknown>, headers: response.headers }
-}
-
-const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-
 t.test('the floor answers me, register and verify as phonepass does, and is stopped like the others', within(), async t => {
   const marker = markThisProcess()
   // The bench's way: a seeded file for phonepass, a copy of it for the floor.
@@ -129,8 +123,8 @@ t.test('the floor answers me, register and verify as phonepass does, and is stop
   const pids = [sink.pid!, phonepass.child.pid!, floor.child.pid!]
   t.same(marked(marker).sort(), [...pids].sort(), 'the three run, marked')
 
-  const bearer = { headers: { authorization: `Bearer ${token!.access}` } }
-  const [ourMe, floorMe] = await Promise.all([call(`${phonepass.url}/api/users/me/`, bearer), call(`${floor.url}/api/users/me/`, bearer)])
+  const bearer = { authorization: `Bearer ${token!.access}` }
+  const [ourMe, floorMe] = await Promise.all([request(`${phonepass.url}/api/users/me/`, 'GET', undefined, bearer), request(`${floor.url}/api/users/me/`, 'GET', undefined, bearer)])
   t.equal(ourMe.status, 200)
   t.equal(floorMe.status, 200, 'the floor takes the bench\'s tokens')
   t.same(floorMe.body, ourMe.body, 'me: the same profile, invitees and count included')
@@ -139,25 +133,25 @@ t.test('the floor answers me, register and verify as phonepass does, and is stop
     if (['x-request-id', 'date', 'content-length', 'connection', 'keep-alive'].includes(name)) return
     t.equal(floorMe.headers.get(name), value, `me: the same ${name}`)
   })
-  t.equal((await call(`${floor.url}/api/users/me/`)).status, 401, 'me without a token: 401 from both')
+  for (const server of [phonepass, floor]) t.equal((await request(`${server.url}/api/users/me/`, 'GET')).status, 401, `me without a token: 401 from ${server === floor ? 'the floor' : 'phonepass'}`)
 
   const [ourPhone, floorPhone] = ['+79120000001', '+79120000002']
-  const [ourCode, floorCode] = await Promise.all([call(`${phonepass.url}/api/users/register/`, post({ phone: ourPhone })), call(`${floor.url}/api/users/register/`, post({ phone: floorPhone }))])
+  const [ourCode, floorCode] = await Promise.all([request(`${phonepass.url}/api/users/register/`, 'POST', { phone: ourPhone }), request(`${floor.url}/api/users/register/`, 'POST', { phone: floorPhone })])
   t.equal(ourCode.status, 200)
   t.equal(floorCode.status, 200)
   t.same(floorCode.body, { ...ourCode.body, phone: floorPhone, detail: String(ourCode.body.detail).replace(ourPhone, floorPhone) }, 'register: the same answer')
-  t.equal((await call(`${floor.url}/api/users/register/`, post({ phone: floorPhone }))).status, 429, 'register again at once: the floor keeps the spacing too')
+  t.equal((await request(`${floor.url}/api/users/register/`, 'POST', { phone: floorPhone })).status, 429, 'register again at once: the floor keeps the spacing too')
 
   const codeOf = async (phone: string): Promise<string> => await (await fetch(`http://127.0.0.1:${sinkPort}/code/${encodeURIComponent(phone)}`)).text()
   const [ourSignIn, floorSignIn] = await Promise.all([
-    call(`${phonepass.url}/api/users/verify_code/`, post({ phone: ourPhone, auth_code: await codeOf(ourPhone) })),
-    call(`${floor.url}/api/users/verify_code/`, post({ phone: floorPhone, auth_code: await codeOf(floorPhone) }))
+    request(`${phonepass.url}/api/users/verify_code/`, 'POST', { phone: ourPhone, auth_code: await codeOf(ourPhone) }),
+    request(`${floor.url}/api/users/verify_code/`, 'POST', { phone: floorPhone, auth_code: await codeOf(floorPhone) })
   ])
   t.equal(ourSignIn.status, 200)
   t.equal(floorSignIn.status, 200, 'verify: the code sent through the sink signs in')
   t.same(shapeOf(floorSignIn.body), shapeOf(ourSignIn.body), 'verify: the same shape')
   t.match(floorSignIn.body, { created: true, token_type: 'Bearer', expires_in: ourSignIn.body.expires_in, user: { phone: floorPhone, users_invited: [], users_invited_count: 0, activated_invite_code: null } })
-  t.equal((await call(`${floor.url}/api/users/verify_code/`, post({ phone: floorPhone, auth_code: await codeOf(floorPhone) }))).status, 400, 'a spent code: 400 from the floor too')
+  t.equal((await request(`${floor.url}/api/users/verify_code/`, 'POST', { phone: floorPhone, auth_code: await codeOf(floorPhone) })).status, 400, 'a spent code: 400 from the floor too')
 
   const codes = await Promise.all([sink, phonepass.child, floor.child].map(async child => await processes.stop(child)))
   t.same(codes, [0, 0, 0], 'each stopped on SIGTERM by itself, exit code 0')

@@ -97,6 +97,13 @@ export function temporarySqlite (): TestDatabase {
   return { url: `sqlite:${join(dir, 'phonepass.db')}`, drop: async () => { rmSync(dir, { recursive: true, force: true }) } }
 }
 
+/** A SQLite file of the test's own, removed when it ends: its path and its DATABASE_URL. */
+export function temporarySqliteFor (t: { teardown: (fn: () => unknown) => void }): { file: string, url: string } {
+  const database = temporarySqlite()
+  t.teardown(database.drop)
+  return { file: database.url.slice('sqlite:'.length), url: database.url }
+}
+
 /**
  * A fresh, empty database for one app: SQLite in memory, or a new PostgreSQL schema.
  * `shared`: SQLite in a temporary file instead, for more than one connection or process.

@@ -4,13 +4,8 @@ import { testSecret } from './app.js'
 import { runnable } from './build.js'
 
 /** A phonepass started as its own process, as in production: src/main.ts, listening on a free port. */
-export interface Instance {
+export interface Instance extends Started {
   url: string
-  process: ChildProcess
-  /** Every log line it has written, parsed (a cluster's: the primary's and every worker's). */
-  logs: Array<Record<string, unknown>>
-  /** Its exit code, once it has exited and every line it wrote is read (null: ended by a signal). */
-  exited: Promise<number | null>
   stop: () => Promise<void>
 }
 
@@ -82,16 +77,22 @@ export function spawnInstance (env: Record<string, string>): Started {
   return { process: child, logs, stderr: () => stderr, exited }
 }
 
-/** Waits until `count` log lines match (or the process exits first); resolves with them. */
-export async function waitForLogs (started: Started, match: (entry: Record<string, unknown>) => boolean, count = 1): Promise<Array<Record<string, unknown>>> {
+/** Waits until `count` log lines match (or the process exits first, or a minute passes); resolves with them. */
+export async function waitForLogs (started: Started, match: (entry: Record<string, unknown>) => boolean, count = 1, timeoutMs = 60_000): Promise<Array<Record<string, unknown>>> {
   let exited = false
   void started.exited.then(() => { exited = true })
-  for (;;) {
+  for (const end = Date.now() + timeoutMs; ; await new Promise(resolve => setTimeout(resolve, 20))) {
     const found = started.logs.filter(match)
     if (found.length >= count) return found
     if (exited) throw new Error(`exited with ${found.length} of ${count} lines found: ${started.stderr()}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
+    if (Date.now() > end) throw new Error(`${found.length} of ${count} lines found in ${timeoutMs} ms`)
   }
+}
+
+/** The pids that wrote the request lines of these request ids (x-request-id), once every line is in. */
+export async function pidsThatAnswered (instance: Started, requestIds: readonly string[]): Promise<Set<unknown>> {
+  const lines = await waitForLogs(instance, entry => entry.msg === 'request' && requestIds.includes(String(entry.reqId)), requestIds.length)
+  return new Set(lines.map(line => line.pid))
 }
 
 /**
@@ -111,7 +112,7 @@ export async function startInstance (t: Tap, env: Record<string, string>): Promi
     await started.exited
   }
   t.teardown(stop)
-  return { url, process: started.process, logs: started.logs, exited: started.exited, stop }
+  return { ...started, url, stop }
 }
 
 export interface HttpAnswer {

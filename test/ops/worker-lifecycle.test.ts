@@ -1,32 +1,25 @@
 import { createServer, type Server } from 'node:net'
 import t from 'tap'
-import { temporarySqlite } from '../helpers/database.js'
-import { request, spawnInstance, startInstance, waitForLogs, type Instance } from '../helpers/instance.js'
+import { temporarySqliteFor } from '../helpers/database.js'
+import { pidsThatAnswered, request, spawnInstance, startInstance, waitForLogs, type Instance } from '../helpers/instance.js'
 import { startSmsSink } from '../helpers/sms-sink.js'
 
 // The cluster's processes themselves, on a SQLite file: one worker stays one process, a worker
 // killed is replaced, SIGTERM drains every worker, and workers that cannot start end the service.
-// Starting processes under the TypeScript loader takes a while on a loaded machine: a budget
+// Starting processes (a primary and its workers) takes a while on a loaded machine: a budget
 // for this file, not a timing assertion.
 t.setTimeout(600_000)
-
-async function sqliteFile (t: { teardown: (fn: () => unknown) => void }): Promise<string> {
-  const database = temporarySqlite()
-  t.teardown(database.drop)
-  return database.url
-}
 
 /** Requests on connections of their own, so the cluster hands each to the next worker; the pids that answered. */
 async function answeringPids (instance: Instance, label: string, count = 10): Promise<Set<unknown>> {
   const ids = Array.from({ length: count }, (_, n) => `${label}-${n}`)
   const answers = await Promise.all(ids.map(async id => await request(`${instance.url}/healthz`, 'GET', undefined, { connection: 'close', 'x-request-id': id })))
   if (answers.some(answer => answer.status !== 200)) throw new Error(`not every request answered 200: ${answers.map(answer => answer.status).join()}`)
-  const lines = await waitForLogs({ ...instance, stderr: () => '' }, entry => entry.msg === 'request' && ids.includes(String(entry.reqId)), count)
-  return new Set(lines.map(line => line.pid))
+  return await pidsThatAnswered(instance, ids)
 }
 
 t.test('WEB_CONCURRENCY=1 is one process, as without it: no primary, no worker number', async t => {
-  const instance = await startInstance(t, { WEB_CONCURRENCY: '1', DATABASE_URL: await sqliteFile(t) })
+  const instance = await startInstance(t, { WEB_CONCURRENCY: '1', DATABASE_URL: temporarySqliteFor(t).url })
   t.same(await answeringPids(instance, 'single', 3), new Set([instance.process.pid]), 'the process started answers itself')
   t.notOk(instance.logs.some(entry => 'worker' in entry), 'no line names a worker')
   t.equal(instance.logs.filter(entry => entry.msg === 'database migrated').length, 1)
@@ -34,15 +27,15 @@ t.test('WEB_CONCURRENCY=1 is one process, as without it: no primary, no worker n
 })
 
 t.test('a worker killed with SIGKILL is replaced, and the service answers throughout', async t => {
-  const instance = await startInstance(t, { WEB_CONCURRENCY: '2', DATABASE_URL: await sqliteFile(t) })
+  const instance = await startInstance(t, { WEB_CONCURRENCY: '2', DATABASE_URL: temporarySqliteFor(t).url })
   const listening = (entry: Record<string, unknown>): boolean => String(entry.msg).startsWith('Server listening at')
   const [killed, survivor] = instance.logs.filter(listening).map(entry => entry.pid as number)
   process.kill(killed!, 'SIGKILL')
-  const [died] = await waitForLogs({ ...instance, stderr: () => '' }, entry => entry.msg === 'worker died: starting another')
+  const [died] = await waitForLogs(instance, entry => entry.msg === 'worker died: starting another')
   t.match(died, { workerPid: killed, signal: 'SIGKILL', code: null }, 'the primary saw it die')
   const meanwhile = await answeringPids(instance, 'one-left', 4)
   t.ok(meanwhile.has(survivor) && !meanwhile.has(killed), 'the other worker answers meanwhile')
-  const replacement = (await waitForLogs({ ...instance, stderr: () => '' }, listening, 3))[2]?.pid
+  const replacement = (await waitForLogs(instance, listening, 3))[2]?.pid
   t.not(replacement, killed)
   t.match(instance.logs.filter(entry => entry.msg === 'worker started').at(-1), { workerPid: replacement, worker: 3 }, 'the primary says which worker it started')
   t.same(await answeringPids(instance, 'replaced'), new Set([survivor, replacement]), 'both answer again: the survivor and the new worker')
@@ -56,7 +49,7 @@ t.test('SIGTERM to the primary drains every worker: the request in flight is ans
     answerSms = () => response.writeHead(202, { 'content-type': 'application/json' }).end('{}')
   })
   const instance = await startInstance(t, {
-    WEB_CONCURRENCY: '2', NODE_ENV: 'production', DATABASE_URL: await sqliteFile(t), SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url,
+    WEB_CONCURRENCY: '2', NODE_ENV: 'production', DATABASE_URL: temporarySqliteFor(t).url, SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: sms.url,
     // The provider answers only when the test says: on a loaded machine that may be seconds.
     SMS_TIMEOUT_MS: '60000'
   })
@@ -94,7 +87,7 @@ t.test('workers that die as they start are restarted with a growing wait, then t
   await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { taken.close() })
   const port = String((taken.address() as { port: number }).port)
-  const started = spawnInstance({ WEB_CONCURRENCY: '2', PORT: port, DATABASE_URL: await sqliteFile(t) })
+  const started = spawnInstance({ WEB_CONCURRENCY: '2', PORT: port, DATABASE_URL: temporarySqliteFor(t).url })
   t.teardown(() => { started.process.kill('SIGKILL') })
   t.equal(await started.exited, 1, 'the primary exits 1')
   const restarts = started.logs.filter(entry => entry.msg === 'worker died: starting another')

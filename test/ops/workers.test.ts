@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { migrations } from '../../migrations/index.js'
 import { createDatabase, type Db } from '../../src/store/database.js'
 import { openTestDatabase } from '../helpers/database.js'
-import { request, startInstance, type HttpAnswer, type Instance } from '../helpers/instance.js'
+import { pidsThatAnswered, request, startInstance, type HttpAnswer, type Instance } from '../helpers/instance.js'
 import { startSmsSink, type SmsSink } from '../helpers/sms-sink.js'
 
 // WEB_CONCURRENCY=2: a cluster primary and two worker processes on one port and one database (a
@@ -11,8 +11,8 @@ import { startSmsSink, type SmsSink } from '../helpers/sms-sink.js'
 // HTTP with many requests at once. Every limit and one-time rule must hold across the workers
 // as within one process, and GET /metrics must count every worker's requests.
 
-// Starting three processes under the TypeScript loader takes a while on a loaded machine: a
-// budget for this file, not a timing assertion.
+// Starting three processes takes a while on a loaded machine: a budget for this file, not a
+// timing assertion.
 t.setTimeout(600_000)
 
 const metricsToken = 'workers-metrics-token-0123456789'
@@ -55,16 +55,6 @@ async function call (method: string, path: string, ip: string, body?: unknown, h
   return await request(`${instance.url}${path}`, method, body, { 'x-forwarded-for': ip, connection: 'close', ...headers })
 }
 
-/** The pids that wrote the request lines of these request ids, once every line is in. */
-async function workersThatAnswered (requestIds: string[]): Promise<Set<unknown>> {
-  for (let i = 0; ; i++) {
-    const lines = instance.logs.filter(entry => entry.msg === 'request' && requestIds.includes(String(entry.reqId)))
-    if (lines.length === requestIds.length) return new Set(lines.map(line => line.pid))
-    if (i > 200) throw new Error(`${lines.length} of ${requestIds.length} request lines written`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
-
 async function signIn (phone: string, ip: string): Promise<{ access: string, user: { invite_code: string } }> {
   const sent = await call('POST', '/api/users/register/', ip, { phone })
   if (sent.status !== 200) throw new Error(`register: ${sent.status} ${JSON.stringify(sent.body)}`)
@@ -100,7 +90,7 @@ t.test('requests are spread over both workers, and each log line names its worke
   const ids = Array.from({ length: 20 }, (_, n) => `spread-${n}`)
   const answers = await Promise.all(ids.map(async id => await call('GET', '/healthz', '192.0.2.1', undefined, { 'x-request-id': id })))
   t.same(answers.map(answer => answer.status), ids.map(() => 200))
-  const pids = await workersThatAnswered(ids)
+  const pids = await pidsThatAnswered(instance, ids)
   t.equal(pids.size, 2, 'both workers answered')
   t.notOk(pids.has(instance.process.pid), 'the primary answers nothing itself')
   const lines = instance.logs.filter(entry => entry.msg === 'request' && ids.includes(String(entry.reqId)))
@@ -180,7 +170,7 @@ t.test('GET /metrics adds up both workers, whichever answers, behind the same to
     t.equal(text.split('\n').find(line => line.startsWith(series)), `${series}50`, `${id}: the 50 requests, over both workers`)
     t.match(text, /^process_resident_memory_bytes \d+$/m, 'the workers\' memory, added up')
   }
-  t.equal((await workersThatAnswered(ids)).size, 2, 'both workers answered a scrape')
+  t.equal((await pidsThatAnswered(instance, ids)).size, 2, 'both workers answered a scrape')
   const anonymous = await Promise.all([0, 1, 2, 3].map(async () => await call('GET', '/metrics', '192.0.2.2')))
   t.same(anonymous.map(answer => answer.status), [401, 401, 401, 401], 'no token: 401 from either worker')
 })

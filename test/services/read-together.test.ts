@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { openSqlite } from '../../src/store/database.js'
 import { bearer, buildTestApp, signIn } from '../helpers/app.js'
+import { temporarySqliteFor } from '../helpers/database.js'
 
 // SQLite only (the PostgreSQL pass leaves this file out: there each statement runs on the pool
 // as before). GET /api/users/me/ looks up the token's session and reads the profile in one
@@ -11,9 +9,7 @@ import { bearer, buildTestApp, signIn } from '../helpers/app.js'
 // half-way.
 
 t.test('SQLite: the session and the profile are read in one snapshot', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'phonepass-me-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  const file = join(dir, 'app.db')
+  const { file } = temporarySqliteFor(t)
   const context = await buildTestApp(t, { DATABASE_URL: `sqlite:${file}` })
   const { app } = context
   const me = await signIn(context, '+79120000001')

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { sql } from 'kysely'
@@ -9,6 +6,7 @@ import { incrementCounter, readCounter } from '../../src/store/limit-counters.js
 import { migrateToLatest } from '../../src/store/migrator.js'
 import { findUserByPhone } from '../../src/store/users.js'
 import { testSecret } from '../helpers/app.js'
+import { temporarySqliteFor } from '../helpers/database.js'
 
 function failure (code: string | undefined, message = 'failed'): Error {
   return Object.assign(new Error(message), code === undefined ? {} : { code })
@@ -59,9 +57,7 @@ t.test('a PostgreSQL server that refuses connections gives an "unavailable" erro
 })
 
 t.test('SQLite: readTogether reads one snapshot, which another connection\'s commit does not change', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'phonepass-read-together-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  const file = join(dir, 'app.db')
+  const { file } = temporarySqliteFor(t)
   const db = createDatabase(`sqlite:${file}`)
   t.teardown(async () => { await db.destroy() })
   await migrateToLatest(db)
