@@ -32,13 +32,19 @@ const allTests = readdirSync(join(repoRoot, 'test'), { recursive: true, encoding
   .map(file => `dist/test/${file.replace(/\.ts$/, '.js')}`)
   .sort()
 
+t.test('npm test builds once, then runs both passes; each pass alone builds first', async t => {
+  t.equal(scripts.test, 'npm run build:test && npm run tap:sqlite && npm run tap:postgres')
+  t.equal(scripts['test:sqlite'], 'npm run build:test && npm run tap:sqlite')
+  t.equal(scripts['test:postgres'], 'npm run build:test && npm run tap:postgres')
+})
+
 t.test('the SQLite pass runs every test file, compiled', async t => {
   t.ok(allTests.length > 50, `${allTests.length} test files`)
-  t.same(listed('test:sqlite'), allTests)
+  t.same(listed('tap:sqlite'), allTests)
 })
 
 t.test('the PostgreSQL pass leaves out exactly the database-agnostic files it names, and keeps the PostgreSQL ones', async t => {
-  const files = listed('test:postgres')
+  const files = listed('tap:postgres')
   t.ok(files.every(file => allTests.includes(file)), 'only test files')
   for (const file of allTests.filter(file => file.startsWith('dist/test/postgres/') || file.startsWith('dist/test/api/') || file.startsWith('dist/test/store/'))) {
     if (file.endsWith('/database.test.js') || file.endsWith('/migrations.test.js')) continue
