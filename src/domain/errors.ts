@@ -25,6 +25,10 @@ export const errorStatus = {
   invite_already_activated: 409,
   invite_cycle: 409,
   phone_taken: 409,
+  /** A change of number to the same number. */
+  phone_unchanged: 400,
+  /** A change of number not proven by a live code to the current number. */
+  phone_change_unproven: 403,
   not_authenticated: 401,
   token_not_valid: 401,
   cross_site_request: 403,

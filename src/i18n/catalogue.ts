@@ -64,6 +64,9 @@ export type MessageKey =
   | 'page_phone_title'
   | 'page_phone_intro'
   | 'page_new_phone_label'
+  | 'page_phone_current_intro'
+  | 'page_phone_continue'
+  | 'page_phone_step'
   | 'page_phone_code_intro'
   | 'page_phone_confirm'
   | 'page_phone_changed'
@@ -259,6 +262,8 @@ const en: Catalogue = {
   cross_site_request: 'This request came from another website, which may not send it. Use the app or this site itself.',
   account_blocked: 'This account has been blocked. Contact support if you think this is a mistake.',
   phone_taken: 'This number already has an account. To move to it, delete that account first or use another number.',
+  phone_unchanged: 'This is already your number.',
+  phone_change_unproven: 'First confirm the change with a fresh code sent to your current number.',
   not_found: 'Not found.',
   user_not_found: 'There is no account with this id or phone: it never existed or has been deleted.',
   session_not_found: 'This account has no session with this id.',
@@ -320,8 +325,11 @@ const en: Catalogue = {
   page_delete_link: 'Delete my account',
   page_phone_link: 'Change my number',
   page_phone_title: 'Change your number',
-  page_phone_intro: 'We will send a code to the new number. Your account, invite code and sign-ins stay as they are; the old number gets a short message.',
+  page_phone_intro: 'First we send a code to your current number, to make sure it is you, then one to the new number. Your account and invite code stay as they are; your other sign-ins end, and the old number gets a short message.',
   page_new_phone_label: 'New phone number',
+  page_phone_current_intro: 'To make sure it is you, enter the code we sent to your current number, {phone}. Then we send a code to {newPhone}.',
+  page_phone_continue: 'Continue',
+  page_phone_step: 'Step {step} of 3',
   page_phone_code_intro: 'Enter the code we sent to {phone}.',
   page_phone_confirm: 'Change my number',
   page_phone_changed: 'Your number has been changed.',
@@ -517,6 +525,8 @@ const ru: Catalogue = {
   cross_site_request: 'Этот запрос пришёл с другого сайта, которому его отправлять нельзя. Воспользуйтесь приложением или самим этим сайтом.',
   account_blocked: 'Эта учётная запись заблокирована. Если вы считаете это ошибкой, обратитесь в поддержку.',
   phone_taken: 'С этим номером уже есть учётная запись. Чтобы перейти на него, сначала удалите ту учётную запись или выберите другой номер.',
+  phone_unchanged: 'Это уже ваш номер.',
+  phone_change_unproven: 'Сначала подтвердите смену свежим кодом, отправленным на ваш текущий номер.',
   not_found: 'Не найдено.',
   user_not_found: 'Учётной записи с таким идентификатором или номером нет: её не было или она удалена.',
   session_not_found: 'У этой учётной записи нет сеанса с таким идентификатором.',
@@ -578,8 +588,11 @@ const ru: Catalogue = {
   page_delete_link: 'Удалить мою учётную запись',
   page_phone_link: 'Сменить номер',
   page_phone_title: 'Смена номера',
-  page_phone_intro: 'Мы отправим код на новый номер. Учётная запись, код приглашения и входы останутся прежними; на старый номер придёт короткое сообщение.',
+  page_phone_intro: 'Сначала мы отправим код на ваш текущий номер, чтобы убедиться, что это вы, а затем — на новый. Учётная запись и код приглашения останутся прежними; другие входы будут завершены, а на старый номер придёт короткое сообщение.',
   page_new_phone_label: 'Новый номер телефона',
+  page_phone_current_intro: 'Чтобы убедиться, что это вы, введите код, отправленный на ваш текущий номер {phone}. Затем мы отправим код на {newPhone}.',
+  page_phone_continue: 'Продолжить',
+  page_phone_step: 'Шаг {step} из 3',
   page_phone_code_intro: 'Введите код, отправленный на {phone}.',
   page_phone_confirm: 'Сменить номер',
   page_phone_changed: 'Номер изменён.',

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js'
 import { deleteLoginCodes, deleteUserSessions, keepDeletedPhone, tombstoneUser } from '../store/accounts.js'
 import type { DbOrTransaction } from '../store/database.js'
+import { withdrawPhoneChangeProof } from '../store/phone-changes.js'
 import type { UserRow } from '../store/schema.js'
 import { findUserById, lockReferralGraph } from '../store/users.js'
 import type { Clock } from './clock.js'
@@ -19,7 +20,8 @@ export function createAccountDeletion ({ config, clock, keys }: { config: Config
 
   /**
    * In the caller's transaction: the row made a tombstone (the invite code stays reserved),
-   * the phone's keyed hash kept, every session and refresh token and the login code deleted,
+   * the phone's keyed hash kept, every session and refresh token, the login code and a pending
+   * change of number's proof deleted,
    * user.deleted recorded. The referral graph's lock orders it with an activation of this
    * account's code: that lands first and stays, or finds no such code. Returns the user as it
    * was; undefined when there is no account to delete (deleted already, or, with
@@ -34,6 +36,7 @@ export function createAccountDeletion ({ config, clock, keys }: { config: Config
     await keepDeletedPhone(trx, hashPhone(phoneKey, current.phone), now, current.invited_by !== null)
     await deleteUserSessions(trx, userId)
     await deleteLoginCodes(trx, current.phone)
+    await withdrawPhoneChangeProof(trx, userId)
     await events.record(trx, 'user.deleted', { id: userId, phone: current.phone })
     return current
   }

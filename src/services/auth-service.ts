@@ -2,7 +2,8 @@ import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
 import { checkSmsDestination, maskPhone, normalizePhone } from '../domain/phone.js'
 import { translate, type Locale } from '../i18n/catalogue.js'
-import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, spendLoginCode } from '../store/login-codes.js'
+import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, spendLoginCode, unspendLoginCode } from '../store/login-codes.js'
+import { hasPhoneChangeProof, provePhoneChange, spendPhoneChangeProof, withdrawPhoneChangeProof } from '../store/phone-changes.js'
 import type { SessionKind, SessionRow } from '../store/schema.js'
 import {
   findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
@@ -212,39 +213,96 @@ export function createAuthService (context: ServiceContext) {
     return undefined
   }
 
-  /**
-   * Step one of a change of number: a code to the new number, with register's destination
-   * checks and limits. Whether the number has an account is not said here (any signed-in user
-   * could ask about any number); it is said at step two, to whoever proves they hold it.
-   */
-  async function requestPhoneChangeCode (userId: number, rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+  /** The account's current number, or token_not_valid when the account is gone. */
+  async function currentPhoneOf (db: DbOrTransaction, userId: number): Promise<string> {
     const user = await findUserById(db, userId)
     if (user === undefined || user.deleted_at !== null) throw new DomainError('token_not_valid')
-    return await requestCode(rawPhone, client, locale)
+    return user.phone
+  }
+
+  /** The new number of a change, normalised and checked as register checks a destination. */
+  function newPhoneFor (rawPhone: string, currentPhone: string): string {
+    const phone = normalize(rawPhone)
+    if (phone === currentPhone) throw new DomainError('phone_unchanged', { field: 'phone' })
+    if (!config.testPhoneNumbers.has(phone)) checkSmsDestination(phone, config.sms.allowedCountries)
+    return phone
   }
 
   /**
-   * Step two: the new number's code moves the account. One transaction: the code spent, the
-   * phone moved (refused with 409 phone_taken when the number has an account), the old phone's
-   * keyed hash kept as on a deletion (its device tokens are the old number's; a code activated
-   * stays counted against it), user.phone_changed recorded. Then a short SMS tells the old number.
+   * The pages' first step of a change of number: the new number is checked (nothing is sent to
+   * it yet) and a code goes to the account's current number, the proof that step two asks for.
+   * Apps ask for that code with register, as for a deletion.
    */
-  async function changePhone (userId: number, rawPhone: string, code: string, client: ClientInfo, locale: Locale): Promise<string> {
+  async function startPhoneChange (userId: number, rawPhone: string, client: ClientInfo, locale: Locale): Promise<{ newPhone: string, sent: CodeRequested }> {
+    const currentPhone = await currentPhoneOf(db, userId)
+    const newPhone = newPhoneFor(rawPhone, currentPhone)
+    return { newPhone, sent: await requestCode(currentPhone, client, locale) }
+  }
+
+  /**
+   * Step two: a fresh code sent to the account's current number proves the change (a stolen
+   * access token or page cookie alone cannot move the account). In one transaction the code is
+   * spent, by the sign-in's rules and limits, and the proof recorded for this new number; then
+   * a code goes to the new number, with register's checks and limits. When that send is
+   * refused or fails, the proof is withdrawn and the current number's code made usable again.
+   * Whether the new number has an account is not said here (any signed-in user could ask about
+   * any number); it is said at the last step, to whoever proves they hold it.
+   */
+  async function requestPhoneChangeCode (userId: number, rawPhone: string, currentCode: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+    const currentPhone = await currentPhoneOf(db, userId)
+    const newPhone = newPhoneFor(rawPhone, currentPhone)
+    if (!codeFormat.test(currentCode)) throw new DomainError('code_invalid', { field: 'auth_code' })
+    const deviceId = deviceTokens.verify(client.deviceToken, currentPhone)
+    const now = clock.now()
+    const refusal = await db.transaction().execute(async (trx) => {
+      const refused = await spendRightCode(trx, currentPhone, currentCode, await knownDevice(trx, currentPhone, deviceId, client.deviceToken), client.ip, now)
+      if (refused !== undefined) return refused
+      // The code was the number's, but the account may have moved or gone meanwhile.
+      if (await currentPhoneOf(trx, userId).catch(() => undefined) !== currentPhone) return new DomainError('token_not_valid')
+      await provePhoneChange(trx, { userId, phone: newPhone, provenAt: now, expiresAt: now + config.otp.ttlSeconds * 1000 })
+      return undefined
+    })
+    if (refusal !== undefined) throw refusal
+    try {
+      // The device token is the current number's: the new number's budgets are its own.
+      return await requestCode(newPhone, { ...client, deviceToken: undefined }, locale)
+    } catch (error) {
+      await db.transaction().execute(async (trx) => {
+        await withdrawPhoneChangeProof(trx, userId, now)
+        await unspendLoginCode(trx, currentPhone, now)
+      })
+      throw error
+    }
+  }
+
+  /**
+   * Step three: the new number's code moves the account, if the current number proved this very
+   * change (step two) and the proof is live. One transaction: the code spent, the proof spent
+   * (one move per proof), the phone moved (refused with 409 phone_taken when the number has an
+   * account), the old phone's keyed hash kept as on a deletion (its device tokens are the old
+   * number's; a code activated stays counted against it), every other session of the account
+   * ended, user.phone_changed recorded. Then a short SMS tells the old number.
+   */
+  async function changePhone (userId: number, keepSessionId: string, rawPhone: string, code: string, client: ClientInfo, locale: Locale): Promise<string> {
     const phone = normalize(rawPhone)
     if (!codeFormat.test(code)) throw new DomainError('code_invalid', { field: 'auth_code' })
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
     const now = clock.now()
     const outcome = await db.transaction().execute(async (trx) => {
+      // Checked before the code is counted: without a proof, no try at the code is spent.
+      if (!await hasPhoneChangeProof(trx, userId, phone, now)) return { refusal: new DomainError('phone_change_unproven', { field: 'auth_code' }) }
       const refused = await spendRightCode(trx, phone, code, await knownDevice(trx, phone, deviceId, client.deviceToken), client.ip, now)
       if (refused !== undefined) return { refusal: refused }
+      if (!await spendPhoneChangeProof(trx, userId, phone, now)) return { refusal: new DomainError('phone_change_unproven', { field: 'auth_code' }) }
       const user = await findUserById(trx, userId)
       if (user === undefined || user.deleted_at !== null) return { refusal: new DomainError('token_not_valid') }
       const moved = await movePhone(trx, userId, phone)
       if (moved === 'taken') return { refusal: new DomainError('phone_taken', { field: 'phone' }) }
       if (moved === 'gone') return { refusal: new DomainError('token_not_valid') }
       await keepDeletedPhone(trx, hashPhone(phoneKey, user.phone), now, user.invited_by !== null)
+      const signedOut = await revokeUserSessions(trx, userId, now, keepSessionId)
       await events.record(trx, 'user.phone_changed', { id: userId, phone, previous_phone: user.phone })
-      return { previous: user.phone }
+      return { previous: user.phone, signedOut }
     })
     if (outcome.refusal !== undefined) throw outcome.refusal
     const previous = outcome.previous
@@ -254,7 +312,7 @@ export function createAuthService (context: ServiceContext) {
         logger.warn({ err: error, phone: maskPhone(previous), provider: sms.name }, 'notice of a number change not sent')
       })
     }
-    logger.info({ userId, phone: maskPhone(phone) }, 'phone changed')
+    logger.info({ userId, phone: maskPhone(phone), signedOut: outcome.signedOut }, 'phone changed')
     return phone
   }
 
@@ -447,6 +505,7 @@ export function createAuthService (context: ServiceContext) {
     signOutOtherSessions,
     requestDeletionCode,
     deleteAccount,
+    startPhoneChange,
     requestPhoneChangeCode,
     changePhone
   }

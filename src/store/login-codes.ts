@@ -79,3 +79,17 @@ export async function deleteLoginCode (db: DbOrTransaction, phone: string, codeH
       .returning('phone'))
   return rows.length > 0
 }
+
+/**
+ * Makes the code this request spent usable again: it was spent as a proof whose purpose then
+ * failed (the change of number's code to the new number could not be sent), so the person may
+ * type it again. Matched by the moment it was spent, so only this request's spending is undone.
+ */
+export async function unspendLoginCode (db: DbOrTransaction, phone: string, spentAt: number): Promise<boolean> {
+  const rows = await db.updateTable('login_codes')
+    .set({ spent_at: null })
+    .where('phone', '=', phone)
+    .where('spent_at', '=', spentAt)
+    .returning('phone').execute()
+  return rows.length > 0
+}

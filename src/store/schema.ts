@@ -119,6 +119,17 @@ export interface AdminAuditTable {
   request_id: string | null
 }
 
+/**
+ * A change of number proven by a code to the current number (migration 0009): the account may
+ * move to `phone` until `expires_at`. One row per account; the move deletes it.
+ */
+export interface PhoneChangesTable {
+  user_id: number
+  phone: string
+  proven_at: number
+  expires_at: number
+}
+
 export interface Database {
   users: UsersTable
   login_codes: LoginCodesTable
@@ -129,6 +140,7 @@ export interface Database {
   webhook_events: WebhookEventsTable
   deleted_phones: DeletedPhonesTable
   admin_audit: AdminAuditTable
+  phone_changes: PhoneChangesTable
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -46,11 +46,16 @@ for (const journey of journeys) {
     await page.fill('#auth_code', context.sms.lastCode(journey.phone))
     await submit(page, '/login/code', '/profile')
 
-    // Change the number: a code to the new one, then the account moves.
+    // Change the number: the new one, a code to the current one (after the 60 s between codes),
+    // then a code to the new one, and the account moves.
+    context.clock.advance(61_000)
     await page.click('a[href="/profile/phone"]')
     await checkAxe('the new-number page')
     await page.fill('#phone', journey.newPhone)
-    await submit(page, '/profile/phone', '/profile/phone/code')
+    await submit(page, '/profile/phone', '/profile/phone/current')
+    await checkAxe('the current number\'s code page')
+    await page.fill('#auth_code', context.sms.lastCode(journey.phone))
+    await submit(page, '/profile/phone/current', '/profile/phone/code')
     await checkAxe('the new number\'s code page')
     await page.fill('#auth_code', context.sms.lastCode(journey.newPhone))
     await submit(page, '/profile/phone/code', '/profile')

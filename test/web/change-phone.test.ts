@@ -1,22 +1,44 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
+import { buildTestApp, post } from '../helpers/app.js'
 import { WebClient } from './web-client.js'
 
-// Changing one's number on the pages: forms only, CSRF and the same-site check as every form.
+// Changing one's number on the pages, forms only, CSRF and the same-site check as every form:
+// the new number, the code sent to the current number, the code sent to the new number.
 
-t.test('profile → new number → its code → the profile on the new number; the old number is told', async t => {
+t.test('profile → new number → the current number\'s code → the new number\'s code → the profile on the new number', async t => {
   const context = await buildTestApp(t)
   const browser = new WebClient(context.app)
   await browser.signIn(context, '+79123479501')
+  const elsewhere = new WebClient(context.app)
+  context.clock.advance(61_000)
+  await elsewhere.signIn(context, '+79123479501')
   t.match((await browser.get('/profile')).body, '<a href="/profile/phone">Change my number</a>')
+  t.equal((await browser.get('/profile/phone/current')).headers.location, '/profile/phone', 'no number asked yet')
   t.equal((await browser.get('/profile/phone/code')).headers.location, '/profile/phone', 'no number asked yet')
+  const start = await browser.get('/profile/phone')
+  t.match(start.body, 'Step 1 of 3')
+  t.match(start.body, 'First we send a code to your current number')
   const bad = await browser.submit('/profile/phone', '/profile/phone', { phone: 'nonsense' })
   t.equal(bad.statusCode, 400)
   t.match(bad.body, 'aria-invalid')
-  const sent = await browser.submit('/profile/phone', '/profile/phone', { phone: '+79123479502' })
-  t.equal(sent.statusCode, 303)
-  t.equal(sent.headers.location, '/profile/phone/code')
-  t.equal(context.sms.messages.at(-1)?.to, '+79123479502')
+  t.match((await browser.submit('/profile/phone', '/profile/phone', { phone: '+79123479501' })).body, 'This is already your number.')
+  context.clock.advance(61_000)
+  const started = await browser.submit('/profile/phone', '/profile/phone', { phone: '+79123479502' })
+  t.equal(started.statusCode, 303)
+  t.equal(started.headers.location, '/profile/phone/current')
+  t.equal(context.sms.messages.at(-1)?.to, '+79123479501', 'the first code goes to the current number')
+  const currentPage = await browser.get('/profile/phone/current')
+  t.match(currentPage.body, 'Step 2 of 3')
+  t.match(currentPage.body, 'your current number, <span class="phone-number">+7 912 347 95 01</span>')
+  const currentCode = context.sms.lastCode('+79123479501')
+  const wrongCurrent = await browser.submit('/profile/phone/current', '/profile/phone/current', { auth_code: currentCode === '0000' ? '1111' : '0000' })
+  t.equal(wrongCurrent.statusCode, 400)
+  t.match(wrongCurrent.body, 'aria-invalid')
+  const proven = await browser.submit('/profile/phone/current', '/profile/phone/current', { auth_code: currentCode })
+  t.equal(proven.statusCode, 303)
+  t.equal(proven.headers.location, '/profile/phone/code')
+  t.equal(context.sms.messages.at(-1)?.to, '+79123479502', 'then a code goes to the new number')
+  t.match((await browser.get('/profile/phone/code')).body, 'Step 3 of 3')
   const code = context.sms.lastCode('+79123479502')
   t.equal((await browser.submit('/profile/phone/code', '/profile/phone/code', { auth_code: code === '0000' ? '1111' : '0000' })).statusCode, 400)
   const moved = await browser.submit('/profile/phone/code', '/profile/phone/code', { auth_code: code })
@@ -26,6 +48,29 @@ t.test('profile → new number → its code → the profile on the new number; t
   t.match(profile.body, 'Your number has been changed.')
   t.match(profile.body, '<dd>+7 912 347 95 02</dd>')
   t.equal(context.sms.messages.at(-1)?.to, '+79123479501', 'the old number is told')
+  t.equal((await elsewhere.get('/profile')).headers.location, '/login?next=%2Fprofile', 'the other browser\'s session has ended')
+})
+
+t.test('a stolen page cookie alone cannot move the account', async t => {
+  const context = await buildTestApp(t)
+  const victim = new WebClient(context.app)
+  const victimPhone = '+79123479521'
+  const attackerPhone = '+79123479522'
+  await victim.signIn(context, victimPhone)
+  context.clock.advance(61_000)
+  // The attacker holds the victim's cookie (the same client) and their own number's code.
+  t.equal((await victim.submit('/profile/phone', '/profile/phone', { phone: attackerPhone })).statusCode, 303)
+  t.equal(context.sms.messages.at(-1)?.to, victimPhone, 'step one sends nothing to the attacker')
+  t.equal((await post(context.app, '/api/users/register/', { phone: attackerPhone })).statusCode, 200)
+  const attackersCode = context.sms.lastCode(attackerPhone)
+  const guessed = await victim.submit('/profile/phone/current', '/profile/phone/current', { auth_code: attackersCode })
+  t.equal(guessed.statusCode, 400, 'the attacker\'s code is not the current number\'s')
+  const skipped = await victim.submit('/profile/phone/code', '/profile/phone/code', { auth_code: attackersCode })
+  t.equal(skipped.statusCode, 403)
+  t.match(skipped.body, 'First confirm the change with a fresh code sent to your current number.')
+  const user = await context.app.db.selectFrom('users').select('phone').where('phone', '=', victimPhone).executeTakeFirst()
+  t.equal(user?.phone, victimPhone, 'the account stays on its number')
+  t.equal(await context.app.db.selectFrom('users').select('id').where('phone', '=', attackerPhone).executeTakeFirst(), undefined)
 })
 
 t.test('a number with an account: 409 on the code page, in Russian; no token: 403', async t => {
@@ -37,6 +82,8 @@ t.test('a number with an account: 409 on the code page, in Russian; no token: 40
   t.match((await browser.get('/profile')).body, 'Сменить номер')
   context.clock.advance(61_000)
   t.equal((await browser.submit('/profile/phone', '/profile/phone', { phone: '+79123479512' })).statusCode, 303)
+  t.match((await browser.get('/profile/phone/current')).body, 'Шаг 2 из 3')
+  t.equal((await browser.submit('/profile/phone/current', '/profile/phone/current', { auth_code: context.sms.lastCode('+79123479511') })).statusCode, 303)
   const code = context.sms.lastCode('+79123479512')
   t.equal((await browser.post('/profile/phone/code', { auth_code: code })).statusCode, 403, 'no CSRF token')
   const taken = await browser.submit('/profile/phone/code', '/profile/phone/code', { auth_code: code })

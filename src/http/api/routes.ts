@@ -157,15 +157,16 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     onRequest: requireBearer,
     schema: {
       tags: ['profile'],
-      summary: 'Change my number, step one: a code to the new number',
-      description: 'Register\'s destination checks and limits. Answers alike whether or not the number has an account; that is said in step two, to whoever holds the number.',
+      summary: 'Change my number, step one: the current number\'s code, then a code to the new number',
+      description: 'Proven by the current number, as a deletion is: ask for a code with POST /api/users/register/ for the account\'s own phone and send it here as auth_code, with the new phone. The code is checked by verify_code\'s rules and limits and spent; then a code goes to the new number with register\'s destination checks and limits (when that send is refused, 429 or 503, the current number\'s code may be sent again). The proof lasts as long as a code. Answers alike whether or not the new number has an account; that is said in step two, to whoever holds the number. 400 phone_unchanged for the account\'s own number.',
       security: bearerSecurity,
       body: PhoneChangeBody,
       response: { 200: RegisterReply, ...errorResponses(400, 401, 429, 503) }
     }
   }, async (request) => {
     const locale = pickLocale(request.headers['accept-language'])
-    const sent = await auth.requestPhoneChangeCode(authOf(request).userId, request.body.phone, clientOf(request), locale)
+    const { phone, auth_code: code, device_token: deviceToken } = request.body
+    const sent = await auth.requestPhoneChangeCode(authOf(request).userId, phone, code, { ...clientOf(request), deviceToken }, locale)
     return { phone: sent.phone, expires_in: sent.expiresIn, resend_in: sent.resendIn, detail: translate(locale, 'code_sent', { phone: sent.phone }) }
   })
 
@@ -174,15 +175,15 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     schema: {
       tags: ['profile'],
       summary: 'Change my number, step two: the new number\'s code moves the account',
-      description: 'The code is checked by verify_code\'s rules and limits. 409 phone_taken when the number has an account. A short SMS tells the old number. Sessions stay signed in.',
+      description: 'Needs step one\'s live proof for this very number (else 403 phone_change_unproven, and no try at the code is spent). The code is checked by verify_code\'s rules and limits. 409 phone_taken when the number has an account. Every other session of the account ends (this one stays signed in); a short SMS tells the old number.',
       security: bearerSecurity,
       body: PhoneChangeVerifyBody,
-      response: { 200: Type.Ref('Profile'), ...errorResponses(400, 401, 409, 429) }
+      response: { 200: Type.Ref('Profile'), ...errorResponses(400, 401, 403, 409, 429) }
     }
   }, async (request) => {
     const locale = pickLocale(request.headers['accept-language'])
-    const userId = authOf(request).userId
-    await auth.changePhone(userId, request.body.phone, request.body.auth_code, clientOf(request), locale)
+    const { userId, sessionId } = authOf(request)
+    await auth.changePhone(userId, sessionId, request.body.phone, request.body.auth_code, clientOf(request), locale)
     return toProfileBody(await profile.getProfile(userId))
   })
 

@@ -104,7 +104,11 @@ export const DataExport = Type.Object({
   }), { description: 'Webhook events about me still kept (delivered ones are deleted after WEBHOOK_RETENTION_DAYS)' })
 }, { description: 'Everything phonepass stores about me' })
 
-export const PhoneChangeBody = Type.Object({ phone: PhoneInput })
+export const PhoneChangeBody = Type.Object({
+  phone: PhoneInput,
+  auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'A fresh code sent to the account\'s current phone (POST /api/users/register/ with that phone): the proof that the owner asks for the change', examples: ['1234'] }),
+  device_token: Type.Optional(DeviceTokenInput)
+})
 export const PhoneChangeVerifyBody = Type.Object({
   phone: PhoneInput,
   auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'The code sent to the new number', examples: ['1234'] })

@@ -328,30 +328,51 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     }, state.status)
   }
 
-  async function renderPhoneCode (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+  /** A step of the change of number that needs the new number from step one (in the cookie). */
+  async function renderPhoneStep (request: FastifyRequest, reply: FastifyReply, state: FormState, step: 'phone-current' | 'phone-code'): Promise<FastifyReply> {
     if (request.auth === undefined) await requireSignIn(request, reply)
     if (reply.sent) return reply
-    const phone = request.session.get('newPhone')
-    if (phone === undefined) return seeOther(reply, '/profile/phone')
-    return await renderPage(request, reply, 'phone-code', {
+    const newPhone = request.session.get('newPhone')
+    if (newPhone === undefined) return seeOther(reply, '/profile/phone')
+    const person = step === 'phone-current' ? await profile.getProfile(signedIn(request).userId) : undefined
+    return await renderPage(request, reply, step, {
       title: 'page_phone_title',
       flash: takeFlash(request),
       form: state,
-      phone: formatPhoneForDisplay(phone),
+      phone: formatPhoneForDisplay(newPhone),
+      currentPhone: person === undefined ? undefined : formatPhoneForDisplay(person.phone),
       codeLength: config.otp.length,
       attemptsLeft: state.attemptsLeft
     }, state.status)
   }
 
+  const renderPhoneCurrent = async (request: FastifyRequest, reply: FastifyReply, state: FormState) => await renderPhoneStep(request, reply, state, 'phone-current')
+  const renderPhoneCode = async (request: FastifyRequest, reply: FastifyReply, state: FormState) => await renderPhoneStep(request, reply, state, 'phone-code')
+
   app.get('/profile/phone', { preHandler: requireSignIn }, async (request, reply) => await renderPhone(request, reply, freshForm))
 
+  // Step one: the new number; the code goes to the current number, the proof step two asks for.
   app.post('/profile/phone', {
     preHandler: requireSignIn,
     schema: { body: Type.Object({ phone: Text(64) }) },
     config: { form: { fields: ['phone'], render: renderPhone }, staleForm: { page: '/profile/phone' } }
   }, async (request, reply) => {
-    const sent = await auth.requestPhoneChangeCode(signedIn(request).userId, request.body.phone, clientOf(request), localeOf(request))
-    request.session.set('newPhone', sent.phone)
+    const started = await auth.startPhoneChange(signedIn(request).userId, request.body.phone, clientOf(request), localeOf(request))
+    request.session.set('newPhone', started.newPhone)
+    return seeOther(reply, '/profile/phone/current')
+  })
+
+  app.get('/profile/phone/current', { preHandler: requireSignIn }, async (request, reply) => await renderPhoneCurrent(request, reply, freshForm))
+
+  // Step two: the current number's code; then a code goes to the new number.
+  app.post('/profile/phone/current', {
+    preHandler: requireSignIn,
+    schema: { body: Type.Object({ auth_code: Text(16) }) },
+    config: { form: { fields: ['auth_code'], render: renderPhoneCurrent }, staleForm: { page: '/profile/phone/current' } }
+  }, async (request, reply) => {
+    const newPhone = request.session.get('newPhone')
+    if (newPhone === undefined) return seeOther(reply, '/profile/phone')
+    await auth.requestPhoneChangeCode(signedIn(request).userId, newPhone, request.body.auth_code.trim(), clientOf(request), localeOf(request))
     return seeOther(reply, '/profile/phone/code')
   })
 
@@ -364,7 +385,8 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   }, async (request, reply) => {
     const phone = request.session.get('newPhone')
     if (phone === undefined) return seeOther(reply, '/profile/phone')
-    await auth.changePhone(signedIn(request).userId, phone, request.body.auth_code.trim(), clientOf(request), localeOf(request))
+    const { userId, sessionId } = signedIn(request)
+    await auth.changePhone(userId, sessionId, phone, request.body.auth_code.trim(), clientOf(request), localeOf(request))
     request.session.set('newPhone', undefined)
     request.session.set('flash', { key: 'page_phone_changed' })
     return seeOther(reply, '/profile')
