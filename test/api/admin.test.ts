@@ -195,7 +195,7 @@ t.test('each action through the API: done, answered, and one audit entry naming 
   t.match((await call(app, 'GET', '/api/admin/limits/?phone=%2B79123490022')).json(), { phone: '+79123490022', user_id: id })
   const cleared = (await act('POST', `/api/admin/users/${id}/limits/clear/`, { reason: 'locked out' })).json()
   t.ok(cleared.deleted > 0)
-  t.same((await call(app, 'GET', '/api/admin/limits/?phone=%2B79123490022')).json().limits, [])
+  t.same((await call(app, 'GET', '/api/admin/limits/?phone=%2B79123490022')).json().limits.filter((l: { key: string }) => l.key.startsWith('code:')), [], 'the send quotas go, the rest stays')
   await post(app, '/api/users/register/', { phone: '+79123490029' })
   t.same((await act('POST', '/api/admin/limits/clear/', { phone: '8 912 349-00-29' })).json(), { phone: '+79123490029', deleted: 4 })
 
@@ -329,4 +329,35 @@ t.test('the key never reaches a log line; the key\'s name and the action do', as
   t.ok(actions.length >= 5)
   t.ok(actions.every(line => line.actor === 'key:support'), 'the log names the key by its name')
   t.ok(lines.some(line => line.includes('"url":"/api/admin/users/:id/block/"')), 'the request line names the route, not the raw URL')
+})
+
+t.test('clearing a phone\'s limits gives no more guesses at a code than the person had (issue 22)', async t => {
+  const context = await setup(t)
+  const { app, clock, sms } = context
+  const phone = '+79123490071'
+  const wrongCodesPerDay = context.config.limits.wrongCodesPerPhoneDay
+  let guessed = 0
+  let refusedFor: string | undefined
+  // Each round: a new code, every wrong guess it allows, then a clear; as an attacker holding a key would.
+  for (let round = 0; round < 6 && refusedFor === undefined; round++) {
+    clock.advance(61_000)
+    const sent = await post(app, '/api/users/register/', { phone })
+    t.equal(sent.statusCode, 200, `round ${round}: a code is sent (the send quotas were cleared)`)
+    const wrong = sms.lastCode(phone) === '0000' ? '1111' : '0000'
+    for (let guess = 0; guess < context.config.otp.maxAttempts; guess++) {
+      const answer = await post(app, '/api/users/verify_code/', { phone, auth_code: wrong })
+      const code = answer.json<{ code: string }>().code
+      if (code !== 'code_invalid') {
+        refusedFor = code
+        break
+      }
+      guessed++
+    }
+    t.equal((await call(app, 'POST', '/api/admin/limits/clear/', { phone, reason: `round ${round}` })).statusCode, 200)
+  }
+  t.equal(guessed, wrongCodesPerDay, 'the phone\'s day budget of wrong codes, not a round\'s worth more per clear')
+  t.equal(refusedFor, 'too_many_wrong_codes')
+  const left = (await call(app, 'GET', `/api/admin/limits/?phone=${encodeURIComponent(phone)}`)).json<{ limits: Array<{ key: string }> }>().limits
+  t.ok(left.some(counter => counter.key === `wrong:phone:${phone}:d`), 'the wrong-code counter survives a clear')
+  t.notOk(left.some(counter => counter.key.startsWith('code:')), 'the send quotas are cleared')
 })
