@@ -7,6 +7,7 @@ import * as webhookEvents from './0005_webhook_events.js'
 import * as userBlocks from './0006_user_blocks.js'
 import * as accountDeletion from './0007_account_deletion.js'
 import * as adminAudit from './0008_admin_audit.js'
+import * as adminAuditReads from './0010_admin_audit_reads.js'
 
 /** Every migration, in order. Listed statically so the built and the test runs find the same set. */
 export const migrations: Record<string, Migration> = {
@@ -17,5 +18,6 @@ export const migrations: Record<string, Migration> = {
   '0005_webhook_events': webhookEvents,
   '0006_user_blocks': userBlocks,
   '0007_account_deletion': accountDeletion,
-  '0008_admin_audit': adminAudit
+  '0008_admin_audit': adminAudit,
+  '0010_admin_audit_reads': adminAuditReads
 }
