@@ -295,10 +295,10 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
    * Audit entries, newest first, `limit` at a time (at most auditPageMaxLimit); `beforeId` is
    * the last id of the page before. Filtered by the account (id) or the phone it had.
    */
-  async function listAudit (filter: { user?: UserRef, beforeId?: number, limit?: number } = {}): Promise<AuditEntry[]> {
+  async function listAudit (filter: { user?: UserRef, beforeId?: number, limit?: number, actionsOnly?: boolean } = {}): Promise<AuditEntry[]> {
     const limit = Math.min(Math.max(1, filter.limit ?? auditPageDefaultLimit), auditPageMaxLimit)
     const target = filter.user === undefined ? {} : typeof filter.user === 'string' ? { targetPhone: normalize(filter.user) } : { targetUserId: filter.user.id }
-    return await readAuditEntries(db, { ...target, beforeId: filter.beforeId, limit })
+    return await readAuditEntries(db, { ...target, beforeId: filter.beforeId, actionsOnly: filter.actionsOnly, limit })
   }
 
   /** Webhook events not delivered yet (pending) or given up (failed), oldest first. */

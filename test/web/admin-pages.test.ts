@@ -48,7 +48,7 @@ async function confirmAndPost (client: WebClient, confirmPage: string, action: s
 }
 
 async function auditRows (context: TestContext) {
-  return await context.app.db.selectFrom('admin_audit').selectAll().orderBy('id').execute()
+  return await context.app.db.selectFrom('admin_audit').selectAll().where('action', 'not like', 'read.%').orderBy('id').execute()
 }
 
 t.test('an admin signs in through the usual pages and finds the support pages', async t => {
@@ -359,12 +359,13 @@ t.test('clear the counters of an account\'s phone, and of a phone without an acc
   const admin = await signedInAdmin(context)
   const person = await signIn(context, personPhone)
   const id = person.user.id
-  const counters = async (phone: string) => await context.app.db.selectFrom('limit_counters').select('key').where('key', 'like', `%${phone}%`).execute()
+  // Send quotas only (issue 22): the wrong-code and device counters stay.
+  const counters = async (phone: string) => await context.app.db.selectFrom('limit_counters').select('key').where('key', 'like', `code:%${phone}%`).execute()
   t.ok((await counters(personPhone)).length > 0, 'the sign-in counted')
 
   const { posted, next } = await confirmAndPost(admin, `/admin/users/${id}/clear-limits`, `/admin/users/${id}/clear-limits`)
   t.equal(posted.statusCode, 303)
-  t.match(notice(next), /^Counters cleared: [1-9]\d*\.$/)
+  t.notMatch(text(next), 'Codes sent', 'no send quota is left on the page')
   t.match(text(next), 'No counter: no limit holds this number back now.')
   t.same(await counters(personPhone), [])
 
