@@ -10,7 +10,7 @@ import { answerJsonError } from './http/error-mapping.js'
 import { answerUnroutable } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { trustFunction } from './http/trust-proxy.js'
-import { requestIdOf } from './http/request-id.js'
+import { requestIdOf, serverRequestIdOf } from './http/request-id.js'
 import { jwksRoutes } from './http/jwks.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
@@ -162,7 +162,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // One log line per request, with its id; the id also goes back to the caller.
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+    // serverId: ours, when the caller sent an X-Request-Id of its own (the audit log keeps both).
+    const serverId = serverRequestIdOf(request)
+    request.log.info({ method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), ...(serverId === request.id ? {} : { serverId }) }, 'request')
   })
 
   installMetrics(app, { metrics, token: config.metricsToken, exposed: metricsExposure(config) !== 'off', scrape: deps.scrapeMetrics })

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { isIP } from 'node:net'
+import { BlockList, isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
@@ -86,6 +86,11 @@ export const EnvSchema = Type.Object({
   SMS_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: webhookSecretPattern, description: 'whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs)' })),
   PHONEPASS_ADMIN_KEYS: Type.String({ default: '', description: 'a comma-separated list of name:secret pairs (a name of letters, digits, dot, dash or underscore; a secret of at least 32 characters), e.g. support:$(openssl rand -base64 32)' }),
   ADMIN_PHONES: Type.String({ default: '', description: 'a comma-separated list of phone numbers, e.g. +79123456789,+447911123456' }),
+  // Admin access (issue 22): how long an admin's sign-in opens the admin pages, how recent a
+  // code must be for a destructive action, and where admins may come from.
+  ADMIN_SESSION_HOURS: Type.Integer({ minimum: 1, maximum: 24, default: 8, description: 'hours from 1 to 24' }),
+  ADMIN_PROOF_MINUTES: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'minutes from 1 to 60' }),
+  ADMIN_ALLOWED_NETWORKS: Type.String({ default: '', description: 'a comma-separated list of CIDR ranges or addresses, IPv4 or IPv6, e.g. 10.0.0.0/8,2001:db8::/32; empty: anywhere' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -166,6 +171,17 @@ export interface Config {
   readonly adminKeys: readonly AdminKey[]
   /** ADMIN_PHONES, in E.164: people who may use the admin pages once signed in. */
   readonly adminPhones: ReadonlySet<string>
+  /** Admin access (issue 22). */
+  readonly adminAccess: AdminAccess
+}
+
+export interface AdminAccess {
+  /** ADMIN_SESSION_HOURS: the admin pages need a sign-in at most this old (ms), whatever the session's own lifetime. */
+  readonly sessionMs: number
+  /** ADMIN_PROOF_MINUTES: a destructive action on the pages needs a code proved at most this long ago (ms). */
+  readonly proofMs: number
+  /** ADMIN_ALLOWED_NETWORKS: where the admin API and pages may be used from; undefined: anywhere. */
+  readonly allowedNetworks: BlockList | undefined
 }
 
 /** One admin key: the name is what the audit log says; the secret is never logged. */
@@ -361,6 +377,26 @@ function parseAdminKeys (value: string): AdminKey[] {
   return keys
 }
 
+/**
+ * ADMIN_ALLOWED_NETWORKS: CIDR ranges (or single addresses), IPv4 and IPv6, in node's BlockList
+ * (which also matches an IPv4-mapped IPv6 client against an IPv4 range). Empty: anywhere.
+ */
+function parseAllowedNetworks (value: string): BlockList | undefined {
+  const entries = value.split(',').map(entry => entry.trim()).filter(entry => entry !== '')
+  if (entries.length === 0) return undefined
+  const list = new BlockList()
+  for (const entry of entries) {
+    if (!isAddressOrRange(entry)) {
+      throw new ConfigError(`Invalid configuration: ADMIN_ALLOWED_NETWORKS must list CIDR ranges or addresses such as 10.0.0.0/8 or 2001:db8::/32, got ${JSON.stringify(entry)}`)
+    }
+    const [address = '', prefix] = entry.split('/')
+    const type = isIP(address) === 4 ? 'ipv4' : 'ipv6'
+    if (prefix === undefined) list.addAddress(address, type)
+    else list.addSubnet(address, Number(prefix), type)
+  }
+  return list
+}
+
 /** ADMIN_PHONES: normalised as any phone typed on the sign-in page, so the admin's sign-in matches. */
 function parseAdminPhones (value: string, country: CountryCode, testPhoneNumbers: ReadonlyMap<string, string>): Set<string> {
   const phones = new Set<string>()
@@ -476,6 +512,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: parsed.CORS_ORIGINS.split(',').map(origin => origin.trim()).filter(origin => origin !== ''),
     smsConsoleInProduction: parsed.SMS_CONSOLE_IN_PRODUCTION,
     adminKeys: parseAdminKeys(parsed.PHONEPASS_ADMIN_KEYS),
-    adminPhones: parseAdminPhones(parsed.ADMIN_PHONES, country, testPhoneNumbers)
+    adminPhones: parseAdminPhones(parsed.ADMIN_PHONES, country, testPhoneNumbers),
+    adminAccess: {
+      sessionMs: parsed.ADMIN_SESSION_HOURS * 3_600_000,
+      proofMs: parsed.ADMIN_PROOF_MINUTES * 60_000,
+      allowedNetworks: parseAllowedNetworks(parsed.ADMIN_ALLOWED_NETWORKS)
+    }
   })
 }

@@ -200,3 +200,20 @@ t.test('WEB_CONCURRENCY: one process unless it says more, up to 64, and only who
     'workers each with a database of their own would split every limit')
   t.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:', WEB_CONCURRENCY: '1' }).workers, 1)
 })
+
+t.test('admin access settings (issue 22): defaults, and a bad CIDR stops start-up naming the variable', async t => {
+  const base = { NODE_ENV: 'test', PHONEPASS_SECRET: 'x'.repeat(40) }
+  const config = loadConfig(base)
+  t.equal(config.adminAccess.sessionMs, 8 * 3_600_000)
+  t.equal(config.adminAccess.proofMs, 5 * 60_000)
+  t.equal(config.adminAccess.allowedNetworks, undefined, 'empty: anywhere')
+  const list = loadConfig({ ...base, ADMIN_ALLOWED_NETWORKS: '10.0.0.0/8, 2001:db8::/32,192.0.2.7' }).adminAccess.allowedNetworks
+  t.ok(list?.check('10.200.0.1', 'ipv4'))
+  t.ok(list?.check('2001:db8::1', 'ipv6'))
+  t.ok(list?.check('192.0.2.7', 'ipv4'))
+  t.notOk(list?.check('192.0.2.8', 'ipv4'))
+  for (const bad of ['10.0.0.0/33', 'example.com', '10.0.0.0/8/1', '2001:db8::/129']) {
+    t.throws(() => loadConfig({ ...base, ADMIN_ALLOWED_NETWORKS: bad }), { message: /^Invalid configuration: ADMIN_ALLOWED_NETWORKS must list CIDR ranges/ }, bad)
+  }
+  t.throws(() => loadConfig({ ...base, ADMIN_SESSION_HOURS: '0' }), { message: /ADMIN_SESSION_HOURS/ })
+})

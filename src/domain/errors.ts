@@ -38,6 +38,8 @@ export const errorStatus = {
   user_not_found: 404,
   session_not_found: 404,
   reason_invalid: 400,
+  /** Admin faces: a valid admin from outside ADMIN_ALLOWED_NETWORKS (issue 22). */
+  admin_network_refused: 403,
   method_not_allowed: 405,
   unsupported_media_type: 415,
   payload_too_large: 413,

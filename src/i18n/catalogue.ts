@@ -235,6 +235,13 @@ export type MessageKey =
   | 'page_admin_done_unblock_unchanged'
   | 'page_admin_done_delete'
   | 'page_admin_done_clear_limits'
+  | 'page_admin_signed_in_too_long_title'
+  | 'page_admin_signed_in_too_long_text'
+  | 'page_admin_proof_label'
+  | 'page_admin_proof_hint'
+  | 'page_admin_proof_send'
+  | 'page_admin_proof_sent'
+  | 'page_admin_proof_required'
 
 const en: Catalogue = {
   validation_error: 'Some fields are missing or invalid.',
@@ -430,7 +437,7 @@ const en: Catalogue = {
   page_admin_action_block: 'Block…',
   page_admin_action_unblock: 'Unblock…',
   page_admin_action_delete: 'Delete the account…',
-  page_admin_action_clear_limits: 'Clear send and guess counters…',
+  page_admin_action_clear_limits: 'Clear send counters…',
   page_admin_action_end_session: 'End…',
   page_admin_action_end_session_label: 'End the session signed in {date}',
   page_admin_sessions_title: 'Live sessions: {count}',
@@ -477,8 +484,8 @@ const en: Catalogue = {
   page_admin_confirm_unblock_text: 'The person may sign in again. Sessions the block ended stay ended.',
   page_admin_confirm_delete: 'Delete the account {phone}?',
   page_admin_confirm_delete_text: 'This cannot be undone. The account is erased as when a person deletes their own: the number, every session and any waiting code. Its invite code stays reserved; the audit log keeps this action.',
-  page_admin_confirm_clear_limits: 'Clear the send and guess counters of {phone}?',
-  page_admin_confirm_clear_limits_text: 'Codes can be sent to the number and tried again at once, as if nothing had been counted this hour and day.',
+  page_admin_confirm_clear_limits: 'Clear the send counters of {phone}?',
+  page_admin_confirm_clear_limits_text: 'Codes can be sent to the number again at once, as if none had been sent this hour and day. Wrong codes stay counted: no one gets more guesses.',
   page_admin_reason_label: 'Reason',
   page_admin_reason_hint: 'Required. Kept in the audit log for support, never shown to the person. Up to 500 characters.',
   page_admin_note_label: 'Note for the audit log (optional)',
@@ -496,7 +503,15 @@ const en: Catalogue = {
   page_admin_done_unblock: 'The account is unblocked.',
   page_admin_done_unblock_unchanged: 'The account was not blocked; nothing changed.',
   page_admin_done_delete: 'The account is deleted.',
-  page_admin_done_clear_limits: 'Counters cleared: {count}.'
+  page_admin_done_clear_limits: 'Counters cleared: {count}.',
+  admin_network_refused: 'Admin access is not allowed from this network (ADMIN_ALLOWED_NETWORKS).',
+  page_admin_signed_in_too_long_title: 'Sign in again',
+  page_admin_signed_in_too_long_text: 'You signed in more than {hours} hours ago. The support pages need a recent sign-in: sign out, then sign in again.',
+  page_admin_proof_label: 'Code sent to your phone',
+  page_admin_proof_hint: 'This action needs a fresh code: press “Send me a code”, then enter the code from the SMS to your own phone.',
+  page_admin_proof_send: 'Send me a code',
+  page_admin_proof_sent: 'A code is on its way to your phone.',
+  page_admin_proof_required: 'Enter the code sent to your phone.'
 }
 
 const ru: Catalogue = {
@@ -693,7 +708,7 @@ const ru: Catalogue = {
   page_admin_action_block: 'Заблокировать…',
   page_admin_action_unblock: 'Разблокировать…',
   page_admin_action_delete: 'Удалить учётную запись…',
-  page_admin_action_clear_limits: 'Сбросить счётчики отправок и попыток…',
+  page_admin_action_clear_limits: 'Сбросить счётчики отправок…',
   page_admin_action_end_session: 'Завершить…',
   page_admin_action_end_session_label: 'Завершить сеанс, начатый {date}',
   page_admin_sessions_title: 'Активные сеансы: {count}',
@@ -740,8 +755,8 @@ const ru: Catalogue = {
   page_admin_confirm_unblock_text: 'Человек снова сможет войти. Сеансы, завершённые блокировкой, не восстановятся.',
   page_admin_confirm_delete: 'Удалить учётную запись {phone}?',
   page_admin_confirm_delete_text: 'Это нельзя отменить. Учётная запись удаляется так же, как при удалении самим человеком: номер, все сеансы и ожидающий код. Код приглашения остаётся зарезервированным; журнал сохранит это действие.',
-  page_admin_confirm_clear_limits: 'Сбросить счётчики отправок и попыток номера {phone}?',
-  page_admin_confirm_clear_limits_text: 'На номер снова можно будет отправлять коды и вводить их, как будто за этот час и день ничего не считалось.',
+  page_admin_confirm_clear_limits: 'Сбросить счётчики отправок номера {phone}?',
+  page_admin_confirm_clear_limits_text: 'На номер снова можно будет сразу отправлять коды, как будто за этот час и день их не отправляли. Неверные коды остаются посчитанными: лишних попыток никто не получит.',
   page_admin_reason_label: 'Причина',
   page_admin_reason_hint: 'Обязательно. Сохраняется в журнале для поддержки, человеку не показывается. До 500 символов.',
   page_admin_note_label: 'Заметка для журнала (необязательно)',
@@ -759,7 +774,15 @@ const ru: Catalogue = {
   page_admin_done_unblock: 'Учётная запись разблокирована.',
   page_admin_done_unblock_unchanged: 'Учётная запись не была заблокирована; ничего не изменилось.',
   page_admin_done_delete: 'Учётная запись удалена.',
-  page_admin_done_clear_limits: 'Сброшено счётчиков: {count}.'
+  page_admin_done_clear_limits: 'Сброшено счётчиков: {count}.',
+  admin_network_refused: 'Доступ администратора из этой сети запрещён (ADMIN_ALLOWED_NETWORKS).',
+  page_admin_signed_in_too_long_title: 'Войдите снова',
+  page_admin_signed_in_too_long_text: 'Вы вошли больше {hours} ч назад. Для страниц поддержки нужен недавний вход: выйдите и войдите снова.',
+  page_admin_proof_label: 'Код, отправленный на ваш телефон',
+  page_admin_proof_hint: 'Для этого действия нужен свежий код: нажмите «Прислать код» и введите код из SMS на ваш собственный телефон.',
+  page_admin_proof_send: 'Прислать код',
+  page_admin_proof_sent: 'Код отправлен на ваш телефон.',
+  page_admin_proof_required: 'Введите код, отправленный на ваш телефон.'
 }
 
 const catalogues: Record<Locale, Catalogue> = { en, ru }

@@ -4,8 +4,10 @@
  * functions; neither face holds a rule of its own.
  *
  * How a face calls it:
- * - Reads take plain arguments: `findUsers({ phone })`, `showUser(userId)`, `smsSpend()`,
- *   `listAudit({ userId })`, `phoneLimits(phone)`.
+ * - Reads take who reads first, as actions do: `findUsers(by, { phone })`, `showUser(by, userId)`,
+ *   `listAudit(by, { userId })`, `phoneLimits(by, phone)`; each writes one audit entry (`read.…`)
+ *   naming what was asked for and whom, never what was shown, once the read is done (issue 22).
+ *   `smsSpend()` (counts about no one) is not audited.
  * - Every action takes who acts first, an `AdminCaller`:
  *     { actor: { kind: 'phone', name: <the admin's phone, E.164> }, ip: clientIp(request), requestId: request.id }
  *   from the pages (actorForUser(session's userId) gives the actor, or undefined when the phone
@@ -17,13 +19,14 @@
  * - Users are named by id: a phone may move to another account between a look-up and an action.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
 import { normalizeInviteCode } from '../domain/codes.js'
 import { listInvitees, listRecentUserEvents, listUsers } from '../store/admin.js'
 import { listLimitCounters } from '../store/operator.js'
-import { listLiveSessions } from '../store/sessions.js'
+import { findLiveSession, listLiveSessions } from '../store/sessions.js'
 import { findUserById, findUserByPhone } from '../store/users.js'
 import type { UserRow } from '../store/schema.js'
-import type { Actor, AdminCaller, AuditEntry } from './audit.js'
+import { recordAdminAction, type Actor, type AdminCaller, type AuditEntry, type AuditRead, type AuditTarget } from './audit.js'
 import type { ServiceContext } from './context.js'
 import { createLimits, type SmsSpend } from './limits.js'
 import { createOperatorService, type BlockResult, type DeleteResult, type LimitsResult, type SessionsResult, type UserState } from './operator-service.js'
@@ -175,21 +178,73 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
     return actorForPhone(user.phone)
   }
 
+  /**
+   * Whether the admin API and pages may be used from this client address (ADMIN_ALLOWED_NETWORKS;
+   * none set: anywhere). Asked once the caller is known to be an admin: to anyone else the
+   * admin faces stay an unknown path, wherever they come from.
+   */
+  function fromAllowedNetwork (ip: string): boolean {
+    const allowed = config.adminAccess.allowedNetworks
+    if (allowed === undefined) return true
+    const family = isIP(ip)
+    if (family === 0) return false
+    try {
+      return allowed.check(ip, family === 4 ? 'ipv4' : 'ipv6')
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * The pages' admin: the signed-in person's actor when their phone is in ADMIN_PHONES now, and
+   * how their sign-in stands. `fresh`: signed in (the session created by a code) within
+   * ADMIN_SESSION_HOURS, the pages' own limit, from the session row, whatever the session's
+   * lifetime or the cookie's age; `provedAt`: when a code last proved this session's phone.
+   */
+  async function adminOfSession (sessionId: string, userId: number): Promise<{ actor: Actor, fresh: boolean, provedAt: number } | undefined> {
+    const actor = await actorForUser(userId)
+    if (actor === undefined) return undefined
+    const session = await findLiveSession(db, sessionId, clock.now())
+    if (session === undefined || session.user_id !== userId) return undefined
+    const createdAt = Number(session.created_at)
+    return { actor, fresh: clock.now() - createdAt < config.adminAccess.sessionMs, provedAt: createdAt }
+  }
+
   function logAction (by: AdminCaller, action: string, userId: number | null): void {
     logger.info({ actor: `${by.actor.kind}:${by.actor.name}`, action, userId, requestId: by.requestId }, 'admin action')
   }
 
+  /**
+   * The audit entry of a read, written once the read is done (a refused read, such as an
+   * unknown account, writes none): what was asked for, and whom, never what was shown.
+   */
+  async function recordRead (by: AdminCaller, read: AuditRead, target: AuditTarget, details: Record<string, unknown>): Promise<void> {
+    await recordAdminAction(db, clock.now(), by, read, target, details)
+  }
+
   /** Accounts, newest first; by phone or invite code (each finds at most one). */
-  async function findUsers (query: FindUsersQuery = {}): Promise<UserPage> {
+  async function findUsers (by: AdminCaller, query: FindUsersQuery = {}): Promise<UserPage> {
     const limit = pageSize(query.limit, userPageDefaultLimit, userPageMaxLimit)
     const phone = query.phone === undefined ? undefined : operator.normalizePhone(query.phone)
     const inviteCode = query.inviteCode === undefined ? undefined : normalizeInviteCode(query.inviteCode)
     const rows = await listUsers(db, { phone, inviteCode, beforeId: query.cursor, limit: limit + 1 })
     const users = rows.slice(0, limit).map(summarise)
+    const only = phone !== undefined || inviteCode !== undefined ? users[0] : undefined
+    await recordRead(by, 'read.users', { userId: only?.id ?? null, phone: phone ?? only?.phone ?? null }, {
+      ...(inviteCode === undefined ? {} : { inviteCode }),
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      shown: users.length
+    })
     return { users, nextCursor: rows.length > limit ? users.at(-1)?.id ?? null : null }
   }
 
-  async function showUser (userId: number): Promise<AdminUserView> {
+  async function showUser (by: AdminCaller, userId: number): Promise<AdminUserView> {
+    const view = await readUser(userId)
+    await recordRead(by, 'read.user', { userId: view.id, phone: view.phone }, {})
+    return view
+  }
+
+  async function readUser (userId: number): Promise<AdminUserView> {
     const state = await operator.showUser({ id: userId })
     const user = await operator.requireUser({ id: userId })
     const inviter = user.invited_by === null ? undefined : await findUserById(db, user.invited_by)
@@ -221,15 +276,18 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
       events: (await listRecentUserEvents(db, user.id, recentCount)).map(row => ({
         type: row.type, status: row.status, attempts: row.attempts, createdAt: row.created_at, lastError: row.last_error
       })),
-      audit: await operator.listAudit({ user: { id: user.id }, limit: recentCount })
+      // What was done to the account; who looked at it is in the log (listAudit).
+      audit: await operator.listAudit({ user: { id: user.id }, limit: recentCount, actionsOnly: true })
     }
   }
 
   /** The limit counters of a phone, with or without an account. */
-  async function phoneLimits (rawPhone: string): Promise<PhoneLimits> {
+  async function phoneLimits (by: AdminCaller, rawPhone: string): Promise<PhoneLimits> {
     const phone = operator.normalizePhone(rawPhone)
     const user = await findUserByPhone(db, phone)
-    return { phone, userId: user?.id ?? null, limits: (await listLimitCounters(db, phone)).map(toCounter) }
+    const limits = (await listLimitCounters(db, phone)).map(toCounter)
+    await recordRead(by, 'read.limits', { userId: user?.id ?? null, phone }, {})
+    return { phone, userId: user?.id ?? null, limits }
   }
 
   /** Runs an action (the operator service audits it in its transaction), then logs it once done. */
@@ -275,11 +333,16 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
   }
 
   /** Audit entries newest first; of one account (its id) or of the phone a target had. */
-  async function listAudit (query: AuditQuery = {}): Promise<AuditPage> {
+  async function listAudit (by: AdminCaller, query: AuditQuery = {}): Promise<AuditPage> {
     const limit = pageSize(query.limit, auditPageDefaultLimitForAdmin, auditPageMaxLimitForAdmin)
     const user = query.userId !== undefined ? { id: query.userId } : query.phone
     const entries = await operator.listAudit({ ...(user === undefined ? {} : { user }), beforeId: query.cursor, limit: limit + 1 })
     const page = entries.slice(0, limit)
+    const phone = query.userId === undefined && query.phone !== undefined ? operator.normalizePhone(query.phone) : null
+    await recordRead(by, 'read.audit', { userId: query.userId ?? null, phone }, {
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      shown: page.length
+    })
     return { entries: page, nextCursor: entries.length > limit ? page.at(-1)?.id ?? null : null }
   }
 
@@ -287,6 +350,8 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
     authenticateKey,
     actorForPhone,
     actorForUser,
+    adminOfSession,
+    fromAllowedNetwork,
     findUsers,
     showUser,
     phoneLimits,

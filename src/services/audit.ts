@@ -21,12 +21,21 @@ export interface AdminCaller {
   actor: Actor
   /** The client's address (null from the CLI). */
   ip: string | null
-  /** The request's id, as in the request log line (null from the CLI). */
+  /** The request's id, as in the request log line (null from the CLI): the caller's X-Request-Id when it sent one. */
   requestId: string | null
+  /** The server's own id of the request (serverRequestIdOf), whatever the caller sent; none from the CLI. */
+  serverRequestId?: string | null
 }
 
 export const auditActions = ['session.revoke', 'sessions.revoke_all', 'user.block', 'user.unblock', 'user.delete', 'limits.clear'] as const
 export type AuditAction = typeof auditActions[number]
+
+/**
+ * Reads by the admin API and pages (issue 22): one entry per read, naming what was asked for
+ * and whom, never what was shown. `read.` before each, so a filter can tell them from actions.
+ */
+export const auditReads = ['read.users', 'read.user', 'read.limits', 'read.audit'] as const
+export type AuditRead = typeof auditReads[number]
 
 export interface AuditTarget {
   userId: number | null
@@ -42,10 +51,11 @@ export interface AuditEntry {
   details: Record<string, unknown>
   ip: string | null
   requestId: string | null
+  serverRequestId: string | null
 }
 
 /** Writes the entry in the caller's transaction (the action's). */
-export async function recordAdminAction (trx: DbOrTransaction, now: number, by: AdminCaller, action: AuditAction, target: AuditTarget, details: Record<string, unknown>): Promise<void> {
+export async function recordAdminAction (trx: DbOrTransaction, now: number, by: AdminCaller, action: AuditAction | AuditRead, target: AuditTarget, details: Record<string, unknown>): Promise<void> {
   await insertAuditEntry(trx, {
     at: now,
     actorKind: by.actor.kind,
@@ -55,7 +65,8 @@ export async function recordAdminAction (trx: DbOrTransaction, now: number, by: 
     targetPhone: target.phone,
     details: JSON.stringify(details),
     ip: by.ip?.slice(0, 64) ?? null,
-    requestId: by.requestId?.slice(0, 64) ?? null
+    requestId: by.requestId?.slice(0, 64) ?? null,
+    serverRequestId: by.serverRequestId?.slice(0, 64) ?? null
   })
 }
 
@@ -79,6 +90,7 @@ export async function readAuditEntries (db: DbOrTransaction, filter: AuditFilter
     target: { userId: row.target_user_id, phone: row.target_phone },
     details: parseDetails(row.details),
     ip: row.ip,
-    requestId: row.request_id
+    requestId: row.request_id,
+    serverRequestId: row.server_request_id
   }))
 }

@@ -1,7 +1,7 @@
 import { DomainError } from '../domain/errors.js'
 import { normalizePhone } from '../domain/phone.js'
 import {
-  deleteLimitCounters, findLoginCodeState, listInviteTree, listLimitCounters, listUndeliveredEvents, listUserSessions,
+  deleteSendCounters, findLoginCodeState, listInviteTree, listLimitCounters, listUndeliveredEvents, listUserSessions,
   resendFailedEvents, type InviteTreeRow, type LimitCounterRow, type WebhookEventState
 } from '../store/operator.js'
 import type { UserRow, WebhookEventStatus } from '../store/schema.js'
@@ -232,14 +232,15 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
   }
 
   /**
-   * Deletes the limit counters of the phone (its sends, wrong codes, device budgets). A phone as
+   * Deletes the send quotas of the phone (how many codes it may be sent), never its wrong-code
+   * budgets: no admin may give anyone more guesses at a code than the person had. A phone as
    * typed works without an account too: limits are counted before sign-up.
    */
   async function clearLimits (who: UserRef, by: AdminCaller, reason?: string): Promise<LimitsResult> {
     const given = optionalReason(reason)
     if (typeof who !== 'string') {
       return await actOnUser(await requireUser(who), async (trx, current, now) => {
-        const deleted = await deleteLimitCounters(trx, current.phone)
+        const deleted = await deleteSendCounters(trx, current.phone)
         await recordAdminAction(trx, now, by, 'limits.clear', { userId: current.id, phone: current.phone }, { reason: given, deleted })
         return { phone: current.phone, deleted }
       })
@@ -248,7 +249,7 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
     const now = clock.now()
     return await db.transaction().execute(async (trx) => {
       const user = await findUserByPhone(trx, phone)
-      const deleted = await deleteLimitCounters(trx, phone)
+      const deleted = await deleteSendCounters(trx, phone)
       await recordAdminAction(trx, now, by, 'limits.clear', { userId: user?.id ?? null, phone }, { reason: given, deleted })
       return { phone, deleted }
     })
@@ -294,10 +295,10 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
    * Audit entries, newest first, `limit` at a time (at most auditPageMaxLimit); `beforeId` is
    * the last id of the page before. Filtered by the account (id) or the phone it had.
    */
-  async function listAudit (filter: { user?: UserRef, beforeId?: number, limit?: number } = {}): Promise<AuditEntry[]> {
+  async function listAudit (filter: { user?: UserRef, beforeId?: number, limit?: number, actionsOnly?: boolean } = {}): Promise<AuditEntry[]> {
     const limit = Math.min(Math.max(1, filter.limit ?? auditPageDefaultLimit), auditPageMaxLimit)
     const target = filter.user === undefined ? {} : typeof filter.user === 'string' ? { targetPhone: normalize(filter.user) } : { targetUserId: filter.user.id }
-    return await readAuditEntries(db, { ...target, beforeId: filter.beforeId, limit })
+    return await readAuditEntries(db, { ...target, beforeId: filter.beforeId, actionsOnly: filter.actionsOnly, limit })
   }
 
   /** Webhook events not delivered yet (pending) or given up (failed), oldest first. */

@@ -17,6 +17,7 @@ export interface NewAuditEntry {
   details: string
   ip: string | null
   requestId: string | null
+  serverRequestId: string | null
 }
 
 export async function insertAuditEntry (db: DbOrTransaction, entry: NewAuditEntry): Promise<number> {
@@ -29,7 +30,8 @@ export async function insertAuditEntry (db: DbOrTransaction, entry: NewAuditEntr
     target_phone: entry.targetPhone,
     details: entry.details,
     ip: entry.ip,
-    request_id: entry.requestId
+    request_id: entry.requestId,
+    server_request_id: entry.serverRequestId
   }).returning('id').executeTakeFirstOrThrow()
   return Number(row.id)
 }
@@ -39,6 +41,8 @@ export interface AuditFilter {
   targetPhone?: string | undefined
   /** Entries with a smaller id only: the cursor of the page before. */
   beforeId?: number | undefined
+  /** Leave out reads (actions named `read.…`): an account's page lists what was done to it. */
+  actionsOnly?: boolean | undefined
   limit: number
 }
 
@@ -48,6 +52,7 @@ export async function listAuditEntries (db: DbOrTransaction, filter: AuditFilter
   if (filter.targetUserId !== undefined) query = query.where('target_user_id', '=', filter.targetUserId)
   if (filter.targetPhone !== undefined) query = query.where('target_phone', '=', filter.targetPhone)
   if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId)
+  if (filter.actionsOnly === true) query = query.where('action', 'not like', 'read.%')
   const rows = await query.orderBy('id', 'desc').limit(filter.limit).execute()
   return rows.map(row => ({ ...row, id: Number(row.id), at: Number(row.at), target_user_id: row.target_user_id === null ? null : Number(row.target_user_id) }))
 }

@@ -34,8 +34,13 @@ export async function listLimitCounters (db: DbOrTransaction, phone: string): Pr
     .execute()
 }
 
-export async function deleteLimitCounters (db: DbOrTransaction, phone: string): Promise<number> {
-  const result = await db.deleteFrom('limit_counters').where(mentionsPhone(phone)).executeTakeFirst()
+/**
+ * Deletes the phone's send quotas (`code:…` keys) only. Its wrong-code budgets (`wrong:…`) and
+ * device identities (`device:new:…`) stay: clearing them would give whoever asks a clear more
+ * guesses at a code than the person had (issue 22).
+ */
+export async function deleteSendCounters (db: DbOrTransaction, phone: string): Promise<number> {
+  const result = await db.deleteFrom('limit_counters').where('key', 'like', 'code:%').where(mentionsPhone(phone)).executeTakeFirst()
   return Number(result.numDeletedRows)
 }
 

@@ -117,6 +117,8 @@ export interface AdminAuditTable {
   details: string
   ip: string | null
   request_id: string | null
+  /** The server's own id of the request (0010); request_id may be the caller's X-Request-Id. */
+  server_request_id: Generated<string | null>
 }
 
 /**

@@ -195,7 +195,7 @@ t.test('each action through the API: done, answered, and one audit entry naming 
   t.match((await call(app, 'GET', '/api/admin/limits/?phone=%2B79123490022')).json(), { phone: '+79123490022', user_id: id })
   const cleared = (await act('POST', `/api/admin/users/${id}/limits/clear/`, { reason: 'locked out' })).json()
   t.ok(cleared.deleted > 0)
-  t.same((await call(app, 'GET', '/api/admin/limits/?phone=%2B79123490022')).json().limits, [])
+  t.same((await call(app, 'GET', '/api/admin/limits/?phone=%2B79123490022')).json().limits.filter((l: { key: string }) => l.key.startsWith('code:')), [], 'the send quotas go, the rest stays')
   await post(app, '/api/users/register/', { phone: '+79123490029' })
   t.same((await act('POST', '/api/admin/limits/clear/', { phone: '8 912 349-00-29' })).json(), { phone: '+79123490029', deleted: 4 })
 
@@ -209,8 +209,9 @@ t.test('each action through the API: done, answered, and one audit entry naming 
   const events = await app.db.selectFrom('webhook_events').select('type').where('user_id', '=', id).orderBy('id').execute()
   t.same(events.map(e => e.type), ['user.created', 'invite.activated', 'user.blocked', 'user.unblocked', 'user.deleted'])
 
-  // The log: one entry per action, newest first, surviving the deletion.
-  const audit = (await call(app, 'GET', `/api/admin/audit/?user_id=${id}`)).json()
+  // The log: one entry per action, newest first, surviving the deletion (reads have entries of their own, tested below).
+  const logged = (await call(app, 'GET', `/api/admin/audit/?user_id=${id}`)).json()
+  const audit = { results: logged.results.filter((e: { action: string }) => !e.action.startsWith('read.')) }
   t.same(audit.results.map((e: { action: string }) => e.action), ['user.delete', 'limits.clear', 'user.unblock', 'user.block', 'sessions.revoke_all', 'session.revoke'])
   t.same(audit.results.map((e: { request_id: string }) => e.request_id), [requestIds[6], requestIds[4], requestIds[3], requestIds[2], requestIds[1], requestIds[0]], 'each names its request')
   for (const entry of audit.results) {
@@ -219,11 +220,12 @@ t.test('each action through the API: done, answered, and one audit entry naming 
   t.same(audit.results.map((e: { actor: { name: string } }) => e.actor.name), ['support', 'support', 'crm', 'support', 'support', 'support'])
   t.same(audit.results[0].details, { reason: 'asked in writing' })
   t.same(audit.results.at(-1).details, { reason: 'lost phone', session: one.slice(0, 8), revoked: 1 })
-  t.same((await call(app, 'GET', '/api/admin/audit/?phone=%2B79123490029')).json().results.map((e: { target: unknown }) => e.target), [{ user_id: null, phone: '+79123490029' }])
+  t.same((await call(app, 'GET', '/api/admin/audit/?phone=%2B79123490029')).json().results.filter((e: { action: string }) => e.action === 'limits.clear').map((e: { target: unknown }) => e.target), [{ user_id: null, phone: '+79123490029' }])
+  const all = (await call(app, 'GET', '/api/admin/audit/?limit=200')).json().results.map((e: { id: number }) => e.id)
   const paged = (await call(app, 'GET', '/api/admin/audit/?limit=4')).json()
   t.equal(paged.results.length, 4)
-  const rest = (await call(app, 'GET', `/api/admin/audit/?limit=4&cursor=${String(paged.next_cursor)}`)).json()
-  t.same([...paged.results, ...rest.results].map((e: { id: number }) => e.id), [7, 6, 5, 4, 3, 2, 1])
+  const rest = (await call(app, 'GET', `/api/admin/audit/?limit=200&cursor=${String(paged.next_cursor)}`)).json()
+  t.same([...paged.results, ...rest.results].map((e: { id: number }) => e.id).slice(1), all, 'pages by keyset (the first page\'s own read entry on top)')
   t.equal(rest.next_cursor, null)
 
   t.match((await call(app, 'GET', '/api/admin/sms-spend/')).json(), { hourly_cap: 1000, hour: { sent: 5, remaining: 995, refused: 0 }, day: { sent: 5 } })
@@ -329,4 +331,70 @@ t.test('the key never reaches a log line; the key\'s name and the action do', as
   t.ok(actions.length >= 5)
   t.ok(actions.every(line => line.actor === 'key:support'), 'the log names the key by its name')
   t.ok(lines.some(line => line.includes('"url":"/api/admin/users/:id/block/"')), 'the request line names the route, not the raw URL')
+})
+
+t.test('clearing a phone\'s limits gives no more guesses at a code than the person had (issue 22)', async t => {
+  const context = await setup(t)
+  const { app, clock, sms } = context
+  const phone = '+79123490071'
+  const wrongCodesPerDay = context.config.limits.wrongCodesPerPhoneDay
+  let guessed = 0
+  let refusedFor: string | undefined
+  // Each round: a new code, every wrong guess it allows, then a clear; as an attacker holding a key would.
+  for (let round = 0; round < 6 && refusedFor === undefined; round++) {
+    clock.advance(61_000)
+    const sent = await post(app, '/api/users/register/', { phone })
+    t.equal(sent.statusCode, 200, `round ${round}: a code is sent (the send quotas were cleared)`)
+    const wrong = sms.lastCode(phone) === '0000' ? '1111' : '0000'
+    for (let guess = 0; guess < context.config.otp.maxAttempts; guess++) {
+      const answer = await post(app, '/api/users/verify_code/', { phone, auth_code: wrong })
+      const code = answer.json<{ code: string }>().code
+      if (code !== 'code_invalid') {
+        refusedFor = code
+        break
+      }
+      guessed++
+    }
+    t.equal((await call(app, 'POST', '/api/admin/limits/clear/', { phone, reason: `round ${round}` })).statusCode, 200)
+  }
+  t.equal(guessed, wrongCodesPerDay, 'the phone\'s day budget of wrong codes, not a round\'s worth more per clear')
+  t.equal(refusedFor, 'too_many_wrong_codes')
+  const left = (await call(app, 'GET', `/api/admin/limits/?phone=${encodeURIComponent(phone)}`)).json<{ limits: Array<{ key: string }> }>().limits
+  t.ok(left.some(counter => counter.key === `wrong:phone:${phone}:d`), 'the wrong-code counter survives a clear')
+  t.notOk(left.some(counter => counter.key.startsWith('code:')), 'the send quotas are cleared')
+})
+
+t.test('every admin read leaves one audit entry, without the data read, with the server\'s own request id beside the caller\'s (issue 22)', async t => {
+  const context = await setup(t)
+  const { app } = context
+  const person = await signIn(context, '+79123490081')
+  const id = person.user.id
+  const reads: Array<[string, string, { userId: number | null, phone: string | null }]> = [
+    ['/api/admin/users/', 'read.users', { userId: null, phone: null }],
+    ['/api/admin/users/?phone=%2B79123490081', 'read.users', { userId: id, phone: '+79123490081' }],
+    [`/api/admin/users/${id}/`, 'read.user', { userId: id, phone: '+79123490081' }],
+    ['/api/admin/limits/?phone=%2B79123490081', 'read.limits', { userId: id, phone: '+79123490081' }],
+    [`/api/admin/audit/?user_id=${id}`, 'read.audit', { userId: id, phone: null }]
+  ]
+  const serverIds: string[] = []
+  for (const [index, [url]] of reads.entries()) {
+    const answer = await call(app, 'GET', url, undefined, { ...adminHeaders(), 'x-request-id': `chosen-${index}` })
+    t.equal(answer.statusCode, 200, url)
+  }
+  t.equal((await call(app, 'GET', '/api/admin/users/999999/')).statusCode, 404)
+  const rows = await app.db.selectFrom('admin_audit').selectAll().orderBy('id').execute()
+  t.equal(rows.length, reads.length, 'one entry per read; a refused read (no such account) writes none')
+  for (const [index, [url, action, target]] of reads.entries()) {
+    const row = rows[index]
+    t.match(row, { action, actor_kind: 'key', actor: 'support', target_user_id: target.userId, target_phone: target.phone, ip: '127.0.0.1', request_id: `chosen-${index}` }, url)
+    t.match(row?.server_request_id, /^req-[0-9a-z]+$/, `${url}: the server's own id`)
+    serverIds.push(String(row?.server_request_id))
+    t.notOk(row?.details.includes(person.user.invite_code), `${url}: nothing read is kept`)
+  }
+  t.equal(new Set(serverIds).size, reads.length, 'each read its own server id')
+  const listed = (await call(app, 'GET', '/api/admin/audit/')).json<{ results: Array<{ action: string, server_request_id: string | null }> }>().results
+  t.same(listed.map(entry => entry.action), [...reads.map(([, action]) => action)].reverse(), 'reads are in the log')
+  t.same(listed.map(entry => entry.server_request_id), [...serverIds].reverse())
+  const shown = (await call(app, 'GET', `/api/admin/users/${id}/`)).json<{ audit: unknown[] }>()
+  t.same(shown.audit, [], 'an account\'s page lists what was done to it, not who looked')
 })

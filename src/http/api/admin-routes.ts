@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AdminCaller, AdminUserSummary, AdminUserView, AuditEntry as ServiceAuditEntry, SmsSpend } from '../../services/admin-service.js'
+import { DomainError } from '../../domain/errors.js'
 import { clientIp } from '../client-ip.js'
+import { serverRequestIdOf } from '../request-id.js'
 import {
   AdminUser, AuditEntry, AuditPage, AuditQuery, BlockBody, BlockReply, LimitsReply, PhoneLimits, PhoneLimitsBody, PhoneQuery, ReasonBody,
   RevokeSessionsBody, SessionsReply, SmsSpendReply, UserIdParams, UserPage, UserQuery
@@ -39,7 +41,8 @@ function toAuditEntry (entry: ServiceAuditEntry) {
     target: { user_id: entry.target.userId, phone: entry.target.phone },
     details: entry.details,
     ip: entry.ip,
-    request_id: entry.requestId
+    request_id: entry.requestId,
+    server_request_id: entry.serverRequestId
   }
 }
 
@@ -117,7 +120,10 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
     const presented = bearerKey.exec(request.headers.authorization ?? '')?.[1]
     const actor = presented === undefined ? undefined : admin.authenticateKey(presented)
     if (actor === undefined) return answerNotFound(request, reply)
-    request.adminCaller = { actor, ip: clientIp(request), requestId: request.id }
+    const ip = clientIp(request)
+    // Only a valid key learns of the network rule: without one, still an unknown path.
+    if (!admin.fromAllowedNetwork(ip)) throw new DomainError('admin_network_refused')
+    request.adminCaller = { actor, ip, requestId: request.id, serverRequestId: serverRequestIdOf(request) }
   })
 
   app.get('/users/', {
@@ -131,7 +137,7 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
     }
   }, async (request) => {
     const { phone, invite_code: inviteCode, cursor, limit } = request.query
-    const page = await admin.findUsers({ phone, inviteCode, cursor, limit })
+    const page = await admin.findUsers(callerOf(request), { phone, inviteCode, cursor, limit })
     return { results: page.users.map(toSummary), next_cursor: page.nextCursor }
   })
 
@@ -143,7 +149,7 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
       params: UserIdParams,
       response: { 200: AdminUser, ...userErrors(400) }
     }
-  }, async (request) => toAdminUser(await admin.showUser(request.params.id)))
+  }, async (request) => toAdminUser(await admin.showUser(callerOf(request), request.params.id)))
 
   app.post('/users/:id/sessions/revoke/', {
     onRequest: ignoreTypeOfEmptyBody,
@@ -225,7 +231,7 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
       response: { 200: PhoneLimits, ...adminErrors(400) }
     }
   }, async (request) => {
-    const result = await admin.phoneLimits(request.query.phone)
+    const result = await admin.phoneLimits(callerOf(request), request.query.phone)
     return { phone: result.phone, user_id: result.userId, limits: result.limits.map(toCounter) }
   })
 
@@ -259,7 +265,7 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
     }
   }, async (request) => {
     const { user_id: userId, phone, cursor, limit } = request.query
-    const page = await admin.listAudit({ userId, phone, cursor, limit })
+    const page = await admin.listAudit(callerOf(request), { userId, phone, cursor, limit })
     return { results: page.entries.map(toAuditEntry), next_cursor: page.nextCursor }
   })
 }

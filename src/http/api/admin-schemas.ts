@@ -48,7 +48,8 @@ export const AuditEntry = Type.Object({
   }),
   details: Type.Object({}, { additionalProperties: true, description: 'The reason given, whether anything changed, how many sessions ended or counters went' }),
   ip: Nullable(Type.String({ description: 'The client address the action came from' })),
-  request_id: Nullable(Type.String({ description: 'The request id, as in the request log line' }))
+  request_id: Nullable(Type.String({ description: 'The request id, as in the request log line: the caller\'s X-Request-Id when it sent one' })),
+  server_request_id: Nullable(Type.String({ description: 'The server\'s own id of the request (the log line\'s serverId when the caller sent an X-Request-Id); null for entries from before it was kept and from the CLI' }))
 }, { $id: 'AuditEntry', title: 'AuditEntry' })
 
 export const AuditQuery = Type.Object({

@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../../config.js'
+import type { Clock } from '../../services/clock.js'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { DomainError } from '../../domain/errors.js'
@@ -6,13 +8,17 @@ import { formatPhoneForDisplay } from '../../domain/phone.js'
 import { translate, type MessageKey } from '../../i18n/catalogue.js'
 import type { Actor, AdminCaller, AdminService, AdminUserView } from '../../services/admin-service.js'
 import { clientIp } from '../client-ip.js'
+import { serverRequestIdOf } from '../request-id.js'
 import { adminUserView, auditEntryView, counterView, sessionView, spendView, userSummaryView } from './admin-view-model.js'
 import { freshForm, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
+import { readDeviceToken, rememberDevice } from './session.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** On the support pages: the admin signed in now, as the audit log names them. */
     adminActor?: Actor
+    /** On the support pages: whether the admin's sign-in is recent enough (ADMIN_SESSION_HOURS), and when a code last proved it. */
+    adminSignIn?: { fresh: boolean, provedAt: number }
   }
 }
 
@@ -23,16 +29,19 @@ const CursorQuery = Type.Object({ cursor: Type.Optional(Type.Integer({ minimum: 
 const Reason = Type.Optional(Text(2000))
 const SessionId = Text(64)
 
-/** What each action on an account is called on its confirmation page. */
+// What each action on an account is called on its confirmation page. `proof`: the action cannot be undone (sessions ended, a block's sessions, a deletion), so it
+// asks for a fresh code to the admin's own phone unless one was proved in ADMIN_PROOF_MINUTES.
 const userActions = {
-  'end-sessions': { title: 'page_admin_confirm_end_sessions', text: 'page_admin_confirm_end_sessions_text', button: 'page_admin_do_end_sessions', reasonRequired: false, danger: false },
-  block: { title: 'page_admin_confirm_block', text: 'page_admin_confirm_block_text', button: 'page_admin_do_block', reasonRequired: true, danger: true },
-  unblock: { title: 'page_admin_confirm_unblock', text: 'page_admin_confirm_unblock_text', button: 'page_admin_do_unblock', reasonRequired: false, danger: false },
-  delete: { title: 'page_admin_confirm_delete', text: 'page_admin_confirm_delete_text', button: 'page_admin_do_delete', reasonRequired: false, danger: true },
-  'clear-limits': { title: 'page_admin_confirm_clear_limits', text: 'page_admin_confirm_clear_limits_text', button: 'page_admin_do_clear_limits', reasonRequired: false, danger: false }
-} as const satisfies Record<string, { title: MessageKey, text: MessageKey, button: MessageKey, reasonRequired: boolean, danger: boolean }>
+  'end-sessions': { title: 'page_admin_confirm_end_sessions', text: 'page_admin_confirm_end_sessions_text', button: 'page_admin_do_end_sessions', reasonRequired: false, danger: false, proof: true },
+  block: { title: 'page_admin_confirm_block', text: 'page_admin_confirm_block_text', button: 'page_admin_do_block', reasonRequired: true, danger: true, proof: true },
+  unblock: { title: 'page_admin_confirm_unblock', text: 'page_admin_confirm_unblock_text', button: 'page_admin_do_unblock', reasonRequired: false, danger: false, proof: false },
+  delete: { title: 'page_admin_confirm_delete', text: 'page_admin_confirm_delete_text', button: 'page_admin_do_delete', reasonRequired: false, danger: true, proof: true },
+  'clear-limits': { title: 'page_admin_confirm_clear_limits', text: 'page_admin_confirm_clear_limits_text', button: 'page_admin_do_clear_limits', reasonRequired: false, danger: false, proof: false }
+} as const satisfies Record<string, { title: MessageKey, text: MessageKey, button: MessageKey, reasonRequired: boolean, danger: boolean, proof: boolean }>
 
 type UserAction = keyof typeof userActions
+/** A confirmation's form, and whether a proof code was just sent. */
+type ConfirmState = FormState & { codeSent?: boolean }
 const userActionNames = Object.keys(userActions) as UserAction[]
 
 /** Where an action leads, with the message the next page shows. */
@@ -78,7 +87,7 @@ function filled (text: string | undefined): string | undefined {
  * page) or with a body of another type. So the check runs before the body is read (onRequest),
  * and the refusal is given after the CSRF check (preValidation), by the app's own 404 handler.
  */
-export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> {
+export async function adminPageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { auth, admin } = app.services
 
@@ -86,11 +95,11 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
   // An admin posting one gets the form's "fields missing" message.
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })
 
-  async function signedInAdmin (request: FastifyRequest): Promise<Actor | undefined> {
+  async function signedInAdmin (request: FastifyRequest): Promise<{ actor: Actor, fresh: boolean, provedAt: number } | undefined> {
     const sid = request.session.get('sid')
     if (sid === undefined) return undefined
     try {
-      return await admin.actorForUser((await auth.authenticateSession(sid)).userId)
+      return await admin.adminOfSession(sid, (await auth.authenticateSession(sid)).userId)
     } catch (error) {
       if (error instanceof DomainError && error.code === 'token_not_valid') return undefined
       throw error
@@ -100,23 +109,69 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
   app.addHook('onRequest', async (request) => {
     // Until an admin is found (the look-up may fail too: a database away), any refusal is an unknown path's.
     request.answersAsUnknownPath = true
-    request.adminActor = await signedInAdmin(request)
-    if (request.adminActor !== undefined) request.answersAsUnknownPath = false
+    const found = await signedInAdmin(request)
+    if (found === undefined) return
+    request.adminActor = found.actor
+    request.adminSignIn = { fresh: found.fresh, provedAt: found.provedAt }
+    request.answersAsUnknownPath = false
   })
 
   // After the pages' CSRF check (registered before, in the parent context), before the body is
   // validated: a stranger's post gets the same 403 or 404 as on an unknown path.
-  app.addHook('preValidation', (request, reply, done) => {
+  // Then, for an admin: from an allowed network (ADMIN_ALLOWED_NETWORKS), and signed in within
+  // ADMIN_SESSION_HOURS (from the session row: a long-lived session does not keep the pages open).
+  app.addHook('preValidation', async (request, reply) => {
     if (request.adminActor === undefined) {
       reply.callNotFound()
-      return
+      return reply
     }
-    done()
+    const locale = localeOf(request)
+    if (!admin.fromAllowedNetwork(clientIp(request))) {
+      return await renderPage(request, reply, 'error', { title: 'page_forbidden_title', text: translate(locale, 'admin_network_refused') }, 403)
+    }
+    if (request.adminSignIn?.fresh !== true) {
+      const hours = Math.round(config.adminAccess.sessionMs / 3_600_000)
+      return await renderPage(request, reply, 'error', { title: 'page_admin_signed_in_too_long_title', text: translate(locale, 'page_admin_signed_in_too_long_text', { hours }) }, 403)
+    }
   })
+
+  function clientOf (request: FastifyRequest) {
+    return { ip: clientIp(request), userAgent: request.headers['user-agent'], deviceToken: readDeviceToken(request) }
+  }
+
+  /** Whether the admin proved a code to their own phone (a sign-in or a proof) within ADMIN_PROOF_MINUTES. */
+  function provedRecently (request: FastifyRequest): boolean {
+    return request.adminSignIn !== undefined && clock.now() - request.adminSignIn.provedAt < config.adminAccess.proofMs
+  }
+
+  /**
+   * A fresh proof for an action that cannot be undone: with `send_code`, a code to the admin's
+   * own phone (the confirmation is shown again, "code sent"); with `auth_code`, the code signs
+   * the admin in again (a new session, the old one ended: its created_at is the proof, kept on
+   * the server), then the action runs. Refusals (a wrong code, too many) go beside the field.
+   * 'proved': the action may run.
+   */
+  async function proveAdmin (request: FastifyRequest, reply: FastifyReply, body: { send_code?: string | undefined, auth_code?: string | undefined }): Promise<'proved' | 'sent'> {
+    const phone = request.adminActor?.name
+    if (phone === undefined) throw new DomainError('not_found')
+    if (body.send_code !== undefined) {
+      await auth.requestCode(phone, clientOf(request), localeOf(request))
+      return 'sent'
+    }
+    const code = filled(body.auth_code)?.trim()
+    if (code === undefined) throw new DomainError('code_not_found', { field: 'auth_code' })
+    const signed = await auth.verifyCode(phone, code, 'web', clientOf(request))
+    const previous = request.session.get('sid')
+    if (previous !== undefined) await auth.signOut(previous)
+    request.session.regenerate()
+    request.session.set('sid', signed.sessionId)
+    rememberDevice(request, reply, signed.deviceToken, config.deviceTokenTtlDays)
+    return 'proved'
+  }
 
   function caller (request: FastifyRequest): AdminCaller {
     if (request.adminActor === undefined) throw new DomainError('not_found')
-    return { actor: request.adminActor, ip: clientIp(request), requestId: request.id }
+    return { actor: request.adminActor, ip: clientIp(request), requestId: request.id, serverRequestId: serverRequestIdOf(request) }
   }
 
   /** The id in the address; none when it is not one (a form shown again after its params were refused). */
@@ -133,7 +188,7 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
     try {
       const id = userIdOf(request)
       if (id === undefined) throw new DomainError('user_not_found', { field: 'id' })
-      return await admin.showUser(id)
+      return await admin.showUser(caller(request), id)
     } catch (error) {
       if (!(error instanceof DomainError) || error.code !== 'user_not_found') throw error
       await renderPage(request, reply, 'error', { title: 'page_not_found_title', text: translate(localeOf(request), 'user_not_found') }, 404)
@@ -151,7 +206,7 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
   async function renderHome (request: FastifyRequest, reply: FastifyReply, state: FormState, search?: SearchOutcome): Promise<FastifyReply> {
     const locale = localeOf(request)
     const cursor = request.method === 'GET' ? (request.query as { cursor?: number }).cursor : undefined
-    const [page, spend] = await Promise.all([admin.findUsers({ cursor }), admin.smsSpend()])
+    const [page, spend] = await Promise.all([admin.findUsers(caller(request), { cursor }), admin.smsSpend()])
     return await renderPage(request, reply, 'admin/home', {
       title: 'page_admin_title',
       wide: true,
@@ -181,7 +236,7 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
     }, state.status)
   }
 
-  async function renderConfirm (action: UserAction, request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+  async function renderConfirm (action: UserAction, request: FastifyRequest, reply: FastifyReply, state: ConfirmState): Promise<FastifyReply> {
     const user = await loadUser(request, reply)
     if (user === undefined) return reply
     const view = adminUserView(localeOf(request), user)
@@ -192,6 +247,8 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
       form: state,
       reason: state.values.reason ?? '',
       action: { ...userActions[action], href: `/admin/users/${user.id}/${action}` },
+      proofNeeded: userActions[action].proof && !provedRecently(request),
+      codeSent: state.codeSent === true,
       user: view,
       back: `/admin/users/${user.id}`
     }, state.status)
@@ -248,10 +305,10 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
     if (phone === undefined && inviteCode === undefined) return seeOther(reply, '/admin')
     // A phone and an invite code are each one account's at most: a match goes to its page, so
     // neither ever sits in an address.
-    const [found] = (await admin.findUsers({ phone, inviteCode, limit: 1 })).users
+    const [found] = (await admin.findUsers(caller(request), { phone, inviteCode, limit: 1 })).users
     if (found !== undefined) return seeOther(reply, `/admin/users/${found.id}`)
     const locale = localeOf(request)
-    const limits = phone === undefined || inviteCode !== undefined ? undefined : await admin.phoneLimits(phone)
+    const limits = phone === undefined || inviteCode !== undefined ? undefined : await admin.phoneLimits(caller(request), phone)
     const values = { phone: phone ?? '', invite_code: inviteCode ?? '' }
     return await renderHome(request, reply, { ...freshForm, values }, {
       nothingFound: true,
@@ -262,7 +319,7 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
   app.get('/admin/audit', { schema: { querystring: CursorQuery } }, async (request, reply) => {
     const locale = localeOf(request)
     const cursor = request.query.cursor
-    const page = await admin.listAudit({ cursor })
+    const page = await admin.listAudit(caller(request), { cursor })
     return await renderPage(request, reply, 'admin/audit', {
       title: 'page_admin_audit_title',
       wide: true,
@@ -277,13 +334,18 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
 
   // Each action: its confirmation (GET, which changes nothing) and the post that does it.
   for (const action of userActionNames) {
-    const render = async (request: FastifyRequest, reply: FastifyReply, state: FormState) => await renderConfirm(action, request, reply, state)
+    const render = async (request: FastifyRequest, reply: FastifyReply, state: ConfirmState) => await renderConfirm(action, request, reply, state)
     app.get(`/admin/users/:id/${action}`, { schema: { params: UserParams } }, async (request, reply) => await render(request, reply, freshForm))
     app.post(`/admin/users/:id/${action}`, {
-      schema: { params: UserParams, body: Type.Object({ reason: Reason }) },
-      config: { form: { fields: ['reason'], render }, staleForm: { page: '/admin' } }
+      schema: { params: UserParams, body: Type.Object({ reason: Reason, auth_code: Type.Optional(Text(16)), send_code: Type.Optional(Text(8)) }) },
+      config: { form: { fields: ['reason', 'auth_code'], render }, staleForm: { page: '/admin' } }
     }, async (request, reply) => {
       const id = request.params.id
+      if (userActions[action].proof && !provedRecently(request)) {
+        if (await proveAdmin(request, reply, request.body) === 'sent') {
+          return await render(request, reply, { ...freshForm, values: { reason: request.body.reason ?? '' }, codeSent: true })
+        }
+      }
       const done = await performers[action](admin, caller(request), id, filled(request.body.reason))
       request.session.set('flash', done.flash)
       return seeOther(reply, done.to ?? `/admin/users/${id}`)
@@ -308,7 +370,7 @@ export async function adminPageRoutes (fastify: FastifyInstance): Promise<void> 
     schema: { body: Type.Object({ phone: Text(64) }) },
     config: { form: { fields: ['phone'], render: renderHome }, staleForm: { page: '/admin' } }
   }, async (request, reply) => {
-    const { phone } = await admin.phoneLimits(request.body.phone)
+    const { phone } = await admin.phoneLimits(caller(request), request.body.phone)
     return await renderPhoneConfirm(request, reply, { ...freshForm, values: { phone } })
   })
 

@@ -443,5 +443,5 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   })
 
   // The support pages: in this context, so they share its locks, its error page and its 404.
-  await fastify.register(adminPageRoutes)
+  await fastify.register(adminPageRoutes, { config, clock })
 }
