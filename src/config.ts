@@ -11,7 +11,8 @@ import type { TrustProxy } from './http/trust-proxy.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
 export const webhookEventTypes = [
-  'user.created', 'user.signed_in', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked'
+  'user.created', 'user.signed_in', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked',
+  'fraud.destination_suspect'
 ] as const
 export type WebhookEventType = typeof webhookEventTypes[number]
 // Sent only when WEBHOOK_EVENTS names it: one event per sign-in is the loud one.
@@ -91,6 +92,21 @@ export const EnvSchema = Type.Object({
   ADMIN_SESSION_HOURS: Type.Integer({ minimum: 1, maximum: 24, default: 8, description: 'hours from 1 to 24' }),
   ADMIN_PROOF_MINUTES: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'minutes from 1 to 60' }),
   ADMIN_ALLOWED_NETWORKS: Type.String({ default: '', description: 'a comma-separated list of CIDR ranges or addresses, IPv4 or IPv6, e.g. 10.0.0.0/8,2001:db8::/32; empty: anywhere' }),
+  // The fraud guard (services/fraud-guard.ts, docs/OPERATIONS.md "The fraud guard").
+  FRAUD_GUARD: Type.Union([Type.Literal('enforce'), Type.Literal('audit'), Type.Literal('off')], { default: 'enforce', description: 'one of enforce, audit, off' }),
+  FRAUD_PREFIX_DIGITS: Type.Integer({ minimum: 1, maximum: 8, default: 4, description: 'a whole number of trailing digits from 1 to 8 left out of a number to make its prefix (4: blocks of 10,000 numbers)' }),
+  FRAUD_WINDOW_MINUTES: Type.Integer({ minimum: 10, maximum: 1440, default: 60, description: 'minutes from 10 to 1440' }),
+  FRAUD_MIN_SENDS_PREFIX: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'a whole number from 1 to 100000' }),
+  FRAUD_MIN_SENDS_COUNTRY: Type.Integer({ minimum: 1, maximum: 1000000, default: 30, description: 'a whole number from 1 to 1000000' }),
+  FRAUD_MIN_ENTERED_PERCENT: Type.Integer({ minimum: 0, maximum: 100, default: 30, description: 'a percentage from 0 to 100' }),
+  FRAUD_RATE_FACTOR: Type.Integer({ minimum: 2, maximum: 1000, default: 10, description: 'a whole number from 2 to 1000' }),
+  FRAUD_BASELINE_DAYS: Type.Integer({ minimum: 1, maximum: 28, default: 7, description: 'days from 1 to 28' }),
+  FRAUD_CHALLENGE_MAX_NUMBER: Type.Integer({ minimum: 1000, maximum: 10_000_000, default: 50_000, description: 'a whole number from 1000 to 10000000 (the proof of work\'s difficulty)' }),
+  FRAUD_CHALLENGE_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'seconds from 30 to 3600' }),
+  FRAUD_COOLING_MIN_SOLVED: Type.Integer({ minimum: 1, maximum: 100000, default: 5, description: 'a whole number from 1 to 100000' }),
+  FRAUD_COOLING_MINUTES: Type.Integer({ minimum: 1, maximum: 10080, default: 60, description: 'minutes from 1 to 10080' }),
+  FRAUD_SUSPECT_CAP_PERCENT: Type.Integer({ minimum: 0, maximum: 100, default: 5, description: 'a percentage of SMS_HOURLY_CAP from 0 to 100' }),
+  FRAUD_RESERVED_CAP_PERCENT: Type.Integer({ minimum: 0, maximum: 90, default: 20, description: 'a percentage of SMS_HOURLY_CAP from 0 to 90' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -168,6 +184,7 @@ export interface Config {
   /** The console provider writes codes and full phones to a production log only when this says so. */
   readonly smsConsoleInProduction: boolean
   /** PHONEPASS_ADMIN_KEYS: bearer secrets of the admin API (/api/admin/), each with a name for the audit log. */
+  readonly fraudGuard: FraudGuardConfig
   readonly adminKeys: readonly AdminKey[]
   /** ADMIN_PHONES, in E.164: people who may use the admin pages once signed in. */
   readonly adminPhones: ReadonlySet<string>
@@ -182,6 +199,24 @@ export interface AdminAccess {
   readonly proofMs: number
   /** ADMIN_ALLOWED_NETWORKS: where the admin API and pages may be used from; undefined: anywhere. */
   readonly allowedNetworks: BlockList | undefined
+}
+
+/** The fraud guard's settings (services/fraud-guard.ts); shares and ratios as fractions. */
+export interface FraudGuardConfig {
+  readonly mode: 'enforce' | 'audit' | 'off'
+  readonly prefixDigits: number
+  readonly windowMs: number
+  readonly minSendsPrefix: number
+  readonly minSendsCountry: number
+  readonly minEnteredRatio: number
+  readonly rateFactor: number
+  readonly baselineDays: number
+  readonly challengeMaxNumber: number
+  readonly challengeTtlSeconds: number
+  readonly coolingMinSolved: number
+  readonly coolingMs: number
+  readonly suspectCapShare: number
+  readonly reservedCapShare: number
 }
 
 /** One admin key: the name is what the audit log says; the secret is never logged. */
@@ -511,6 +546,22 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     metricsPublic: parsed.METRICS_PUBLIC,
     corsOrigins: parsed.CORS_ORIGINS.split(',').map(origin => origin.trim()).filter(origin => origin !== ''),
     smsConsoleInProduction: parsed.SMS_CONSOLE_IN_PRODUCTION,
+    fraudGuard: {
+      mode: parsed.FRAUD_GUARD,
+      prefixDigits: parsed.FRAUD_PREFIX_DIGITS,
+      windowMs: parsed.FRAUD_WINDOW_MINUTES * 60_000,
+      minSendsPrefix: parsed.FRAUD_MIN_SENDS_PREFIX,
+      minSendsCountry: parsed.FRAUD_MIN_SENDS_COUNTRY,
+      minEnteredRatio: parsed.FRAUD_MIN_ENTERED_PERCENT / 100,
+      rateFactor: parsed.FRAUD_RATE_FACTOR,
+      baselineDays: parsed.FRAUD_BASELINE_DAYS,
+      challengeMaxNumber: parsed.FRAUD_CHALLENGE_MAX_NUMBER,
+      challengeTtlSeconds: parsed.FRAUD_CHALLENGE_TTL_SECONDS,
+      coolingMinSolved: parsed.FRAUD_COOLING_MIN_SOLVED,
+      coolingMs: parsed.FRAUD_COOLING_MINUTES * 60_000,
+      suspectCapShare: parsed.FRAUD_SUSPECT_CAP_PERCENT / 100,
+      reservedCapShare: parsed.FRAUD_RESERVED_CAP_PERCENT / 100
+    },
     adminKeys: parseAdminKeys(parsed.PHONEPASS_ADMIN_KEYS),
     adminPhones: parseAdminPhones(parsed.ADMIN_PHONES, country, testPhoneNumbers),
     adminAccess: {

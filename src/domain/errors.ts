@@ -25,6 +25,12 @@ export const errorStatus = {
   invite_already_activated: 409,
   invite_cycle: 409,
   phone_taken: 409,
+  /** The fraud guard: a send to a suspect destination needs a solved challenge (the body carries one). */
+  challenge_required: 403,
+  /** A challenge solution that is wrong, expired, used, or for another phone (a new challenge comes with it). */
+  challenge_invalid: 403,
+  /** New numbers of a destination wait: its codes go unentered although challenges are solved. */
+  destination_cooling_off: 429,
   /** A change of number to the same number. */
   phone_unchanged: 400,
   /** A change of number not proven by a live code to the current number. */
@@ -55,6 +61,8 @@ export interface ErrorDetails {
   attemptsLeft?: number
   /** Seconds until trying again makes sense; becomes Retry-After. */
   retryAfter?: number
+  /** The fraud guard's proof-of-work challenge to solve (ALTCHA's JSON). */
+  challenge?: { algorithm: string, challenge: string, maxnumber?: number, salt: string, signature: string }
 }
 
 export class DomainError extends Error {

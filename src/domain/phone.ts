@@ -53,9 +53,10 @@ const smsCapableTypes = new Set<NumberType>(['MOBILE', 'FIXED_LINE_OR_MOBILE', u
 /**
  * SMS pumping defence: refuses, before any SMS is sent, numbers outside the allowed countries
  * and numbers that cannot take an SMS but can bill one (premium rate, shared cost, toll-free,
- * VoIP, personal numbers, pagers, fixed lines). Test numbers never reach this.
+ * VoIP, personal numbers, pagers, fixed lines). Test numbers never reach this. Returns the
+ * number's country (ISO 3166, or the calling code where it has none), for the fraud guard.
  */
-export function checkSmsDestination (e164: string, allowedCountries: readonly CountryCode[]): void {
+export function checkSmsDestination (e164: string, allowedCountries: readonly CountryCode[]): string {
   let parsed
   try {
     parsed = parsePhoneNumberWithError(e164)
@@ -66,4 +67,15 @@ export function checkSmsDestination (e164: string, allowedCountries: readonly Co
     throw new DomainError('phone_country_not_allowed', { field: 'phone' })
   }
   if (!smsCapableTypes.has(parsed.getType())) throw new DomainError('phone_not_allowed', { field: 'phone' })
+  return parsed.country ?? `+${parsed.countryCallingCode}`
+}
+
+/** The number's country (ISO 3166), or its calling code (`+882`) where it has none. */
+export function countryOfPhone (e164: string): string {
+  try {
+    const parsed = parsePhoneNumberWithError(e164)
+    return parsed.country ?? `+${parsed.countryCallingCode}`
+  } catch {
+    return 'unknown'
+  }
 }

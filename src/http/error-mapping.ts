@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { DomainError, errorStatus, type ErrorCode } from '../domain/errors.js'
+import { DomainError, type ErrorDetails, errorStatus, type ErrorCode } from '../domain/errors.js'
 import { formatWait, pickLocale, translate, type Locale, type MessageKey } from '../i18n/catalogue.js'
 import { isDatabaseUnavailable } from '../store/database.js'
 import { SmsDeliveryError } from '../sms/sms-sender.js'
@@ -13,6 +13,8 @@ export interface DescribedError {
   fieldErrors: Record<string, string[]>
   retryAfter?: number
   attemptsLeft?: number
+  /** The fraud guard's challenge to solve before the send is tried again. */
+  challenge?: NonNullable<ErrorDetails['challenge']>
   /** True when the cause is ours (a 5xx): worth a log line with the stack. */
   unexpected: boolean
 }
@@ -119,6 +121,7 @@ export function describeError (error: FastifyError | Error, locale: Locale, requ
   }
   if (retryAfter !== undefined) described.retryAfter = retryAfter
   if (details.attemptsLeft !== undefined) described.attemptsLeft = details.attemptsLeft
+  if (details.challenge !== undefined) described.challenge = details.challenge
   return described
 }
 
@@ -134,5 +137,6 @@ export async function answerJsonError (error: FastifyError | Error, request: Fas
   const body: Record<string, unknown> = { detail: described.detail, code: described.code }
   if (Object.keys(described.fieldErrors).length > 0) body.errors = described.fieldErrors
   if (described.attemptsLeft !== undefined) body.attempts_left = described.attemptsLeft
+  if (described.challenge !== undefined) body.challenge = described.challenge
   return await reply.code(described.status).type('application/json').send(body)
 }

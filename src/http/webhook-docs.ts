@@ -33,6 +33,15 @@ const events: Record<WebhookEventType, { summary: string, description: string, d
     description: 'Forget this person: the account and its sessions are gone.',
     data: { id, phone }
   },
+  'fraud.destination_suspect': {
+    summary: 'A destination of codes turned suspect (SMS pumping)',
+    description: 'The fraud guard saw a number prefix or a country whose codes go unentered or whose rate jumped past its baseline: new numbers there need a challenge from now on. Sent once an hour per destination at most.',
+    data: {
+      destination: { type: 'string', description: 'A prefix (`+44791112`: the number less its last digits) or a country (ISO 3166, `GB`)', example: '+44791112' },
+      kind: { type: 'string', enum: ['prefix', 'country'] },
+      reason: { type: 'string', description: 'Why, for an operator to read', example: '2 of 40 codes sent in the last 60 minutes were entered (5%, below 30%)' }
+    }
+  },
   'user.phone_changed': {
     summary: 'A user\'s phone number changed',
     description: '`phone` is the new number, `previous_phone` the old one.',

@@ -1,6 +1,6 @@
 import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
-import { checkSmsDestination, maskPhone, normalizePhone } from '../domain/phone.js'
+import { checkSmsDestination, countryOfPhone, maskPhone, normalizePhone } from '../domain/phone.js'
 import { translate, type Locale } from '../i18n/catalogue.js'
 import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, spendLoginCode, unspendLoginCode } from '../store/login-codes.js'
 import { hasPhoneChangeProof, provePhoneChange, spendPhoneChangeProof, withdrawPhoneChangeProof } from '../store/phone-changes.js'
@@ -18,6 +18,7 @@ import { createAccountDeletion } from './account-deletion.js'
 import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
+import { createFraudGuard } from './fraud-guard.js'
 import {
   generateOpaqueToken, generateSessionId, hashOneTimeCode, hashPhone, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
 } from './keys.js'
@@ -70,6 +71,7 @@ export function createAuthService (context: ServiceContext) {
   const deviceTokens = createDeviceTokens(keys.device, config.deviceTokenTtlDays, clock)
   const events = createEventRecorder(context)
   const accountDeletion = createAccountDeletion(context)
+  const fraudGuard = createFraudGuard(context)
 
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
@@ -85,8 +87,10 @@ export function createAuthService (context: ServiceContext) {
   async function requestCode (rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
     const phone = normalize(rawPhone)
     const fixedCode = config.testPhoneNumbers.get(phone)
-    if (fixedCode === undefined) checkSmsDestination(phone, config.sms.allowedCountries)
+    const country = fixedCode === undefined ? checkSmsDestination(phone, config.sms.allowedCountries) : undefined
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
+    // Test numbers send nothing: the fraud guard neither counts nor holds them.
+    const screening = country === undefined ? undefined : await fraudGuard.screen(phone, country, deviceId !== undefined)
     const now = clock.now()
     const code = fixedCode ?? generateOneTimeCode(config.otp.length, random)
     const codeHash = hashOneTimeCode(signingKey, phone, code)
@@ -97,11 +101,12 @@ export function createAuthService (context: ServiceContext) {
     // cooldown, the SMS budget.
     // What is given back if the SMS then fails: the phone's quota and the hour's SMS budget.
     const refundable = await db.transaction().execute(async (trx) => {
+      const guardCounts = screening === undefined ? undefined : await fraudGuard.takeSend(trx, screening, phone, client.challenge)
       const device = await knownDevice(trx, phone, deviceId, client.deviceToken)
       const stored = await replaceLoginCode(trx, {
         phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
       }, resendAfter)
-      const send = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined)
+      const send = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined, guardCounts)
       if (send.quotaRefusal !== undefined) throw send.quotaRefusal
       if (!stored) {
         const current = await findLoginCode(trx, phone)
@@ -210,6 +215,8 @@ export function createAuthService (context: ServiceContext) {
     // This transaction holds the code's row since the update above: it cannot be gone.
     if (!await spendLoginCode(trx, phone, attempt.codeHash, now)) throw new Error('the login code was spent under its lock')
     await counted.taken.giveBack(trx)
+    // An entered code tells the fraud guard its destination's codes reach people.
+    if (!config.testPhoneNumbers.has(phone)) await fraudGuard.countEntered(trx, phone, countryOfPhone(phone))
     return undefined
   }
 

@@ -29,4 +29,6 @@ export interface ClientInfo {
    * the phone's budget does not lock the owner out.
    */
   deviceToken?: string | undefined
+  /** A solved fraud-guard challenge (ALTCHA's base64 payload), where a send to a suspect destination asked for one. */
+  challenge?: string | undefined
 }

@@ -1,6 +1,6 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 
-export type KeyPurpose = 'otp' | 'jwt' | 'cookie' | 'device' | 'keystore' | 'phone'
+export type KeyPurpose = 'otp' | 'jwt' | 'cookie' | 'device' | 'keystore' | 'phone' | 'challenge'
 
 /**
  * One PHONEPASS_SECRET, a key per use: a leak of one derived key (say, a JWT key in a
@@ -17,6 +17,8 @@ export interface Keys {
   readonly keystore: readonly Buffer[]
   /** Keys the hash kept of a deleted account's phone (the referral-abuse guard). */
   readonly phone: readonly Buffer[]
+  /** Signs the fraud guard's proof-of-work challenges (ALTCHA's HMAC key). */
+  readonly challenge: readonly Buffer[]
 }
 
 function derive (secret: string, purpose: KeyPurpose): Buffer {
@@ -30,7 +32,8 @@ export function deriveKeys (secrets: readonly string[]): Keys {
     cookie: secrets.map(secret => derive(secret, 'cookie')),
     device: secrets.map(secret => derive(secret, 'device')),
     keystore: secrets.map(secret => derive(secret, 'keystore')),
-    phone: secrets.map(secret => derive(secret, 'phone'))
+    phone: secrets.map(secret => derive(secret, 'phone')),
+    challenge: secrets.map(secret => derive(secret, 'challenge'))
   }
 }
 

@@ -57,6 +57,16 @@ export interface CountedSend {
   smsCapRefusal?: DomainError
 }
 
+/** Counts the fraud guard adds to a send's statement (services/fraud-guard.ts). */
+export interface GuardCounts {
+  windows: CounterWindow[]
+  ceilings: number[]
+  /** The refusal each counter at its ceiling stands for; undefined: it caps nothing. */
+  refusals: Array<DomainError | undefined>
+}
+
+const noGuardCounts: GuardCounts = { windows: [], ceilings: [], refusals: [] }
+
 /** The fixed window of `length` ms that `now` falls in, for the counter `key`. */
 export function windowOf (key: string, length: number, now: number): CounterWindow {
   const windowStart = Math.floor(now / length) * length
@@ -94,7 +104,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
    * counted, and the refusal comes back for the caller to throw, which rolls back every count
    * (a refused request costs nothing). All in one statement.
    */
-  async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean): Promise<CountedSend> {
+  async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean, guard: GuardCounts = noGuardCounts): Promise<CountedSend> {
     if (isTestNumber) return { taken: taken([]) }
     const now = clock.now()
     const subject = deviceId === undefined ? `phone:${phone}` : `device:${deviceId}:${phone}`
@@ -109,18 +119,23 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     // The day's count caps nothing; it is kept for the admin's view of the spend (smsSpend),
     // since the hour's counters are deleted once their hour is over.
     const smsDay = windowOf(smsDayKey, day, now)
+    // The fraud guard's counts ride in the same statement: per destination, and its shares of the cap.
     const counts = await incrementCounters(trx,
-      [...phoneQuotas.map(quota => quota.window), ipHour, smsHour, smsDay],
-      [...phoneQuotas.map(quota => quota.limit), limits.codesPerIpHour, config.sms.hourlyCap, uncapped])
+      [...phoneQuotas.map(quota => quota.window), ipHour, smsHour, smsDay, ...guard.windows],
+      [...phoneQuotas.map(quota => quota.limit), limits.codesPerIpHour, config.sms.hourlyCap, uncapped, ...guard.ceilings])
     const [ipCount, smsCount] = counts.slice(phoneQuotas.length)
+    const guardCounts = counts.slice(phoneQuotas.length + 4)
+    const guardRefusal = guard.refusals.find((refusal, i) => refusal !== undefined && guardCounts[i] === undefined)
     const phoneOver = phoneQuotas.find((_, i) => counts[i] === undefined)
     const quotaRefusal = phoneOver !== undefined
       ? new DomainError('too_many_codes', { field: 'phone', retryAfter: secondsLeft(phoneOver.window, now) })
       : ipCount === undefined ? new DomainError('rate_limited', { field: 'phone', retryAfter: secondsLeft(ipHour, now) }) : undefined
+    const smsCapRefusal = smsCount === undefined ? new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(smsHour, now) }) : guardRefusal
     return {
-      taken: taken([...phoneQuotas.map(quota => quota.window), smsHour, smsDay]),
+      // The guard's counts are given back too: an SMS that failed was not sent anywhere.
+      taken: taken([...phoneQuotas.map(quota => quota.window), smsHour, smsDay, ...guard.windows]),
       ...(quotaRefusal === undefined ? {} : { quotaRefusal }),
-      ...(smsCount === undefined ? { smsCapRefusal: new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(smsHour, now) }) } : {})
+      ...(smsCapRefusal === undefined ? {} : { smsCapRefusal })
     }
   }
 

@@ -22,6 +22,7 @@ export interface WebhookEventData {
   'user.phone_changed': { id: number, phone: string, previous_phone: string }
   'user.blocked': { id: number, phone: string }
   'user.unblocked': { id: number, phone: string }
+  'fraud.destination_suspect': { destination: string, kind: 'prefix' | 'country', reason: string }
 }
 
 /**
@@ -41,7 +42,7 @@ export function createEventRecorder ({ config, clock }: { config: Config, clock:
     if (config.webhooks === undefined || !config.webhooks.events.has(type)) return
     const now = clock.now()
     const payload = JSON.stringify({ type, timestamp: new Date(now).toISOString(), data })
-    await insertWebhookEvent(trx, { msgId: newMessageId(), type, userId: data.id, payload, createdAt: now })
+    await insertWebhookEvent(trx, { msgId: newMessageId(), type, userId: 'id' in data ? data.id : null, payload, createdAt: now })
   }
   return { record }
 }

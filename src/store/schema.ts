@@ -132,6 +132,18 @@ export interface PhoneChangesTable {
   expires_at: number
 }
 
+export type FraudVerdict = 'allow' | 'block'
+
+/** An operator's word on a destination of codes (migration 0012); the guard's counts are limit_counters. */
+export interface FraudRulesTable {
+  /** `p:<prefix>` or `c:<country>`. */
+  destination: string
+  verdict: FraudVerdict
+  reason: string
+  set_by: string
+  set_at: number
+}
+
 export interface Database {
   users: UsersTable
   login_codes: LoginCodesTable
@@ -143,6 +155,7 @@ export interface Database {
   deleted_phones: DeletedPhonesTable
   admin_audit: AdminAuditTable
   phone_changes: PhoneChangesTable
+  fraud_rules: FraudRulesTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -154,3 +167,4 @@ export type SigningKeyRow = Selectable<SigningKeysTable>
 export type NewSigningKey = Insertable<SigningKeysTable>
 export type WebhookEventRow = Selectable<WebhookEventsTable>
 export type AdminAuditRow = Selectable<AdminAuditTable>
+export type FraudRuleRow = Selectable<FraudRulesTable>

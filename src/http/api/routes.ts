@@ -85,13 +85,13 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     schema: {
       tags: ['auth'],
       summary: 'Send a one-time code by SMS',
-      description: 'Answers alike for known and unknown phones. 400 for numbers that cannot take an SMS or are outside the allowed countries; 429 with Retry-After while the previous code is younger than the resend interval or a per-phone or per-IP quota is spent; 503 when the SMS provider fails or the hourly SMS cap is reached.',
+      description: 'Answers alike for known and unknown phones. 400 for numbers that cannot take an SMS or are outside the allowed countries; 429 with Retry-After while the previous code is younger than the resend interval or a per-phone or per-IP quota is spent, or while new numbers of an abused destination cool off (destination_cooling_off); 503 when the SMS provider fails or the hourly SMS cap is reached. 403 challenge_required only for a new number in a destination the fraud guard holds suspect (SMS pumping): solve the challenge in the body and send register again with `challenge`; numbers with an account and requests with this phone\'s device_token never meet one.',
       body: RegisterBody,
-      response: { 200: RegisterReply, ...errorResponses(400, 429, 503) }
+      response: { 200: RegisterReply, ...errorResponses(400, 403, 429, 503) }
     }
   }, async (request) => {
     const locale = pickLocale(request.headers['accept-language'])
-    const sent = await auth.requestCode(request.body.phone, { ...clientOf(request), deviceToken: request.body.device_token }, locale)
+    const sent = await auth.requestCode(request.body.phone, { ...clientOf(request), deviceToken: request.body.device_token, challenge: request.body.challenge }, locale)
     return {
       phone: sent.phone,
       expires_in: sent.expiresIn,

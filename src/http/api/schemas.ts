@@ -34,7 +34,14 @@ export const ErrorBody = Type.Object({
   detail: Type.String({ description: 'A sentence a person understands, in the language of Accept-Language (en, ru)' }),
   code: Type.String({ description: 'Machine-readable error code', examples: ['code_invalid'] }),
   errors: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'Messages per field' })),
-  attempts_left: Type.Optional(Type.Integer({ description: 'Tries left on the current code' }))
+  attempts_left: Type.Optional(Type.Integer({ description: 'Tries left on the current code' })),
+  challenge: Type.Optional(Type.Object({
+    algorithm: Type.String({ examples: ['SHA-256'] }),
+    challenge: Type.String({ description: 'hex(SHA-256(salt + number)) for the number to find' }),
+    maxnumber: Type.Optional(Type.Integer({ description: 'The number lies from 0 to this' })),
+    salt: Type.String(),
+    signature: Type.String()
+  }, { description: 'With challenge_required and challenge_invalid: an ALTCHA proof-of-work challenge (altcha-lib\'s solveChallenge, or the ALTCHA widget, solves it). Send register again with `challenge` set to base64(JSON {algorithm, challenge, number, salt, signature}). Single-use, bound to this phone, it expires in minutes.' }))
 }, { $id: 'Error', title: 'Error' })
 
 export const TokenPair = Type.Object({
@@ -46,7 +53,11 @@ export const TokenPair = Type.Object({
 
 export const DeviceTokenInput = Type.String({ maxLength: 256, description: 'The device_token of this device\'s last sign-in to this phone, if any: the device keeps budgets of codes and wrong codes of its own, so the owner is not locked out by someone spending the phone\'s' })
 
-export const RegisterBody = Type.Object({ phone: PhoneInput, device_token: Type.Optional(DeviceTokenInput) })
+export const RegisterBody = Type.Object({
+  phone: PhoneInput,
+  device_token: Type.Optional(DeviceTokenInput),
+  challenge: Type.Optional(Type.String({ maxLength: 2048, description: 'Only where register answered challenge_required (the fraud guard): the solved challenge, base64(JSON {algorithm, challenge, number, salt, signature}) as ALTCHA sends it' }))
+})
 export const RegisterReply = Type.Object({
   phone: Type.String({ description: 'The number the code was sent to, E.164' }),
   expires_in: Type.Integer({ description: 'Seconds the code lives' }),
