@@ -8,6 +8,7 @@ import type { CountryCode } from 'libphonenumber-js'
 import { getCountries } from 'libphonenumber-js/max'
 import { normalizePhone } from './domain/phone.js'
 import type { TrustProxy } from './http/trust-proxy.js'
+import { redactUrl } from './redact.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
 export const webhookEventTypes = [
@@ -224,7 +225,8 @@ function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
   const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
   if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
   const expected = schemaProperties[variable]?.description ?? 'a valid value'
-  const shown = secretVariables.has(variable) ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  // A URL's password is a secret too (DATABASE_URL, SMS_WEBHOOK_URL, WEBHOOK_URL, ...).
+  const shown = secretVariables.has(variable) ? '(hidden)' : JSON.stringify(redactUrl(env[variable] ?? ''))
   return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
 }
 
@@ -405,6 +407,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (parsed.SMS_PROVIDER === 'webhook' && parsed.SMS_WEBHOOK_URL === undefined) {
     throw new ConfigError('Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook')
+  }
+  if (/^postgres(ql)?:/.test(parsed.DATABASE_URL) && !URL.canParse(parsed.DATABASE_URL)) {
+    // Refused here: opening the database would fail with the URL parser's error, which prints the URL, password and all.
+    throw new ConfigError(`Invalid configuration: DATABASE_URL must be ${schemaProperties.DATABASE_URL?.description ?? 'a URL'}, got ${JSON.stringify(redactUrl(parsed.DATABASE_URL))}`)
   }
   if (parsed.WEB_CONCURRENCY > 1 && parsed.DATABASE_URL === 'sqlite::memory:') {
     // Each worker would have a database of its own: limits, codes and sessions split in N.

@@ -200,3 +200,20 @@ t.test('WEB_CONCURRENCY: one process unless it says more, up to 64, and only who
     'workers each with a database of their own would split every limit')
   t.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:', WEB_CONCURRENCY: '1' }).workers, 1)
 })
+
+t.test("a URL's password is never shown in a configuration error", async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  const password = 'S3cret-Passw0rd'
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ DATABASE_URL: `mysql://phonepass:${password}@db/phonepass` }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "mysql://***@db/phonepass"'],
+    [{ DATABASE_URL: `postgres://phonepass:${password}@db:port/phonepass` }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "postgres://phonepass:***@db:port/phonepass"'],
+    [{ DATABASE_URL: `postgres://phonepass:${password}/x@[db/phonepass` }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "postgres://phonepass:***@[db/phonepass"'],
+    [{ SMS_WEBHOOK_URL: `ftp://sms:${password}@sms.example/send` }, 'Invalid configuration: SMS_WEBHOOK_URL must be an http:// or https:// URL, got "ftp://***@sms.example/send"'],
+    [{ WEBHOOK_URL: `ftp://crm:${password}@crm.example/hooks` }, 'Invalid configuration: WEBHOOK_URL must be an http:// or https:// URL that receives the events, got "ftp://***@crm.example/hooks"'],
+    [{ TWILIO_BASE_URL: `https://twilio:${password}@api.twilio.com/2010-04-01` }, 'Invalid configuration: TWILIO_BASE_URL must be an http(s) origin without a path, e.g. https://api.twilio.com, got "https://***@api.twilio.com/2010-04-01"']
+  ]
+  for (const [env, line] of cases) {
+    t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: line }, JSON.stringify(env).replaceAll(password, '<password>'))
+  }
+  t.ok(loadConfig({ DATABASE_URL: `postgres://phonepass:${password}@db:5432/phonepass` }), 'a well-formed URL with a password is taken as before')
+})
