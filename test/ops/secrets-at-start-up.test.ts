@@ -6,7 +6,7 @@ import t from 'tap'
 import { buildDist, childEnv } from '../helpers/build.js'
 
 // Issue 22, on the built server as the image starts it: a start-up that fails shows no
-// password of DATABASE_URL.
+// password of DATABASE_URL, and production refuses demo and guessable secrets.
 t.setTimeout(600_000)
 
 const built = buildDist(t)
@@ -56,4 +56,28 @@ t.test('a DATABASE_URL with a password: whatever stops the start, the password i
     t.match(result.stdout + result.stderr, line, `${name}: one line saying why`)
     t.notMatch(result.stdout + result.stderr, password, `${name}: no password`)
   }
+})
+
+t.test('production refuses the Postman demo admin key and guessable secrets, naming the variable, not the value', async t => {
+  const demoKey = 'postman-admin-key-0123456789abcdefghijklmnop'
+  const cases: Array<[Record<string, string>, string, string]> = [
+    [{ PHONEPASS_ADMIN_KEYS: `postman:${demoKey}` }, 'PHONEPASS_ADMIN_KEYS key "postman" is a demo value published with phonepass; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`', demoKey],
+    [{ PHONEPASS_SECRET: 'a'.repeat(44) }, 'PHONEPASS_SECRET has only 1 different character; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`', 'aaaaaaaa'],
+    [{ METRICS_TOKEN: '0123456789abcdef' }, 'METRICS_TOKEN is mostly runs of characters such as aaaa, abcd or 4321; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 24`', '0123456789abcdef']
+  ]
+  const results = await Promise.all(cases.map(async ([env]) => await run({ ...production, DATABASE_URL: 'sqlite::memory:', ...env })))
+  for (const [i, [env, line, value]] of cases.entries()) {
+    const result = results[i] as Run
+    t.equal(result.stderr, `Invalid configuration: ${line}\n`, Object.keys(env).join())
+    t.equal(result.status, 78)
+    t.equal(result.stdout, '')
+    t.notMatch(result.stderr.replace(line.slice(0, 20), ''), value, 'the value is not shown')
+  }
+})
+
+t.test("outside production the README's Postman set-up still starts with the demo key", async t => {
+  const result = await run({
+    DATABASE_URL: 'sqlite::memory:', TEST_PHONE_NUMBERS: '+15550100001=1234', PHONEPASS_ADMIN_KEYS: 'postman:postman-admin-key-0123456789abcdefghijklmnop'
+  }, /Server listening at/)
+  t.match(result.stdout, /Server listening at http:\/\/127\.0\.0\.1:\d+/, result.stderr)
 })
