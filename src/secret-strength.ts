@@ -11,8 +11,8 @@ export const demoSecrets: ReadonlySet<string> = new Set([
  * business; this catches what a person types instead of a random value: a demo value, few
  * different characters (`aaaa…`), one piece repeated (`abcabc…`), runs (`0123…`, `zyx…`).
  * Each limit sits far from what a random value does (docs/OPERATIONS.md, "Secrets in
- * production"): 500 000 random hex strings of 16 characters, the shortest allowed, never had
- * fewer than 5 different characters or more than 5 characters in runs.
+ * production"): in hundreds of thousands of random hex strings of 16 characters, the shortest
+ * allowed, none had fewer than 5 different characters (4 are asked for) or more than 5 in runs.
  */
 export function secretWeakness (value: string): string | undefined {
   if (demoSecrets.has(value)) return 'is a demo value published with phonepass'
