@@ -57,8 +57,8 @@ export interface KeyInfo {
 export type PublicJwk = JsonWebKey & { kid: string, alg: string, use: 'sig', key_ops: ['verify'] }
 
 // Instances' clocks differ by a little: a key stays verifying this much past the last token it
-// may have signed.
-const clockSkewMs = 60_000
+// may have signed, and a token may be issued this far ahead of the clock that checks it.
+export const clockSkewMs = 60_000
 // An unknown kid may mean a key another instance just made: the set is read again, at most
 // this often, so random kids cannot turn every request into a query.
 const unknownKidReloadMs = 10_000
@@ -306,10 +306,14 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
 
     /**
      * Access tokens signed before the first key was made carry no kid (HS256 with the derived
-     * key): they verify until they expire, and only those.
+     * key): taken if issued before that key (`issuedBefore`), and none at all from one lifetime
+     * after it (`closesAt`), whatever a token claims. Both come from the table, so every
+     * instance closes the window at the same moment; with no key read yet it is closed.
      */
-    legacyBefore (): number {
-      return loaded[0]?.row.created_at ?? Infinity
+    legacyWindow (): { issuedBefore: number, closesAt: number } {
+      if (loaded.length === 0) return { issuedBefore: -Infinity, closesAt: -Infinity }
+      const issuedBefore = Math.min(...loaded.map(entry => entry.row.created_at))
+      return { issuedBefore, closesAt: issuedBefore + ttlMs }
     },
 
     /** The public keys to publish: never a private or symmetric one. */

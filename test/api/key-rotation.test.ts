@@ -103,16 +103,21 @@ t.test('a rotation: the new key is published a lead before it signs; the old one
   t.ok(await accepts(app, lastOld.access), 'the old key\'s tokens still verify')
   t.same(await published(app), [oldKid, newKid], 'and it stays published')
 
-  // A token of the old key made to outlive it: only the key's retirement stops it.
-  const longLived = createSigner({ algorithm: 'ES256', key: oldKey.key, kid: oldKid })({ ...claims(lastOld.access), exp: Math.floor(clock.now() / 1000) + 86_400 })
+  // A token of the old key made to outlive it (its private key leaked, say): no token lives
+  // longer than ACCESS_TOKEN_TTL_SECONDS (issue 22), and the key retires after its last one.
+  const sign = createSigner({ algorithm: 'ES256', key: oldKey.key, kid: oldKid })
+  const longLived = sign({ ...claims(lastOld.access), exp: Math.floor(clock.now() / 1000) + 86_400 })
+  t.notOk(await accepts(app, longLived), 'exp − iat above the lifetime: refused at once')
+  const latest = Math.floor(clock.now() / 1000) + skewMs / 1000
+  const aheadByTheSkew = sign({ ...claims(lastOld.access), iat: latest, exp: latest + ttlMs / 1000 })
+  t.ok(await accepts(app, aheadByTheSkew), 'the latest a holder of the key can make live')
   clock.advance(ttlMs - 2000)
   t.ok(await accepts(app, lastOld.access), 'until it expires')
   clock.advance(2000)
   t.notOk(await accepts(app, lastOld.access), 'expired')
-  t.ok(await accepts(app, longLived))
   clock.advance(skewMs)
+  t.notOk(await accepts(app, aheadByTheSkew), 'expired too when the key retires')
   t.same(await published(app), [newKid], 'the retired key leaves the set')
-  t.notOk(await accepts(app, longLived), 'and its tokens fail, whatever their exp')
   t.same((await operator(app).listKeys()).map(key => key.state), ['retired', 'in_use'])
 })
 
