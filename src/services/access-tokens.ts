@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
+import { isLowS, toLowS } from '../domain/ecdsa-signature.js'
 import { DomainError } from '../domain/errors.js'
 import type { Clock } from './clock.js'
 import { clockSkewMs, type SigningKeys, type VerificationKey } from './signing-keys.js'
@@ -38,6 +39,11 @@ function readHeader (token: string): Record<string, unknown> | undefined {
   } catch {
     return undefined
   }
+}
+
+function lowS (token: string): string {
+  const dot = token.lastIndexOf('.')
+  return `${token.slice(0, dot + 1)}${toLowS(Buffer.from(token.slice(dot + 1), 'base64url')).toString('base64url')}`
 }
 
 /**
@@ -98,6 +104,8 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
     if (typeof header.kid !== 'string' || header.kid.length > 100) return undefined
     const key = await signingKeys.verificationKey(header.kid)
     if (key === undefined) return undefined
+    // A high-S twin of a token is refused before its signature is checked: one form per token.
+    if (key.alg === 'ES256' && !isLowS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url'))) return undefined
     try {
       return verifierOf(key)(token)
     } catch {
@@ -111,7 +119,9 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
       const key = signingKeys.signingKey()
       let signer = signers.get(key.kid)
       if (signer === undefined) {
-        signer = createSigner({ key: key.key, algorithm: key.alg, kid: key.kid }) as Signer
+        const signs = createSigner({ key: key.key, algorithm: key.alg, kid: key.kid }) as Signer
+        // OpenSSL gives s from either half; the verifier above takes only the low one.
+        signer = key.alg !== 'ES256' ? signs : payload => lowS(signs(payload))
         signers.set(key.kid, signer)
       }
       const iat = Math.floor(clock.now() / 1000)

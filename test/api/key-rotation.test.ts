@@ -9,6 +9,7 @@ import { createOperatorService } from '../../src/services/operator-service.js'
 import { deriveKeys } from '../../src/services/keys.js'
 import { bearer, manualClock, post, testSecret, type ManualClock } from '../helpers/app.js'
 import { openTestDatabase } from '../helpers/database.js'
+import { withLowS } from '../helpers/tokens.js'
 
 // Keys live in the database: apps built one after the other (a restart, a new secret, a new
 // algorithm) or side by side on one database see the same keys. Each test moves one clock.
@@ -105,7 +106,8 @@ t.test('a rotation: the new key is published a lead before it signs; the old one
 
   // A token of the old key made to outlive it (its private key leaked, say): no token lives
   // longer than ACCESS_TOKEN_TTL_SECONDS (issue 22), and the key retires after its last one.
-  const sign = createSigner({ algorithm: 'ES256', key: oldKey.key, kid: oldKid })
+  const signs = createSigner({ algorithm: 'ES256', key: oldKey.key, kid: oldKid })
+  const sign = (claims: Record<string, unknown>) => withLowS(signs(claims))
   const longLived = sign({ ...claims(lastOld.access), exp: Math.floor(clock.now() / 1000) + 86_400 })
   t.notOk(await accepts(app, longLived), 'exp − iat above the lifetime: refused at once')
   const latest = Math.floor(clock.now() / 1000) + skewMs / 1000

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js'
 import { deriveKeys } from '../../src/services/keys.js'
 import { manualClock, post, testSecret, type ManualClock } from '../helpers/app.js'
 import { openTestDatabase } from '../helpers/database.js'
+import { withLowS } from '../helpers/tokens.js'
 
 // Issue 22, finding 1: a token with no kid, HS256 under the key VERIFYING-TOKENS.md hands to
 // other services, is taken only while tokens from before the first stored key can live; and no
@@ -134,8 +135,8 @@ t.test('exp − iat above ACCESS_TOKEN_TTL_SECONDS is refused on every path: kid
   const key = es.app.signingKeys.signingKey()
   t.equal(key.alg, 'ES256')
   const privateKey = await importPKCS8(key.key as string, 'ES256')
-  const withEsKid = async (iat: number, exp: number) => await new SignJWT({ ...live, jti: randomBytes(16).toString('hex') })
-    .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: key.kid }).setIssuedAt(iat).setExpirationTime(exp).sign(privateKey)
+  const withEsKid = async (iat: number, exp: number) => withLowS(await new SignJWT({ ...live, jti: randomBytes(16).toString('hex') })
+    .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: key.kid }).setIssuedAt(iat).setExpirationTime(exp).sign(privateKey))
   t.same(await answers(es.url, await withEsKid(esNow, esNow + ttlS)), [200, 200], 'ES256, one lifetime')
   t.same(await answers(es.url, await withEsKid(esNow, esNow + ttlS + 1)), [401, 401], 'ES256, a second more')
   t.same(await answers(es.url, await withEsKid(esNow - 60, year2100)), [401, 401], 'ES256, exp 2100')
