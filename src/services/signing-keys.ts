@@ -255,8 +255,19 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
     await keepSigning()
   }
 
+  // A reload asked for while one runs may be news the running one read too early (a revocation
+  // committed meanwhile): one more runs after it, shared by every such ask.
+  let reloadAgain: Promise<void> | undefined
   async function reload (): Promise<void> {
-    reloading ??= (async () => {
+    if (reloading !== undefined) {
+      reloadAgain ??= reloading.catch(() => {}).then(async () => {
+        reloadAgain = undefined
+        await reload()
+      })
+      await reloadAgain
+      return
+    }
+    reloading = (async () => {
       try {
         await readAll()
         await keepSigning()
