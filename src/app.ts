@@ -18,6 +18,7 @@ import { createAuthService, type Authenticated, type AuthService } from './servi
 import { systemClock, type Clock } from './services/clock.js'
 import { deriveKeys } from './services/keys.js'
 import { createSigningKeys, type SigningKeys } from './services/signing-keys.js'
+import { watchSigningKeyChanges } from './services/signing-key-changes.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
 import { createAdminService, type AdminService } from './services/admin-service.js'
 import { createConsoleSender } from './sms/console-sender.js'
@@ -56,6 +57,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger
   /** How often the signing keys are read again (a rotation made through another instance). */
   keyReloadMs?: number
+  /** SQLite: how often a stamp of the signing keys is read, to hear of a change at once. */
+  keyStampPollMs?: number
   /** false: no webhook timer; the test drives app.webhooks.deliverDue() on its clock. */
   dispatchWebhooks?: boolean
   /**
@@ -82,6 +85,8 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
 const limitCleanupIntervalMs = 5 * 60_000
 // Well under the publish lead less the JWKS max-age (600 − 300 s at the least).
 const keyReloadIntervalMs = 30_000
+// SQLite: a revocation by the CLI or another worker is seen within this (two counts of a tiny table).
+const keyStampPollMs = 500
 
 /** Builds the app on a migrated database. Never listens: main.ts does, tests inject. */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -122,6 +127,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     signingKeys.reload().catch((err: unknown) => { app.log.warn({ err }, 'could not read the signing keys again') })
   }, deps.keyReloadMs ?? keyReloadIntervalMs).unref()
   app.addHook('onClose', async () => { clearInterval(keyReload) })
+  // A revocation must reach this process at once, not at the next re-read (docs/ARCHITECTURE.md).
+  const keyChanges = watchSigningKeyChanges({ db, logger: app.log }, {
+    databaseUrl: config.databaseUrl,
+    pgSslMode: databaseOptions(config).pgSslMode,
+    connectTimeoutMs: databaseOptions(config).postgresConnectTimeoutMs,
+    stampPollMs: deps.keyStampPollMs ?? keyStampPollMs
+  }, async () => { await signingKeys.reload() })
+  app.addHook('preClose', async () => { await keyChanges.close() })
   const context = {
     db,
     config,

@@ -8,6 +8,8 @@ import type { CountryCode } from 'libphonenumber-js'
 import { getCountries } from 'libphonenumber-js/max'
 import { normalizePhone } from './domain/phone.js'
 import type { TrustProxy } from './http/trust-proxy.js'
+import { redactUrl } from './redact.js'
+import { secretWeakness } from './secret-strength.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
 export const webhookEventTypes = [
@@ -275,7 +277,8 @@ function explain (error: unknown, env: NodeJS.ProcessEnv): ConfigError {
   const variable = first?.instancePath.replace(/^\//, '') || first?.params?.missingProperty
   if (variable === undefined) return new ConfigError(`Invalid configuration: ${String(error)}`)
   const expected = schemaProperties[variable]?.description ?? 'a valid value'
-  const shown = secretVariables.has(variable) ? '(hidden)' : JSON.stringify(env[variable] ?? '')
+  // A URL's password is a secret too (DATABASE_URL, SMS_WEBHOOK_URL, WEBHOOK_URL, ...).
+  const shown = secretVariables.has(variable) ? '(hidden)' : JSON.stringify(redactUrl(env[variable] ?? ''))
   return new ConfigError(`Invalid configuration: ${variable} must be ${expected}, got ${shown}`)
 }
 
@@ -445,6 +448,52 @@ function parseAdminPhones (value: string, country: CountryCode, testPhoneNumbers
   return phones
 }
 
+interface SecretToCheck {
+  readonly variable: string
+  /** Where a good value comes from, for the line. */
+  readonly remedy: string
+  readonly values: ReadonlyArray<{ value: string, label: string }>
+}
+
+/** Every variable that holds a secret, with its values as set (unused ones too). */
+function secretsToCheck (env: Env): SecretToCheck[] {
+  const one = (value: string | undefined): Array<{ value: string, label: string }> => value === undefined ? [] : [{ value, label: '' }]
+  // A list names its entry by position; the whsec_ prefix is no part of the key.
+  const list = (value: string | undefined, prefix = ''): Array<{ value: string, label: string }> => {
+    const entries = value?.split(',') ?? []
+    return entries.map((entry, index) => ({ value: entry.slice(prefix.length), label: entries.length > 1 ? ` entry ${index + 1}` : '' }))
+  }
+  const openssl = (command: string): string => `a random secret, e.g. from \`${command}\``
+  return [
+    { variable: 'PHONEPASS_SECRET', remedy: openssl('openssl rand -base64 32'), values: list(env.PHONEPASS_SECRET) },
+    {
+      variable: 'PHONEPASS_ADMIN_KEYS',
+      remedy: openssl('openssl rand -base64 32'),
+      values: parseAdminKeys(env.PHONEPASS_ADMIN_KEYS).map(key => ({ value: key.secret, label: ` key ${JSON.stringify(key.name)}` }))
+    },
+    { variable: 'METRICS_TOKEN', remedy: openssl('openssl rand -base64 24'), values: one(env.METRICS_TOKEN) },
+    { variable: 'WEBHOOK_SECRET', remedy: 'whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)', values: list(env.WEBHOOK_SECRET, 'whsec_') },
+    { variable: 'SMS_WEBHOOK_SECRET', remedy: 'whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)', values: list(env.SMS_WEBHOOK_SECRET, 'whsec_') },
+    { variable: 'TWILIO_AUTH_TOKEN', remedy: 'the auth token (or an API key secret) Twilio gave', values: one(env.TWILIO_AUTH_TOKEN) }
+  ]
+}
+
+/**
+ * Production refuses a secret anyone could guess: a demo value from this repository or one a
+ * person typed (secret-strength.ts), as it refuses a missing one. The line names the variable
+ * (and the admin key's name, or the entry of a list), never the value.
+ */
+function refuseWeakSecrets (env: Env): void {
+  for (const { variable, remedy, values } of secretsToCheck(env)) {
+    for (const { value, label } of values) {
+      const weakness = secretWeakness(value)
+      if (weakness !== undefined) {
+        throw new ConfigError(`Invalid configuration: ${variable}${label} ${weakness}; with NODE_ENV=production it must be ${remedy}`)
+      }
+    }
+  }
+}
+
 /**
  * In development a missing secret is generated once and kept beside the SQLite file, so a
  * restart keeps everyone signed in. Production refuses to start without one.
@@ -477,6 +526,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.SMS_PROVIDER === 'webhook' && parsed.SMS_WEBHOOK_URL === undefined) {
     throw new ConfigError('Invalid configuration: SMS_WEBHOOK_URL is required when SMS_PROVIDER=webhook')
   }
+  if (/^postgres(ql)?:/.test(parsed.DATABASE_URL) && !URL.canParse(parsed.DATABASE_URL)) {
+    // Refused here: opening the database would fail with the URL parser's error, which prints the URL, password and all.
+    throw new ConfigError(`Invalid configuration: DATABASE_URL must be ${schemaProperties.DATABASE_URL?.description ?? 'a URL'}, got ${JSON.stringify(redactUrl(parsed.DATABASE_URL))}`)
+  }
   if (parsed.WEB_CONCURRENCY > 1 && parsed.DATABASE_URL === 'sqlite::memory:') {
     // Each worker would have a database of its own: limits, codes and sessions split in N.
     throw new ConfigError('Invalid configuration: WEB_CONCURRENCY above 1 needs a database the workers share: DATABASE_URL=sqlite:<file> or postgres://…, not sqlite::memory:')
@@ -486,6 +539,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: PHONE_DEFAULT_COUNTRY must be an ISO 3166 country code such as RU or GB, got ${JSON.stringify(country)}`)
   }
   const testPhoneNumbers = parseTestPhoneNumbers(parsed.TEST_PHONE_NUMBERS, parsed.OTP_LENGTH)
+  if (parsed.NODE_ENV === 'production') refuseWeakSecrets(parsed)
   return Object.freeze({
     nodeEnv: parsed.NODE_ENV,
     port: parsed.PORT,

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import pino, { type Logger } from 'pino'
 import type { Config } from './config.js'
+import { redactCredentials } from './redact.js'
 
 /** pino-pretty is a devDependency: used in development when it is installed, never in production. */
 function prettyTransport (nodeEnv: string | undefined): pino.TransportSingleOptions | undefined {
@@ -15,12 +16,17 @@ function prettyTransport (nodeEnv: string | undefined): pino.TransportSingleOpti
 
 type LoggerConfig = Pick<Config, 'logLevel'> & Partial<Pick<Config, 'nodeEnv'>>
 
-/** JSON lines; anything that grants access is cut out before it is written. */
+/**
+ * JSON lines; anything that grants access is cut out before it is written: by path (headers,
+ * tokens), and a URL's password wherever it is in the line, since errors from a database
+ * driver or a URL parser may carry the whole URL in their message, stack or own fields.
+ */
 export function loggerOptions (config: LoggerConfig): pino.LoggerOptions {
   const transport = prettyTransport(config.nodeEnv)
   return {
     level: config.logLevel,
     ...(transport === undefined ? {} : { transport }),
+    hooks: { streamWrite: redactCredentials },
     redact: {
       paths: [
         'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',

@@ -1,21 +1,16 @@
 import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
-import { ConfigError, loadConfig } from './config.js'
+import pino from 'pino'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { createLogger } from './logger.js'
 import { drainOnFirstSignal, runPrimary, shutdownGraceMs, workerAppDeps, workerSignals } from './ops/cluster.js'
 
-let config
-try {
-  config = loadConfig()
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  process.stderr.write(error.message + '\n')
-  process.exit(78) // EX_CONFIG
-}
-
-if (cluster.isPrimary && config.workers > 1) {
-  // WEB_CONCURRENCY above 1: this process starts the workers, each of which runs the branch below.
-  await runPrimary(config)
-} else {
+async function start (config: Config): Promise<void> {
+  if (cluster.isPrimary && config.workers > 1) {
+    // WEB_CONCURRENCY above 1: this process starts the workers, each of which runs the rest.
+    await runPrimary(config)
+    return
+  }
   // Loaded here, not above: a primary never builds an app, and fastify with all it brings
   // would cost it some 35 MB of memory.
   const { buildApp } = await import('./app.js')
@@ -31,4 +26,23 @@ if (cluster.isPrimary && config.workers > 1) {
   if (cluster.isWorker) drainOnFirstSignal(app.log, closing.close)
 
   await app.listen({ port: config.port, host: config.host })
+}
+
+let config
+try {
+  config = loadConfig()
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  process.stderr.write(error.message + '\n')
+  process.exit(78) // EX_CONFIG
+}
+
+try {
+  await start(config)
+} catch (error) {
+  // A start that fails once configured (a database that refuses, a port taken): one line
+  // through the logger, whose redaction cuts a URL's password out of the error, which Node
+  // itself would print whole (a URL parser's error carries the URL).
+  createLogger(config, pino.destination({ dest: 1, sync: true })).fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
 }

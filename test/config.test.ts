@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { EnvSchema, loadConfig } from '../src/config.js'
 
@@ -216,4 +217,67 @@ t.test('admin access settings (issue 22): defaults, and a bad CIDR stops start-u
     t.throws(() => loadConfig({ ...base, ADMIN_ALLOWED_NETWORKS: bad }), { message: /^Invalid configuration: ADMIN_ALLOWED_NETWORKS must list CIDR ranges/ }, bad)
   }
   t.throws(() => loadConfig({ ...base, ADMIN_SESSION_HOURS: '0' }), { message: /ADMIN_SESSION_HOURS/ })
+})
+
+t.test("a URL's password is never shown in a configuration error", async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:' }
+  const password = 'S3cret-Passw0rd'
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ DATABASE_URL: `mysql://phonepass:${password}@db/phonepass` }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "mysql://***@db/phonepass"'],
+    [{ DATABASE_URL: `postgres://phonepass:${password}@db:port/phonepass` }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "postgres://phonepass:***@db:port/phonepass"'],
+    [{ DATABASE_URL: `postgres://phonepass:${password}/x@[db/phonepass` }, 'Invalid configuration: DATABASE_URL must be sqlite:<file>, sqlite::memory: or postgres://user:password@host:port/database, got "postgres://phonepass:***@[db/phonepass"'],
+    [{ SMS_WEBHOOK_URL: `ftp://sms:${password}@sms.example/send` }, 'Invalid configuration: SMS_WEBHOOK_URL must be an http:// or https:// URL, got "ftp://***@sms.example/send"'],
+    [{ WEBHOOK_URL: `ftp://crm:${password}@crm.example/hooks` }, 'Invalid configuration: WEBHOOK_URL must be an http:// or https:// URL that receives the events, got "ftp://***@crm.example/hooks"'],
+    [{ TWILIO_BASE_URL: `https://twilio:${password}@api.twilio.com/2010-04-01` }, 'Invalid configuration: TWILIO_BASE_URL must be an http(s) origin without a path, e.g. https://api.twilio.com, got "https://***@api.twilio.com/2010-04-01"']
+  ]
+  for (const [env, line] of cases) {
+    t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: line }, JSON.stringify(env).replaceAll(password, '<password>'))
+  }
+  t.ok(loadConfig({ DATABASE_URL: `postgres://phonepass:${password}@db:5432/phonepass` }), 'a well-formed URL with a password is taken as before')
+})
+
+t.test('production refuses a demo or guessable secret in any secret variable, naming the variable and never the value', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:', NODE_ENV: 'production', PHONEPASS_SECRET: randomBytes(32).toString('base64') }
+  const demoKey = 'postman-admin-key-0123456789abcdefghijklmnop'
+  const whsec = (key: string) => `whsec_${key}`
+  const good = randomBytes(32).toString('base64')
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PHONEPASS_ADMIN_KEYS: `postman:${demoKey}` }, 'PHONEPASS_ADMIN_KEYS key "postman" is a demo value published with phonepass; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`'],
+    [{ PHONEPASS_ADMIN_KEYS: `support:${good},crm:${'ab'.repeat(20)}` }, 'PHONEPASS_ADMIN_KEYS key "crm" has only 2 different characters; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`'],
+    [{ PHONEPASS_SECRET: demoKey }, 'PHONEPASS_SECRET is a demo value published with phonepass; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`'],
+    [{ PHONEPASS_SECRET: 'a'.repeat(32) }, 'PHONEPASS_SECRET has only 1 different character; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`'],
+    [{ PHONEPASS_SECRET: `${good},${'abcdefgh'.repeat(5)}` }, 'PHONEPASS_SECRET entry 2 repeats a shorter piece; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`'],
+    [{ PHONEPASS_SECRET: 'abcdefghijklmnopqrstuvwxyz0123456789' }, 'PHONEPASS_SECRET is mostly runs of characters such as aaaa, abcd or 4321; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 32`'],
+    [{ METRICS_TOKEN: 'zzzzzzzzzzzzzzzzzzzz' }, 'METRICS_TOKEN has only 1 different character; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 24`'],
+    [{ WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: whsec(Buffer.alloc(32, 7).toString('base64')) }, 'WEBHOOK_SECRET has only 5 different characters; with NODE_ENV=production it must be whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)'],
+    [{ SMS_WEBHOOK_SECRET: `${whsec(good)},${whsec('A'.repeat(43) + '=')}` }, 'SMS_WEBHOOK_SECRET entry 2 has only 2 different characters; with NODE_ENV=production it must be whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)'],
+    [{ TWILIO_AUTH_TOKEN: '0000000000000000' }, 'TWILIO_AUTH_TOKEN has only 1 different character; with NODE_ENV=production it must be the auth token (or an API key secret) Twilio gave']
+  ]
+  for (const [env, line] of cases) {
+    const error = t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: `Invalid configuration: ${line}` }, Object.keys(env).join()) as Error
+    for (const value of Object.values(env)) {
+      for (const secret of value.split(',').map(entry => entry.replace(/^[a-z]+:|^whsec_/, ''))) t.notOk(error.message.includes(secret), 'the value is not shown')
+    }
+    t.ok(loadConfig({ ...base, ...env, NODE_ENV: 'development' }), 'development takes it')
+    t.ok(loadConfig({ ...base, ...env, NODE_ENV: 'test' }), 'tests take it')
+  }
+})
+
+t.test('production takes random secrets of every shape the docs suggest, from the shortest allowed up', async t => {
+  const base = { DATABASE_URL: 'sqlite::memory:', NODE_ENV: 'production' }
+  for (let i = 0; i < 300; i++) {
+    t.doesNotThrow(() => loadConfig({
+      ...base,
+      PHONEPASS_SECRET: `${randomBytes(32).toString('base64')},${randomBytes(16).toString('hex')},${randomBytes(32).toString('hex')}`,
+      PHONEPASS_ADMIN_KEYS: `support:${randomBytes(32).toString('base64')},crm:${randomBytes(24).toString('base64url')}`,
+      METRICS_TOKEN: i % 2 === 0 ? randomBytes(8).toString('hex') : randomBytes(12).toString('base64'),
+      WEBHOOK_URL: 'https://crm.example/hooks',
+      WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
+      SMS_WEBHOOK_SECRET: `whsec_${randomBytes(64).toString('base64')}`,
+      TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex')
+    }))
+    if (t.passing() === false) break
+  }
+  // What the docs' production set-ups start with: app.json's generator (64 hex digits), openssl's base64.
+  t.ok(loadConfig({ ...base, PHONEPASS_SECRET: randomBytes(32).toString('hex'), METRICS_TOKEN: randomBytes(32).toString('hex'), TRUST_PROXY: '1' }))
 })

@@ -143,6 +143,10 @@ export type MessageKey =
   | 'page_admin_audit_user_unblock'
   | 'page_admin_audit_user_delete'
   | 'page_admin_audit_limits_clear'
+  | 'page_admin_audit_read_users'
+  | 'page_admin_audit_read_user'
+  | 'page_admin_audit_read_limits'
+  | 'page_admin_audit_read_audit'
   | 'page_admin_audit_reason'
   | 'page_admin_audit_revoked'
   | 'page_admin_audit_deleted'
@@ -399,7 +403,7 @@ const en: Catalogue = {
   page_admin_spend_of_cap: '{sent} of {cap} allowed an hour',
   page_admin_spend_refused: 'Refused at the cap this hour: {count}',
   page_admin_audit_title: 'Audit log',
-  page_admin_audit_caption: 'Admin actions, newest first',
+  page_admin_audit_caption: 'Admin actions and reads, newest first',
   page_admin_audit_none: 'No admin action yet.',
   page_admin_col_when: 'When',
   page_admin_col_who: 'Who',
@@ -415,6 +419,10 @@ const en: Catalogue = {
   page_admin_audit_user_unblock: 'Unblocked',
   page_admin_audit_user_delete: 'Account deleted',
   page_admin_audit_limits_clear: 'Limit counters cleared',
+  page_admin_audit_read_users: 'Searched accounts',
+  page_admin_audit_read_user: 'Viewed the account',
+  page_admin_audit_read_limits: 'Viewed the limit counters',
+  page_admin_audit_read_audit: 'Viewed the audit log',
   page_admin_audit_reason: 'Reason: {reason}',
   page_admin_audit_revoked: 'Sessions ended: {count}',
   page_admin_audit_deleted: 'Counters cleared: {count}',
@@ -673,7 +681,7 @@ const ru: Catalogue = {
   page_admin_spend_of_cap: '{sent} из {cap} разрешённых в час',
   page_admin_spend_refused: 'Отказано из-за предела в этот час: {count}',
   page_admin_audit_title: 'Журнал действий',
-  page_admin_audit_caption: 'Действия поддержки, сначала новые',
+  page_admin_audit_caption: 'Действия и просмотры поддержки, сначала новые',
   page_admin_audit_none: 'Действий пока не было.',
   page_admin_col_when: 'Когда',
   page_admin_col_who: 'Кто',
@@ -689,6 +697,10 @@ const ru: Catalogue = {
   page_admin_audit_user_unblock: 'Разблокировка',
   page_admin_audit_user_delete: 'Удаление учётной записи',
   page_admin_audit_limits_clear: 'Сброс счётчиков ограничений',
+  page_admin_audit_read_users: 'Поиск учётных записей',
+  page_admin_audit_read_user: 'Просмотр учётной записи',
+  page_admin_audit_read_limits: 'Просмотр счётчиков ограничений',
+  page_admin_audit_read_audit: 'Просмотр журнала аудита',
   page_admin_audit_reason: 'Причина: {reason}',
   page_admin_audit_revoked: 'Завершено сеансов: {count}',
   page_admin_audit_deleted: 'Сброшено счётчиков: {count}',

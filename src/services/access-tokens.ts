@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
+import { isLowS, toLowS } from '../domain/ecdsa-signature.js'
 import { DomainError } from '../domain/errors.js'
 import type { Clock } from './clock.js'
-import type { SigningKeys, VerificationKey } from './signing-keys.js'
+import { clockSkewMs, type SigningKeys, type VerificationKey } from './signing-keys.js'
 
 export interface AccessClaims {
   userId: number
@@ -40,6 +41,11 @@ function readHeader (token: string): Record<string, unknown> | undefined {
   }
 }
 
+function lowS (token: string): string {
+  const dot = token.lastIndexOf('.')
+  return `${token.slice(0, dot + 1)}${toLowS(Buffer.from(token.slice(dot + 1), 'base64url')).toString('base64url')}`
+}
+
 /**
  * JWT access tokens with djangorestframework-simplejwt's claims (token_type, exp, iat, jti,
  * user_id) plus sid, so clients that decode them keep working. Signed with the key in use
@@ -69,8 +75,12 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
   }
 
   // Tokens signed before keys were stored: no kid, HS256 with a key derived from a secret.
+  // Other services may hold that key (an HS256 deployment hands it out), so the path is shut
+  // once no such token can still be live, not merely checked for an old iat.
   const legacyVerifiers = new Map<Buffer, Verifier>()
   function legacyVerify (token: string): Record<string, unknown> | undefined {
+    const { issuedBefore, closesAt } = signingKeys.legacyWindow()
+    if (clock.now() >= closesAt) return undefined
     for (const key of signingKeys.hmacKeys()) {
       let verifier = legacyVerifiers.get(key)
       if (verifier === undefined) {
@@ -79,7 +89,7 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
       }
       try {
         const payload = verifier(token)
-        return typeof payload.iat === 'number' && payload.iat * 1000 < signingKeys.legacyBefore() ? payload : undefined
+        return typeof payload.iat === 'number' && payload.iat * 1000 < issuedBefore ? payload : undefined
       } catch {
         // Not this secret's: try the next.
       }
@@ -94,6 +104,8 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
     if (typeof header.kid !== 'string' || header.kid.length > 100) return undefined
     const key = await signingKeys.verificationKey(header.kid)
     if (key === undefined) return undefined
+    // A high-S twin of a token is refused before its signature is checked: one form per token.
+    if (key.alg === 'ES256' && !isLowS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url'))) return undefined
     try {
       return verifierOf(key)(token)
     } catch {
@@ -107,7 +119,9 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
       const key = signingKeys.signingKey()
       let signer = signers.get(key.kid)
       if (signer === undefined) {
-        signer = createSigner({ key: key.key, algorithm: key.alg, kid: key.kid }) as Signer
+        const signs = createSigner({ key: key.key, algorithm: key.alg, kid: key.kid }) as Signer
+        // OpenSSL gives s from either half; the verifier above takes only the low one.
+        signer = key.alg !== 'ES256' ? signs : payload => lowS(signs(payload))
         signers.set(key.kid, signer)
       }
       const iat = Math.floor(clock.now() / 1000)
@@ -125,8 +139,13 @@ export function createAccessTokens (signingKeys: SigningKeys, options: AccessTok
     async verify (token) {
       const payload = await verifyPayload(token)
       if (payload !== undefined) {
-        const { token_type: tokenType, exp, user_id: userId, sid } = payload
-        if (tokenType === 'access' && typeof exp === 'number' && typeof userId === 'number' && typeof sid === 'string' && exp * 1000 > clock.now()) {
+        const { token_type: tokenType, exp, iat, user_id: userId, sid } = payload
+        const now = clock.now()
+        // Whoever holds a key (a leaked one, the HS256 key other services were given) must not
+        // mint a token that outlives the key's retirement or the kid-less window: no token
+        // lives longer than the configured lifetime, nor starts later than the clocks' skew.
+        const lifetimeOk = typeof exp === 'number' && typeof iat === 'number' && exp - iat <= ttlSeconds && iat * 1000 <= now + clockSkewMs
+        if (tokenType === 'access' && lifetimeOk && typeof userId === 'number' && typeof sid === 'string' && exp * 1000 > now) {
           return { userId, sessionId: sid }
         }
       }

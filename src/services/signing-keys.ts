@@ -57,8 +57,8 @@ export interface KeyInfo {
 export type PublicJwk = JsonWebKey & { kid: string, alg: string, use: 'sig', key_ops: ['verify'] }
 
 // Instances' clocks differ by a little: a key stays verifying this much past the last token it
-// may have signed.
-const clockSkewMs = 60_000
+// may have signed, and a token may be issued this far ahead of the clock that checks it.
+export const clockSkewMs = 60_000
 // An unknown kid may mean a key another instance just made: the set is read again, at most
 // this often, so random kids cannot turn every request into a query.
 const unknownKidReloadMs = 10_000
@@ -255,8 +255,19 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
     await keepSigning()
   }
 
+  // A reload asked for while one runs may be news the running one read too early (a revocation
+  // committed meanwhile): one more runs after it, shared by every such ask.
+  let reloadAgain: Promise<void> | undefined
   async function reload (): Promise<void> {
-    reloading ??= (async () => {
+    if (reloading !== undefined) {
+      reloadAgain ??= reloading.catch(() => {}).then(async () => {
+        reloadAgain = undefined
+        await reload()
+      })
+      await reloadAgain
+      return
+    }
+    reloading = (async () => {
       try {
         await readAll()
         await keepSigning()
@@ -306,10 +317,14 @@ export function createSigningKeys ({ db, clock, keys, logger }: { db: Db, clock:
 
     /**
      * Access tokens signed before the first key was made carry no kid (HS256 with the derived
-     * key): they verify until they expire, and only those.
+     * key): taken if issued before that key (`issuedBefore`), and none at all from one lifetime
+     * after it (`closesAt`), whatever a token claims. Both come from the table, so every
+     * instance closes the window at the same moment; with no key read yet it is closed.
      */
-    legacyBefore (): number {
-      return loaded[0]?.row.created_at ?? Infinity
+    legacyWindow (): { issuedBefore: number, closesAt: number } {
+      if (loaded.length === 0) return { issuedBefore: -Infinity, closesAt: -Infinity }
+      const issuedBefore = Math.min(...loaded.map(entry => entry.row.created_at))
+      return { issuedBefore, closesAt: issuedBefore + ttlMs }
     },
 
     /** The public keys to publish: never a private or symmetric one. */

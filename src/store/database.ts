@@ -300,6 +300,8 @@ const sslModes: Record<string, string> = {
  * and the host name), not node-postgres's older one where `require` also verified.
  */
 export function postgresConnectionString (url: string, pgSslMode?: string): string {
+  // The URL parser's own error carries the whole URL, password and all.
+  if (!URL.canParse(url)) throw new Error('the PostgreSQL URL is not a valid URL (not shown: it may hold a password)')
   const parsed = new URL(url)
   const requested = parsed.searchParams.get('sslmode') ?? (pgSslMode === '' ? undefined : pgSslMode)
   if (requested === undefined || requested === null) return url

@@ -1,5 +1,6 @@
 import type { DbOrTransaction } from './database.js'
 import type { NewSigningKey, SigningKeyRow } from './schema.js'
+import { announceSigningKeyChange } from './signing-key-changes.js'
 
 export async function listSigningKeys (db: DbOrTransaction): Promise<SigningKeyRow[]> {
   return await db.selectFrom('signing_keys').selectAll().orderBy('generation').execute()
@@ -12,7 +13,9 @@ export async function listSigningKeys (db: DbOrTransaction): Promise<SigningKeyR
  */
 export async function insertSigningKey (db: DbOrTransaction, key: NewSigningKey): Promise<boolean> {
   const result = await db.insertInto('signing_keys').values(key).onConflict(oc => oc.doNothing()).executeTakeFirst()
-  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1
+  const won = Number(result.numInsertedOrUpdatedRows ?? 0n) === 1
+  if (won) await announceSigningKeyChange(db)
+  return won
 }
 
 /** Re-encrypts under the current secret, only if no other instance changed it meanwhile. */
@@ -27,5 +30,8 @@ export async function revokeSigningKey (db: DbOrTransaction, kid: string, now: n
   const result = await db.updateTable('signing_keys').set({ revoked_at: now })
     .where('kid', '=', kid).where('revoked_at', 'is', null)
     .executeTakeFirst()
-  return Number(result.numUpdatedRows) === 1
+  const revoked = Number(result.numUpdatedRows) === 1
+  // Every instance is told at once: it must stop taking the key's tokens now, not at its next re-read.
+  if (revoked) await announceSigningKeyChange(db)
+  return revoked
 }

@@ -3,6 +3,7 @@ import t from 'tap'
 import { createSigner } from 'fast-jwt'
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import { bearer, buildTestApp, post, signIn, type TestContext } from '../helpers/app.js'
+import { withLowS } from '../helpers/tokens.js'
 
 // The outside verifier is jose (not phonepass's code), fetching the set over real HTTP, as a
 // Node backend does: createRemoteJWKSet + jwtVerify.
@@ -119,7 +120,8 @@ t.test('JWT_ISSUER and JWT_AUDIENCE: set on every token and required of every to
   t.match(payload, { iss: 'https://auth.example.com', aud: 'example-api' })
   // Signed with the very key in use, but for another issuer or audience.
   const key = context.app.signingKeys.signingKey()
-  const sign = createSigner({ algorithm: 'ES256', key: key.key, kid: key.kid })
+  const signs = createSigner({ algorithm: 'ES256', key: key.key, kid: key.kid })
+  const sign = (claims: Record<string, unknown>) => withLowS(signs(claims))
   const claims = parts(alice.access).payload
   t.ok(await phonepassAccepts(context, sign(claims)), 'the same claims signed with the key in use pass')
   t.notOk(await phonepassAccepts(context, sign({ ...claims, iss: 'https://evil.example.com' })), 'another issuer')

@@ -9,6 +9,7 @@ import { createOperatorService } from '../../src/services/operator-service.js'
 import { deriveKeys } from '../../src/services/keys.js'
 import { bearer, manualClock, post, testSecret, type ManualClock } from '../helpers/app.js'
 import { openTestDatabase } from '../helpers/database.js'
+import { withLowS } from '../helpers/tokens.js'
 
 // Keys live in the database: apps built one after the other (a restart, a new secret, a new
 // algorithm) or side by side on one database see the same keys. Each test moves one clock.
@@ -103,16 +104,22 @@ t.test('a rotation: the new key is published a lead before it signs; the old one
   t.ok(await accepts(app, lastOld.access), 'the old key\'s tokens still verify')
   t.same(await published(app), [oldKid, newKid], 'and it stays published')
 
-  // A token of the old key made to outlive it: only the key's retirement stops it.
-  const longLived = createSigner({ algorithm: 'ES256', key: oldKey.key, kid: oldKid })({ ...claims(lastOld.access), exp: Math.floor(clock.now() / 1000) + 86_400 })
+  // A token of the old key made to outlive it (its private key leaked, say): no token lives
+  // longer than ACCESS_TOKEN_TTL_SECONDS (issue 22), and the key retires after its last one.
+  const signs = createSigner({ algorithm: 'ES256', key: oldKey.key, kid: oldKid })
+  const sign = (claims: Record<string, unknown>) => withLowS(signs(claims))
+  const longLived = sign({ ...claims(lastOld.access), exp: Math.floor(clock.now() / 1000) + 86_400 })
+  t.notOk(await accepts(app, longLived), 'exp − iat above the lifetime: refused at once')
+  const latest = Math.floor(clock.now() / 1000) + skewMs / 1000
+  const aheadByTheSkew = sign({ ...claims(lastOld.access), iat: latest, exp: latest + ttlMs / 1000 })
+  t.ok(await accepts(app, aheadByTheSkew), 'the latest a holder of the key can make live')
   clock.advance(ttlMs - 2000)
   t.ok(await accepts(app, lastOld.access), 'until it expires')
   clock.advance(2000)
   t.notOk(await accepts(app, lastOld.access), 'expired')
-  t.ok(await accepts(app, longLived))
   clock.advance(skewMs)
+  t.notOk(await accepts(app, aheadByTheSkew), 'expired too when the key retires')
   t.same(await published(app), [newKid], 'the retired key leaves the set')
-  t.notOk(await accepts(app, longLived), 'and its tokens fail, whatever their exp')
   t.same((await operator(app).listKeys()).map(key => key.state), ['retired', 'in_use'])
 })
 

@@ -155,3 +155,24 @@ t.test('headers, tokens and codes in logged objects are redacted', async t => {
   t.notMatch(lines[0], /abc\.def|session=xyz|5678|"rrr"|"aaa"/)
   t.match(lines[0], /\[redacted\]/)
 })
+
+t.test("a URL's password is cut out of every log line: the message, an error's message, stack and fields, any value", async t => {
+  const { logger, lines } = captureLogs()
+  const password = 'S3cret-Passw0rd'
+  const url = `postgres://phonepass:${password}@db.internal:5432/phonepass`
+  let parseError: unknown
+  try { new URL(`postgres://phonepass:${password}@db.internal:port/phonepass`) } catch (error) { parseError = error }
+  logger.error({ err: parseError }, 'start-up failed')
+  logger.error({ err: new Error(`could not connect to ${url}`) })
+  logger.warn({ error: `POST https://hooks:${password}@crm.example/in failed`, nested: { url } }, `retrying ${url}`)
+  logger.info({ sms: `https://${password}@sms.example/send` }, 'a token as the whole user info')
+  t.equal(lines.length, 4)
+  for (const [i, line] of lines.entries()) t.notMatch(line, password, `line ${i + 1}`)
+  t.match(lines[0], /"input":"postgres:\/\/phonepass:\*\*\*@db\.internal:port\/phonepass"/, "the URL parser's error keeps its shape")
+  t.match(lines[1], /"message":"could not connect to postgres:\/\/phonepass:\*\*\*@db\.internal:5432\/phonepass"/)
+  t.match(lines[1], /"msg":"could not connect to postgres:\/\/phonepass:\*\*\*@db\.internal/)
+  t.match(lines[2], /https:\/\/\*\*\*@crm\.example\/in/, 'an http URL loses its user too')
+  t.match(lines[3], /"sms":"https:\/\/\*\*\*@sms\.example\/send"/)
+  logger.info({ url: '/api/users/register/', who: 'someone@example.com', at: 'file:///app/node_modules/@fastify/x.js' }, 'request')
+  t.match(lines[4], /"who":"someone@example.com","at":"file:\/\/\/app\/node_modules\/@fastify\/x.js"/, 'no URL with user info: unchanged')
+})

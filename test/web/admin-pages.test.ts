@@ -347,7 +347,7 @@ t.test('block with a reason (none is refused beside the field), the person refus
   t.match(JSON.parse(entries[0]?.details ?? '{}'), { reason: 'sends spam <b>invites</b>', changed: true, revoked: 1 })
   const log = await admin.get('/admin/audit')
   t.equal(log.statusCode, 200)
-  t.match(log.body, '<caption id="audit-caption"><span>Admin actions, newest first</span></caption>')
+  t.match(log.body, '<caption id="audit-caption"><span>Admin actions and reads, newest first</span></caption>')
   const rows = text(log)
   t.match(rows, `Support ${shownAdmin} Unblocked Reason: ticket 42 ${shownPerson} 127.0.0.1`, 'who, what, whom, from where')
   t.match(rows, `Blocked Nothing changed Reason: twice ${shownPerson}`)

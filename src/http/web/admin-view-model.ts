@@ -18,7 +18,11 @@ const actionKeys: Record<string, MessageKey> = {
   'user.block': 'page_admin_audit_user_block',
   'user.unblock': 'page_admin_audit_user_unblock',
   'user.delete': 'page_admin_audit_user_delete',
-  'limits.clear': 'page_admin_audit_limits_clear'
+  'limits.clear': 'page_admin_audit_limits_clear',
+  'read.users': 'page_admin_audit_read_users',
+  'read.user': 'page_admin_audit_read_user',
+  'read.limits': 'page_admin_audit_read_limits',
+  'read.audit': 'page_admin_audit_read_audit'
 }
 
 // Limit counters by the key limits.ts writes: what each counts, in words. A key of another
