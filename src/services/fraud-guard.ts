@@ -175,6 +175,9 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
         refuseOrAudit(new DomainError('destination_cooling_off', { field: 'phone', retryAfter: Math.max(1, Math.ceil((coolingUntil - now) / 1000)) }), phone, `${destination.name} is cooling off`)
       }
     }
+    if (suspicions.length > 0 && settings.mode === 'audit') {
+      logger.warn({ fraudGuard: 'audit', phone: maskPhone(phone), wouldRefuse: 'challenge_required', why: suspicions.map(s => `${s.destination.name}: ${s.reason}`).join('; ') }, 'fraud guard (audit): a send it would have asked a challenge for goes out')
+    }
     return { destinations, known: false, suspicions, challengeNeeded: suspicions.length > 0 && settings.mode === 'enforce' }
   }
 

@@ -124,7 +124,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
       [...phoneQuotas.map(quota => quota.window), ipHour, smsHour, smsDay, ...guard.windows],
       [...phoneQuotas.map(quota => quota.limit), limits.codesPerIpHour, config.sms.hourlyCap, uncapped, ...guard.ceilings])
     const [ipCount, smsCount] = counts.slice(phoneQuotas.length)
-    const guardCounts = counts.slice(phoneQuotas.length + 4)
+    const guardCounts = counts.slice(phoneQuotas.length + 3)
     const guardRefusal = guard.refusals.find((refusal, i) => refusal !== undefined && guardCounts[i] === undefined)
     const phoneOver = phoneQuotas.find((_, i) => counts[i] === undefined)
     const quotaRefusal = phoneOver !== undefined
