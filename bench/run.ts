@@ -57,6 +57,9 @@ async function main (): Promise<void> {
   const phonepass = await startPhonepass('main.db', 3000, 3200)
   const big = await startPhonepass('big.db', 3001, 3200)
   const quiet = await startPhonepass('console.db', 3002, undefined)
+  // The same as `phonepass` with the fraud guard off: the guard's cost, measured in the same run.
+  copyDatabase(mainDb, join(work, 'unguarded.db'))
+  const unguarded = await startPhonepass('unguarded.db', 3003, 3200, { FRAUD_GUARD: 'off' })
   // Browsers signed in through the pages, for GET /profile.
   const pageCookies: string[] = []
   for (let i = 0; i < 200; i++) pageCookies.push(await signInThroughPages(phonepass.url, 'http://127.0.0.1:3200', '+7913' + String(i).padStart(7, '0')))
@@ -85,9 +88,11 @@ async function main (): Promise<void> {
     { name: 'GET /api/users/me/', job: () => meJob(phonepass.url), server: phonepass.child, floor: meFloor },
     { name: registerFloor, job: round => registerJob(floor.url, round), server: floor.child },
     { name: 'POST /api/users/register/', job: round => registerJob(phonepass.url, round), server: phonepass.child, floor: registerFloor },
+    { name: 'register, fraud guard off', job: round => registerJob(unguarded.url, round), server: unguarded.child },
     { name: 'register, console SMS provider', job: round => registerJob(quiet.url, round), server: quiet.child },
     { name: signInFloor, job: round => signInJob(floor.url, round), server: floor.child },
     { name: 'sign-in (register + verify)', job: round => signInJob(phonepass.url, round), server: phonepass.child, floor: signInFloor },
+    { name: 'sign-in, fraud guard off', job: round => signInJob(unguarded.url, round), server: unguarded.child },
     { name: 'PATCH /api/profile/', job: () => ({ ...base, kind: 'patch', url: phonepass.url, path: '/api/profile/', pool: take(budget, 'patch'), inviteCode: inviteCodeOf(1) }), server: phonepass.child },
     { name: 'POST /api/token/refresh/', job: () => ({ ...base, kind: 'refresh', url: phonepass.url, path: '/api/token/refresh/', pool: take(budget, 'refresh') }), server: phonepass.child },
     { name: 'GET /login (page)', job: () => ({ ...base, kind: 'get', url: phonepass.url, path: '/login' }), server: phonepass.child },

@@ -1,10 +1,9 @@
 import t from 'tap'
 import pino from 'pino'
-import { solveChallenge } from 'altcha-lib/v1'
-import { parsePhoneNumberWithError } from 'libphonenumber-js/max'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { AppDeps } from '../../src/app.js'
 import { buildTestApp, type TestContext } from '../helpers/app.js'
+import { countryAttack, ordinary, prefixAttack, solve } from '../helpers/pumping.js'
 
 // The fraud guard against the SMS-pumping attacks of issue 23, on both databases: many code
 // requests to numbers of one prefix, or of one country, from many addresses, codes never
@@ -21,37 +20,6 @@ async function register (app: FastifyInstance, phone: string, extra: Record<stri
 async function verify (context: TestContext, phone: string, ip = nextAddress()): Promise<LightMyRequestResponse> {
   return await context.app.inject({ method: 'POST', url: '/api/users/verify_code/', payload: { phone, auth_code: context.sms.lastCode(phone) }, remoteAddress: ip })
 }
-
-/** The solution an app sends back: base64 of ALTCHA's JSON, solved with ALTCHA's own library. */
-async function solve (challenge: { algorithm: string, challenge: string, maxnumber?: number, salt: string, signature: string }): Promise<string> {
-  const solution = await solveChallenge(challenge.challenge, challenge.salt, challenge.algorithm, challenge.maxnumber).promise
-  if (solution === null) throw new Error('no solution found')
-  return Buffer.from(JSON.stringify({ algorithm: challenge.algorithm, challenge: challenge.challenge, number: solution.number, salt: challenge.salt, signature: challenge.signature })).toString('base64')
-}
-
-function mobile (e164: string): boolean {
-  const parsed = parsePhoneNumberWithError(e164)
-  return parsed.isValid() && parsed.getType() === 'MOBILE'
-}
-
-/** Distinct numbers drawn by `make` (given a counter), kept when libphonenumber calls them mobile. */
-function numbers (count: number, make: (i: number) => string): string[] {
-  const found = new Set<string>()
-  for (let i = 0; found.size < count && i < count * 50; i++) {
-    const phone = make(i)
-    if (mobile(phone)) found.add(phone)
-  }
-  if (found.size < count) throw new Error(`only ${found.size} numbers`)
-  return [...found]
-}
-
-// Ordinary people: first sign-ins from other countries (Russia, Germany, France, Kazakhstan, Spain).
-const ordinaryPrefixes = ['+7912', '+49151', '+33612', '+7701', '+34612']
-const ordinary = numbers(120, i => `${ordinaryPrefixes[i % ordinaryPrefixes.length] ?? ''}${String(1_000_000 + i * 7919).slice(-7)}`)
-// The first attack's range, as in the review: +44 7911 12xx xx.
-const prefixAttack = numbers(500, i => `+44791112${String(i).padStart(4, '0')}`)
-// The second: random mobile numbers all over one country (Nigeria here, +234 80x / 81x / 70x ...).
-const countryAttack = numbers(500, i => `+234${['803', '806', '813', '816', '703', '706', '810', '814'][i % 8] ?? ''}${String(1_000_000 + ((i * 104_729) % 9_000_000)).slice(-7)}`)
 
 async function setup (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestContext> {
   return await buildTestApp(t, { SMS_HOURLY_CAP: '200', ...env }, deps)
