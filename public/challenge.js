@@ -1,6 +1,6 @@
 // The fraud guard's step-up check (views/challenge.njk): an ALTCHA v1 proof of work, solved
 // here with the browser's own SHA-256, so no third-party script is needed and the CSP stays
-// 'self'. The solution goes in the hidden `challenge` input; the status line (role=status)
+// 'self' (a captcha provider's widget, where the operator chose one, is at the end). The solution goes in the hidden `challenge` input; the status line (role=status)
 // says the check runs and when it is done. The form is not sent by itself: the person sends it
 // (WCAG 3.2.2, no change of context they did not ask for). If they press the button while the
 // check still runs, the form is sent as soon as it is done, which is what they asked for.
@@ -10,6 +10,27 @@ const encoder = new TextEncoder()
 
 for (const input of document.querySelectorAll('input[name="challenge"][data-challenge]')) {
   void guard(input)
+}
+
+// With a captcha provider (FRAUD_CHALLENGE=turnstile|hcaptcha) its widget solves the check and
+// calls these by name (data-callback); the token goes in the same hidden input.
+const widgetInput = document.querySelector('input[name="challenge"][data-provider]')
+if (widgetInput !== null) {
+  const status = widgetInput.form.querySelector('.challenge-status')
+  status.textContent = status.dataset.working
+  globalThis.phonepassChallengeSolved = (token) => {
+    widgetInput.value = token
+    status.textContent = status.dataset.done
+  }
+  globalThis.phonepassChallengeExpired = () => {
+    widgetInput.value = ''
+    status.textContent = status.dataset.working
+  }
+  widgetInput.form.addEventListener('submit', (event) => {
+    if (widgetInput.value !== '') return
+    event.preventDefault()
+    status.textContent = status.dataset.waiting
+  })
 }
 
 async function guard (input) {
