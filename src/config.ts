@@ -10,6 +10,7 @@ import { normalizePhone } from './domain/phone.js'
 import type { TrustProxy } from './http/trust-proxy.js'
 import { redactUrl } from './redact.js'
 import { secretWeakness } from './secret-strength.js'
+import { captchaVerifyUrls, type CaptchaSettings } from './services/captcha.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
 export const webhookEventTypes = [
@@ -109,6 +110,11 @@ export const EnvSchema = Type.Object({
   FRAUD_COOLING_MINUTES: Type.Integer({ minimum: 1, maximum: 10080, default: 60, description: 'minutes from 1 to 10080' }),
   FRAUD_SUSPECT_CAP_PERCENT: Type.Integer({ minimum: 0, maximum: 100, default: 5, description: 'a percentage of SMS_HOURLY_CAP from 0 to 100' }),
   FRAUD_RESERVED_CAP_PERCENT: Type.Integer({ minimum: 0, maximum: 90, default: 20, description: 'a percentage of SMS_HOURLY_CAP from 0 to 90' }),
+  FRAUD_CHALLENGE: Type.Union([Type.Literal('altcha'), Type.Literal('turnstile'), Type.Literal('hcaptcha')], { default: 'altcha', description: 'one of altcha, turnstile, hcaptcha' }),
+  CAPTCHA_SITE_KEY: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.-]+$', description: 'the provider\'s site key (letters, digits, dots, dashes, underscores)' })),
+  CAPTCHA_SECRET: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the provider\'s secret key' })),
+  CAPTCHA_VERIFY_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL' })),
+  CAPTCHA_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'milliseconds from 100 to 30000' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -219,6 +225,28 @@ export interface FraudGuardConfig {
   readonly coolingMs: number
   readonly suspectCapShare: number
   readonly reservedCapShare: number
+  /** FRAUD_CHALLENGE: ALTCHA's proof of work (undefined), or a captcha provider's widget and siteverify. */
+  readonly captcha: CaptchaConfig | undefined
+}
+
+/** A captcha provider in place of ALTCHA (services/captcha.ts). */
+export interface CaptchaConfig extends CaptchaSettings {
+  readonly siteKey: string
+}
+
+function parseCaptcha (env: Env): CaptchaConfig | undefined {
+  const provider = env.FRAUD_CHALLENGE
+  if (provider === 'altcha') return undefined
+  if (env.CAPTCHA_SITE_KEY === undefined || env.CAPTCHA_SECRET === undefined) {
+    throw new ConfigError(`Invalid configuration: CAPTCHA_SITE_KEY and CAPTCHA_SECRET are required when FRAUD_CHALLENGE=${provider} (both from the provider's dashboard)`)
+  }
+  return {
+    provider,
+    siteKey: env.CAPTCHA_SITE_KEY,
+    secret: env.CAPTCHA_SECRET,
+    verifyUrl: env.CAPTCHA_VERIFY_URL ?? captchaVerifyUrls[provider],
+    timeoutMs: env.CAPTCHA_TIMEOUT_MS
+  }
 }
 
 /** One admin key: the name is what the audit log says; the secret is never logged. */
@@ -268,7 +296,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS'])
+const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS', 'CAPTCHA_SECRET'])
 
 const schemaProperties = EnvSchema.properties as Record<string, { description?: string }>
 
@@ -614,7 +642,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       coolingMinSolved: parsed.FRAUD_COOLING_MIN_SOLVED,
       coolingMs: parsed.FRAUD_COOLING_MINUTES * 60_000,
       suspectCapShare: parsed.FRAUD_SUSPECT_CAP_PERCENT / 100,
-      reservedCapShare: parsed.FRAUD_RESERVED_CAP_PERCENT / 100
+      reservedCapShare: parsed.FRAUD_RESERVED_CAP_PERCENT / 100,
+      captcha: parseCaptcha(parsed)
     },
     adminKeys: parseAdminKeys(parsed.PHONEPASS_ADMIN_KEYS),
     adminPhones: parseAdminPhones(parsed.ADMIN_PHONES, country, testPhoneNumbers),

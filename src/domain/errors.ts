@@ -61,8 +61,8 @@ export interface ErrorDetails {
   attemptsLeft?: number
   /** Seconds until trying again makes sense; becomes Retry-After. */
   retryAfter?: number
-  /** The fraud guard's proof-of-work challenge to solve (ALTCHA's JSON). */
-  challenge?: { algorithm: string, challenge: string, maxnumber?: number, salt: string, signature: string }
+  /** The fraud guard's proof-of-work challenge to solve (ALTCHA's JSON), or the captcha widget to show. */
+  challenge?: AltchaChallenge | CaptchaChallenge
 }
 
 export class DomainError extends Error {
@@ -82,3 +82,9 @@ export class DomainError extends Error {
 export function isDomainError (error: unknown): error is DomainError {
   return error instanceof DomainError
 }
+
+/** ALTCHA's challenge JSON (v1), as altcha-lib's createChallenge makes it. */
+export interface AltchaChallenge { algorithm: string, challenge: string, maxnumber?: number, salt: string, signature: string }
+
+/** With FRAUD_CHALLENGE=turnstile or hcaptcha: the widget to show; its token is the solution. */
+export interface CaptchaChallenge { provider: 'turnstile' | 'hcaptcha', site_key: string }

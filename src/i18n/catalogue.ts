@@ -246,6 +246,12 @@ export type MessageKey =
   | 'page_admin_proof_send'
   | 'page_admin_proof_sent'
   | 'page_admin_proof_required'
+  | 'page_challenge_working'
+  | 'page_challenge_waiting'
+  | 'page_challenge_done'
+  | 'page_challenge_failed'
+  | 'page_challenge_noscript'
+  | 'page_challenge_widget'
 
 const en: Catalogue = {
   validation_error: 'Some fields are missing or invalid.',
@@ -522,7 +528,13 @@ const en: Catalogue = {
   page_admin_proof_hint: 'This action needs a fresh code: press “Send me a code”, then enter the code from the SMS to your own phone.',
   page_admin_proof_send: 'Send me a code',
   page_admin_proof_sent: 'A code is on its way to your phone.',
-  page_admin_proof_required: 'Enter the code sent to your phone.'
+  page_admin_proof_required: 'Enter the code sent to your phone.',
+  page_challenge_working: 'Running the automatic check. This takes a second or two.',
+  page_challenge_waiting: 'Still checking. The form is sent as soon as the check is done.',
+  page_challenge_done: 'Check done. Press “{button}”.',
+  page_challenge_failed: 'The automatic check could not run in this browser. Reload the page to try again, or use another browser.',
+  page_challenge_noscript: 'Before a code is sent to this number, a quick automatic check is needed, and it needs JavaScript. Turn JavaScript on for this site (or use a browser that has it), then send the form again.',
+  page_challenge_widget: 'Complete the check below, then press “{button}”.'
 }
 
 const ru: Catalogue = {
@@ -800,7 +812,13 @@ const ru: Catalogue = {
   page_admin_proof_hint: 'Для этого действия нужен свежий код: нажмите «Прислать код» и введите код из SMS на ваш собственный телефон.',
   page_admin_proof_send: 'Прислать код',
   page_admin_proof_sent: 'Код отправлен на ваш телефон.',
-  page_admin_proof_required: 'Введите код, отправленный на ваш телефон.'
+  page_admin_proof_required: 'Введите код, отправленный на ваш телефон.',
+  page_challenge_working: 'Идёт автоматическая проверка. Это займёт секунду-другую.',
+  page_challenge_waiting: 'Проверка ещё идёт. Форма будет отправлена, как только она закончится.',
+  page_challenge_done: 'Проверка пройдена. Нажмите «{button}».',
+  page_challenge_failed: 'Автоматическая проверка не смогла выполниться в этом браузере. Перезагрузите страницу или откройте её в другом браузере.',
+  page_challenge_noscript: 'Перед отправкой кода на этот номер нужна быстрая автоматическая проверка, а для неё нужен JavaScript. Включите JavaScript для этого сайта (или откройте его в браузере, где он есть) и отправьте форму ещё раз.',
+  page_challenge_widget: 'Пройдите проверку ниже, затем нажмите «{button}».'
 }
 
 const catalogues: Record<Locale, Catalogue> = { en, ru }

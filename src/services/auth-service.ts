@@ -90,7 +90,7 @@ export function createAuthService (context: ServiceContext) {
     const country = fixedCode === undefined ? checkSmsDestination(phone, config.sms.allowedCountries) : undefined
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
     // Test numbers send nothing: the fraud guard neither counts nor holds them.
-    const screening = country === undefined ? undefined : await fraudGuard.screen(phone, country, deviceId !== undefined)
+    const screening = country === undefined ? undefined : await fraudGuard.screen(phone, country, deviceId !== undefined, { solution: client.challenge, ip: client.ip })
     const now = clock.now()
     const code = fixedCode ?? generateOneTimeCode(config.otp.length, random)
     const codeHash = hashOneTimeCode(signingKey, phone, code)

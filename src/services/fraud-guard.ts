@@ -1,12 +1,14 @@
 import { createChallenge, extractParams, verifySolution } from 'altcha-lib/v1'
 import type { Challenge } from 'altcha-lib/v1/types'
+import type { CaptchaChallenge } from '../domain/errors.js'
 import { DomainError } from '../domain/errors.js'
 import { maskPhone } from '../domain/phone.js'
 import { incrementCounter, incrementCounters, type CounterWindow } from '../store/limit-counters.js'
 import { findFraudRules, readCounterFigures, type CounterFigures } from '../store/fraud.js'
 import type { DbOrTransaction } from '../store/database.js'
 import { findUserByPhone } from '../store/users.js'
-import { createHmac } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
+import { verifyCaptchaToken } from './captcha.js'
 import type { ServiceContext } from './context.js'
 import { windowOf, type GuardCounts } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
@@ -38,6 +40,12 @@ export interface Screening {
   suspicions: Suspicion[]
   /** In enforce mode, what the send must clear inside its transaction: a solved challenge. */
   challengeNeeded: boolean
+  /**
+   * Where a challenge is needed and a solution came: whether it holds, checked before the send's
+   * transaction (a captcha provider's siteverify is a network call, never made holding a
+   * database connection); the transaction then spends it.
+   */
+  solutionHolds?: boolean
 }
 
 
@@ -71,6 +79,7 @@ const minBaselineHours = 24
 export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'keys' | 'logger'>) {
   const { db, config, clock, keys, logger } = context
   const settings = config.fraudGuard
+  const captcha = settings.captcha
   const bucketMs = Math.max(60_000, Math.floor(settings.windowMs / bucketsPerWindow))
   const events = createEventRecorder(context)
   const firstChallengeKey = keys.challenge[0]
@@ -141,7 +150,7 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
    * alert and event when a destination turns suspect (once an hour each), and the start of a
    * cooling-off period. Refuses (throws) a destination an operator blocked or one cooling off.
    */
-  async function screen (phone: string, country: string, hasDeviceToken: boolean): Promise<Screening> {
+  async function screen (phone: string, country: string, hasDeviceToken: boolean, answer: { solution?: string | undefined, ip?: string } = {}): Promise<Screening> {
     const destinations = destinationsOf(phone, country)
     if (settings.mode === 'off' || hasDeviceToken) return { destinations, known: hasDeviceToken, suspicions: [], challengeNeeded: false }
     const now = clock.now()
@@ -178,7 +187,10 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     if (suspicions.length > 0 && settings.mode === 'audit') {
       logger.warn({ fraudGuard: 'audit', phone: maskPhone(phone), wouldRefuse: 'challenge_required', why: suspicions.map(s => `${s.destination.name}: ${s.reason}`).join('; ') }, 'fraud guard (audit): a send it would have asked a challenge for goes out')
     }
-    return { destinations, known: false, suspicions, challengeNeeded: suspicions.length > 0 && settings.mode === 'enforce' }
+    const challengeNeeded = suspicions.length > 0 && settings.mode === 'enforce'
+    const { solution, ip } = answer
+    if (!challengeNeeded || solution === undefined || solution === '') return { destinations, known: false, suspicions, challengeNeeded }
+    return { destinations, known: false, suspicions, challengeNeeded, solutionHolds: await solutionHolds(solution, phone, now, ip) }
   }
 
   function refuseOrAudit (refusal: DomainError, phone: string, why: string): void {
@@ -204,8 +216,12 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     return until
   }
 
-  /** A challenge for this phone: ALTCHA's, its salt carrying the phone's tag and the expiry. */
-  async function newChallenge (phone: string): Promise<Challenge> {
+  /**
+   * A challenge for this phone: ALTCHA's, its salt carrying the phone's tag and the expiry; or,
+   * with FRAUD_CHALLENGE set to a provider, which widget to show (its token is not bound to the phone).
+   */
+  async function newChallenge (phone: string): Promise<Challenge | CaptchaChallenge> {
+    if (captcha !== undefined) return { provider: captcha.provider, site_key: captcha.siteKey }
     return await createChallenge({
       hmacKey: challengeKey,
       maxnumber: settings.challengeMaxNumber,
@@ -232,7 +248,7 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     const now = clock.now()
     if (screening.challengeNeeded) {
       if (solution === undefined || solution === '') throw await challengeRefusal('challenge_required', phone)
-      if (!await solutionHolds(solution, phone, now)) throw await challengeRefusal('challenge_invalid', phone)
+      if (screening.solutionHolds !== true) throw await challengeRefusal('challenge_invalid', phone)
       const spent = await incrementCounter(trx, { key: `fg:u:${signatureOf(solution)}`, windowStart: 0, expiresAt: now + settings.challengeTtlSeconds * 1000 }, 1)
       if (spent === undefined) throw await challengeRefusal('challenge_invalid', phone)
     }
@@ -259,8 +275,9 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     return counts
   }
 
-  async function solutionHolds (solution: string, phone: string, now: number): Promise<boolean> {
+  async function solutionHolds (solution: string, phone: string, now: number, ip: string | undefined): Promise<boolean> {
     if (solution.length > 2048) return false
+    if (captcha !== undefined) return (await verifyCaptchaToken(captcha, solution, ip, logger)).success
     let params: Record<string, string>
     try {
       params = extractParams(solution)
@@ -274,7 +291,9 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     return await verifySolution(solution, challengeKey, false)
   }
 
+  /** What marks a solution spent: ALTCHA's signature, or a hash of the provider's token. */
   function signatureOf (solution: string): string {
+    if (captcha !== undefined) return createHash('sha256').update(solution).digest('base64url')
     const payload = JSON.parse(Buffer.from(solution, 'base64').toString('utf8')) as { signature?: unknown }
     return typeof payload.signature === 'string' ? payload.signature.slice(0, 128) : ''
   }

@@ -35,13 +35,17 @@ export const ErrorBody = Type.Object({
   code: Type.String({ description: 'Machine-readable error code', examples: ['code_invalid'] }),
   errors: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'Messages per field' })),
   attempts_left: Type.Optional(Type.Integer({ description: 'Tries left on the current code' })),
-  challenge: Type.Optional(Type.Object({
+  challenge: Type.Optional(Type.Union([Type.Object({
     algorithm: Type.String({ examples: ['SHA-256'] }),
     challenge: Type.String({ description: 'hex(SHA-256(salt + number)) for the number to find' }),
     maxnumber: Type.Optional(Type.Integer({ description: 'The number lies from 0 to this' })),
     salt: Type.String(),
     signature: Type.String()
-  }, { description: 'With challenge_required and challenge_invalid: an ALTCHA proof-of-work challenge (altcha-lib\'s solveChallenge, or the ALTCHA widget, solves it). Send register again with `challenge` set to base64(JSON {algorithm, challenge, number, salt, signature}). Single-use, bound to this phone, it expires in minutes.' }))
+  }, { description: 'With challenge_required and challenge_invalid (FRAUD_CHALLENGE=altcha, the default): an ALTCHA proof-of-work challenge (altcha-lib\'s solveChallenge, or the ALTCHA widget, solves it). Send register again with `challenge` set to base64(JSON {algorithm, challenge, number, salt, signature}). Single-use, bound to this phone, it expires in minutes.' }),
+  Type.Object({
+    provider: Type.Union([Type.Literal('turnstile'), Type.Literal('hcaptcha')]),
+    site_key: Type.String({ description: 'The site key to render the provider\'s widget with' })
+  }, { description: 'With FRAUD_CHALLENGE=turnstile or hcaptcha: show that provider\'s widget (Cloudflare Turnstile, hCaptcha) with this site key, and send register again with `challenge` set to the token it gives. Single-use.' })]))
 }, { $id: 'Error', title: 'Error' })
 
 export const TokenPair = Type.Object({

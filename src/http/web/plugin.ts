@@ -2,6 +2,7 @@ import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import type { HelmetOptions } from 'helmet'
 import csrf from '@fastify/csrf-protection'
 import fastifyStatic from '@fastify/static'
 import view from '@fastify/view'
@@ -10,6 +11,7 @@ import type { Config } from '../../config.js'
 import type { Clock } from '../../services/clock.js'
 import type { Keys } from '../../services/keys.js'
 import { securityHeadersPlugin } from '../security-headers.js'
+import { captchaCspSources } from '../../services/captcha.js'
 import { keepPhonesWhole } from './render.js'
 import { pageRoutes } from './routes.js'
 import { registerSession } from './session.js'
@@ -74,8 +76,32 @@ export const appSecurityOptions = {
   referrerPolicy: { policy: 'same-origin' as const }
 }
 
+/**
+ * The app's security options for a configuration: the strict CSP, and with a captcha provider
+ * in place of ALTCHA (FRAUD_CHALLENGE), that provider's hosts for its widget, in that mode only.
+ */
+export function securityOptionsFor (config: Config): HelmetOptions {
+  const captcha = config.fraudGuard.captcha
+  if (captcha === undefined) return appSecurityOptions
+  const hosts = captchaCspSources[captcha.provider]
+  const directives = strictCsp.directives
+  return {
+    ...appSecurityOptions,
+    contentSecurityPolicy: {
+      ...strictCsp,
+      directives: {
+        ...directives,
+        scriptSrc: [...directives.scriptSrc, ...hosts.script],
+        styleSrc: [...directives.styleSrc, ...hosts.style],
+        connectSrc: [...directives.connectSrc, ...hosts.connect],
+        frameSrc: hosts.frame
+      }
+    }
+  }
+}
+
 /** The pages face: security headers for the whole app, then the pages in their own context. */
 export const webFace = fp(async (app: FastifyInstance, options: WebOptions) => {
-  await app.register(securityHeadersPlugin, appSecurityOptions)
+  await app.register(securityHeadersPlugin, securityOptionsFor(options.config))
   await app.register(webPages, options)
 }, { name: 'phonepass-web' })

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import nunjucks from 'nunjucks'
 import { locales, pickLocale, translate, type Locale, type MessageKey, type MessageParams } from '../../i18n/catalogue.js'
-import type { ErrorCode } from '../../domain/errors.js'
+import type { ErrorCode, ErrorDetails } from '../../domain/errors.js'
 
 export const languageCookie = 'phonepass_lang'
 
@@ -34,6 +34,8 @@ export interface FormState {
   /** A message that belongs to no field of the form. */
   formError?: string
   attemptsLeft?: number
+  /** The fraud guard's challenge, for the page's script to solve before the form is sent again. */
+  challenge?: NonNullable<ErrorDetails['challenge']>
 }
 
 export const freshForm: FormState = { status: 200, values: {}, fieldErrors: {} }

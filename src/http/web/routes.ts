@@ -57,10 +57,15 @@ function carriesToken (request: FastifyRequest): boolean {
 }
 
 const Text = (maxLength: number) => Type.String({ maxLength })
+/** The fraud guard's solved challenge, on the forms whose post sends a code (views/challenge.njk). */
+const Challenge = Type.Optional(Text(2048))
 const NextQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 512 })) })
 
+/** Who is asking; on a form that sends a code, with the fraud guard's solved challenge if one was asked. */
 function clientOf (request: FastifyRequest) {
-  return { ip: clientIp(request), userAgent: request.headers['user-agent'], deviceToken: readDeviceToken(request) }
+  const body = request.body as { challenge?: unknown } | undefined
+  const challenge = typeof body?.challenge === 'string' && body.challenge !== '' ? body.challenge : undefined
+  return { ip: clientIp(request), userAgent: request.headers['user-agent'], deviceToken: readDeviceToken(request), challenge }
 }
 
 /**
@@ -201,7 +206,8 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
         values: typedValues(request.body),
         fieldErrors,
         formError: Object.keys(fieldErrors).length === 0 ? described.detail : undefined,
-        attemptsLeft: described.attemptsLeft
+        attemptsLeft: described.attemptsLeft,
+        challenge: described.challenge
       })
     }
     return await renderPage(request, reply, 'error', {
@@ -233,7 +239,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   })
 
   app.post('/login', {
-    schema: { body: Type.Object({ phone: Text(64), next: Type.Optional(Text(512)) }) },
+    schema: { body: Type.Object({ phone: Text(64), next: Type.Optional(Text(512)), challenge: Challenge }) },
     config: { form: { fields: ['phone'], render: renderLogin }, staleForm: { page: '/login', done: 'signedIn' } }
   }, async (request, reply) => {
     const sent = await auth.requestCode(request.body.phone, clientOf(request), localeOf(request))
@@ -268,6 +274,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   })
 
   app.post('/login/resend', {
+    schema: { body: Type.Object({ challenge: Challenge }) },
     config: { form: { fields: [], render: renderCode }, staleForm: { page: '/login/code', done: 'signedIn' } }
   }, async (request, reply) => {
     const phone = request.session.get('pendingPhone')
@@ -367,7 +374,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   // Step two: the current number's code; then a code goes to the new number.
   app.post('/profile/phone/current', {
     preHandler: requireSignIn,
-    schema: { body: Type.Object({ auth_code: Text(16) }) },
+    schema: { body: Type.Object({ auth_code: Text(16), challenge: Challenge }) },
     config: { form: { fields: ['auth_code'], render: renderPhoneCurrent }, staleForm: { page: '/profile/phone/current' } }
   }, async (request, reply) => {
     const newPhone = request.session.get('newPhone')
