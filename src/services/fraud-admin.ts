@@ -145,7 +145,8 @@ export function createFraudAdmin (context: Pick<ServiceContext, 'db' | 'config' 
         suspicion: suspicion ?? null,
         verdict: verdicts.get(destination.key) ?? null
       }))
-      .sort((a, b) => b.sent - a.sent)
+      // Busiest first; a prefix before its country at a tie (it says more), then by name.
+      .sort((a, b) => b.sent - a.sent || (a.kind === b.kind ? a.destination.localeCompare(b.destination) : a.kind === 'prefix' ? -1 : 1))
     await recordAdminAction(db, now, by, 'read.fraud', { userId: null, phone: null }, { shown: destinations.length })
     return { mode: settings.mode, windowMinutes: Math.round(settings.windowMs / 60_000), destinations, rules }
   }
