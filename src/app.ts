@@ -21,6 +21,7 @@ import { createSigningKeys, type SigningKeys } from './services/signing-keys.js'
 import { watchSigningKeyChanges } from './services/signing-key-changes.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
 import { createAdminService, type AdminService } from './services/admin-service.js'
+import { createFraudAdmin, type FraudAdmin } from './services/fraud-admin.js'
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
@@ -37,7 +38,7 @@ import { createWebhookDispatcher, type WebhookDispatcher } from './services/webh
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db
-    services: { auth: AuthService, profile: ProfileService, admin: AdminService }
+    services: { auth: AuthService, profile: ProfileService, admin: AdminService, fraudAdmin: FraudAdmin }
     metrics: Metrics
     signingKeys: SigningKeys
     /** The outbox's dispatcher; undefined when WEBHOOK_URL is not set. */
@@ -148,7 +149,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.decorate('services', {
     auth: countRefusals(countSignIns(createAuthService(context), metrics), metrics),
     profile: countRefusals(createProfileService(context), metrics),
-    admin: createAdminService(context)
+    admin: createAdminService(context),
+    fraudAdmin: createFraudAdmin(context)
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })
 

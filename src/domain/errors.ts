@@ -44,6 +44,8 @@ export const errorStatus = {
   user_not_found: 404,
   session_not_found: 404,
   reason_invalid: 400,
+  /** Admin faces: a fraud-guard destination that is neither a number prefix (+ and 2 to 14 digits) nor a country's ISO 3166 code. */
+  destination_invalid: 400,
   /** Admin faces: a valid admin from outside ADMIN_ALLOWED_NETWORKS (issue 22). */
   admin_network_refused: 403,
   method_not_allowed: 405,

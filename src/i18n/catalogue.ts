@@ -252,6 +252,58 @@ export type MessageKey =
   | 'page_challenge_failed'
   | 'page_challenge_noscript'
   | 'page_challenge_widget'
+  | 'page_admin_nav_fraud'
+  | 'page_admin_audit_fraud_allow'
+  | 'page_admin_audit_fraud_block'
+  | 'page_admin_audit_fraud_clear'
+  | 'page_admin_audit_read_fraud'
+  | 'page_admin_audit_destination'
+  | 'page_admin_fraud_title'
+  | 'page_admin_fraud_intro'
+  | 'page_admin_fraud_mode_enforce'
+  | 'page_admin_fraud_mode_audit'
+  | 'page_admin_fraud_mode_off'
+  | 'page_admin_fraud_destinations_title'
+  | 'page_admin_fraud_destinations_caption'
+  | 'page_admin_fraud_none'
+  | 'page_admin_col_destination'
+  | 'page_admin_col_sent'
+  | 'page_admin_col_entered'
+  | 'page_admin_col_solved'
+  | 'page_admin_col_baseline'
+  | 'page_admin_col_suspicion'
+  | 'page_admin_col_verdict'
+  | 'page_admin_col_actions'
+  | 'page_admin_fraud_kind_prefix'
+  | 'page_admin_fraud_kind_country'
+  | 'page_admin_fraud_not_suspect'
+  | 'page_admin_fraud_cooling'
+  | 'page_admin_fraud_verdict_allow'
+  | 'page_admin_fraud_verdict_block'
+  | 'page_admin_fraud_verdict_none'
+  | 'page_admin_fraud_verdict_by'
+  | 'page_admin_fraud_action_allow'
+  | 'page_admin_fraud_action_block'
+  | 'page_admin_fraud_action_clear'
+  | 'page_admin_fraud_rules_title'
+  | 'page_admin_fraud_rules_caption'
+  | 'page_admin_fraud_rules_none'
+  | 'page_admin_fraud_other_title'
+  | 'page_admin_fraud_destination_label'
+  | 'page_admin_fraud_destination_hint'
+  | 'page_admin_fraud_allow'
+  | 'page_admin_fraud_block'
+  | 'page_admin_fraud_clear'
+  | 'page_admin_fraud_confirm_allow'
+  | 'page_admin_fraud_confirm_allow_text'
+  | 'page_admin_fraud_confirm_block'
+  | 'page_admin_fraud_confirm_block_text'
+  | 'page_admin_fraud_confirm_clear'
+  | 'page_admin_fraud_confirm_clear_text'
+  | 'page_admin_fraud_done_allow'
+  | 'page_admin_fraud_done_block'
+  | 'page_admin_fraud_done_clear'
+  | 'page_admin_fraud_done_clear_unchanged'
 
 const en: Catalogue = {
   validation_error: 'Some fields are missing or invalid.',
@@ -534,7 +586,60 @@ const en: Catalogue = {
   page_challenge_done: 'Check done. Press “{button}”.',
   page_challenge_failed: 'The automatic check could not run in this browser. Reload the page to try again, or use another browser.',
   page_challenge_noscript: 'Before a code is sent to this number, a quick automatic check is needed, and it needs JavaScript. Turn JavaScript on for this site (or use a browser that has it), then send the form again.',
-  page_challenge_widget: 'Complete the check below, then press “{button}”.'
+  page_challenge_widget: 'Complete the check below, then press “{button}”.',
+  destination_invalid: 'Give a number prefix (+ and 2 to 14 digits, e.g. +44791112) or a country’s two-letter code (e.g. GB).',
+  page_admin_nav_fraud: 'Fraud guard',
+  page_admin_audit_fraud_allow: 'Destination allowed (fraud guard)',
+  page_admin_audit_fraud_block: 'Destination blocked (fraud guard)',
+  page_admin_audit_fraud_clear: 'Verdict cleared (fraud guard)',
+  page_admin_audit_read_fraud: 'Viewed the fraud guard',
+  page_admin_audit_destination: 'Destination: {destination}',
+  page_admin_fraud_title: 'Fraud guard',
+  page_admin_fraud_intro: 'Codes sent per number prefix and per country in the last {minutes} minutes, busiest first, with what the guard makes of them. A verdict holds from the next code on.',
+  page_admin_fraud_mode_enforce: 'The guard is on: it asks unknown numbers of a suspect destination to pass a check, and holds them back.',
+  page_admin_fraud_mode_audit: 'The guard only watches (FRAUD_GUARD=audit): what it would refuse goes out and is logged.',
+  page_admin_fraud_mode_off: 'The guard is off (FRAUD_GUARD=off): it counts nothing, and verdicts are not applied.',
+  page_admin_fraud_destinations_title: 'Destinations',
+  page_admin_fraud_destinations_caption: 'Destinations counted in the last {minutes} minutes',
+  page_admin_fraud_none: 'No codes were counted in the window.',
+  page_admin_col_destination: 'Destination',
+  page_admin_col_sent: 'Codes sent',
+  page_admin_col_entered: 'Entered',
+  page_admin_col_solved: 'Checks passed',
+  page_admin_col_baseline: 'Usual per window',
+  page_admin_col_suspicion: 'Suspect',
+  page_admin_col_verdict: 'Verdict',
+  page_admin_col_actions: 'Actions',
+  page_admin_fraud_kind_prefix: 'number prefix',
+  page_admin_fraud_kind_country: 'country',
+  page_admin_fraud_not_suspect: 'No',
+  page_admin_fraud_cooling: 'Cooling off until {date}',
+  page_admin_fraud_verdict_allow: 'Allowed',
+  page_admin_fraud_verdict_block: 'Blocked',
+  page_admin_fraud_verdict_none: 'None',
+  page_admin_fraud_verdict_by: '{who}, {date}: {reason}',
+  page_admin_fraud_action_allow: 'Allow {destination}',
+  page_admin_fraud_action_block: 'Block {destination}',
+  page_admin_fraud_action_clear: 'Clear the verdict on {destination}',
+  page_admin_fraud_rules_title: 'Verdicts',
+  page_admin_fraud_rules_caption: 'Verdicts set by operators, newest first',
+  page_admin_fraud_rules_none: 'No verdicts: the guard decides alone everywhere.',
+  page_admin_fraud_other_title: 'Another destination',
+  page_admin_fraud_destination_label: 'Number prefix or country',
+  page_admin_fraud_destination_hint: 'A prefix as the guard counts it: a number without its last {digits} digits, e.g. +44791112; or a country code, e.g. GB.',
+  page_admin_fraud_allow: 'Allow',
+  page_admin_fraud_block: 'Block',
+  page_admin_fraud_clear: 'Clear the verdict',
+  page_admin_fraud_confirm_allow: 'Allow {destination}?',
+  page_admin_fraud_confirm_allow_text: 'From the next code on, the fraud guard no longer holds codes to this destination back: no check, no cooling-off. The hourly SMS cap still holds.',
+  page_admin_fraud_confirm_block: 'Block {destination}?',
+  page_admin_fraud_confirm_block_text: 'From the next code on, numbers there without an account get no code: they are told codes cannot be sent to the number. People with an account there still sign in.',
+  page_admin_fraud_confirm_clear: 'Clear the verdict on {destination}?',
+  page_admin_fraud_confirm_clear_text: 'From the next code on, the fraud guard decides alone about this destination again.',
+  page_admin_fraud_done_allow: 'The destination is allowed.',
+  page_admin_fraud_done_block: 'The destination is blocked.',
+  page_admin_fraud_done_clear: 'The verdict is cleared.',
+  page_admin_fraud_done_clear_unchanged: 'There was no verdict; nothing changed.'
 }
 
 const ru: Catalogue = {
@@ -818,7 +923,60 @@ const ru: Catalogue = {
   page_challenge_done: 'Проверка пройдена. Нажмите «{button}».',
   page_challenge_failed: 'Автоматическая проверка не смогла выполниться в этом браузере. Перезагрузите страницу или откройте её в другом браузере.',
   page_challenge_noscript: 'Перед отправкой кода на этот номер нужна быстрая автоматическая проверка, а для неё нужен JavaScript. Включите JavaScript для этого сайта (или откройте его в браузере, где он есть) и отправьте форму ещё раз.',
-  page_challenge_widget: 'Пройдите проверку ниже, затем нажмите «{button}».'
+  page_challenge_widget: 'Пройдите проверку ниже, затем нажмите «{button}».',
+  destination_invalid: 'Укажите префикс номера (+ и от 2 до 14 цифр, например +44791112) или двухбуквенный код страны (например, GB).',
+  page_admin_nav_fraud: 'Защита от накрутки SMS',
+  page_admin_audit_fraud_allow: 'Направление разрешено (защита от накрутки)',
+  page_admin_audit_fraud_block: 'Направление заблокировано (защита от накрутки)',
+  page_admin_audit_fraud_clear: 'Решение снято (защита от накрутки)',
+  page_admin_audit_read_fraud: 'Просмотр защиты от накрутки',
+  page_admin_audit_destination: 'Направление: {destination}',
+  page_admin_fraud_title: 'Защита от накрутки SMS',
+  page_admin_fraud_intro: 'Коды, отправленные по префиксам номеров и по странам за последние {minutes} мин, сначала самые частые, и что о них думает защита. Решение действует со следующего кода.',
+  page_admin_fraud_mode_enforce: 'Защита включена: незнакомые номера подозрительного направления проходят проверку и могут быть задержаны.',
+  page_admin_fraud_mode_audit: 'Защита только наблюдает (FRAUD_GUARD=audit): то, что она отклонила бы, отправляется и попадает в журнал.',
+  page_admin_fraud_mode_off: 'Защита выключена (FRAUD_GUARD=off): она ничего не считает, решения не применяются.',
+  page_admin_fraud_destinations_title: 'Направления',
+  page_admin_fraud_destinations_caption: 'Направления за последние {minutes} мин',
+  page_admin_fraud_none: 'За это время кодов не отправлялось.',
+  page_admin_col_destination: 'Направление',
+  page_admin_col_sent: 'Отправлено кодов',
+  page_admin_col_entered: 'Введено',
+  page_admin_col_solved: 'Проверок пройдено',
+  page_admin_col_baseline: 'Обычно за период',
+  page_admin_col_suspicion: 'Подозрительно',
+  page_admin_col_verdict: 'Решение',
+  page_admin_col_actions: 'Действия',
+  page_admin_fraud_kind_prefix: 'префикс номера',
+  page_admin_fraud_kind_country: 'страна',
+  page_admin_fraud_not_suspect: 'Нет',
+  page_admin_fraud_cooling: 'Пауза до {date}',
+  page_admin_fraud_verdict_allow: 'Разрешено',
+  page_admin_fraud_verdict_block: 'Заблокировано',
+  page_admin_fraud_verdict_none: 'Нет',
+  page_admin_fraud_verdict_by: '{who}, {date}: {reason}',
+  page_admin_fraud_action_allow: 'Разрешить {destination}',
+  page_admin_fraud_action_block: 'Заблокировать {destination}',
+  page_admin_fraud_action_clear: 'Снять решение для {destination}',
+  page_admin_fraud_rules_title: 'Решения',
+  page_admin_fraud_rules_caption: 'Решения операторов, сначала новые',
+  page_admin_fraud_rules_none: 'Решений нет: защита везде решает сама.',
+  page_admin_fraud_other_title: 'Другое направление',
+  page_admin_fraud_destination_label: 'Префикс номера или страна',
+  page_admin_fraud_destination_hint: 'Префикс так, как его считает защита: номер без последних {digits} цифр, например +44791112; или код страны, например GB.',
+  page_admin_fraud_allow: 'Разрешить',
+  page_admin_fraud_block: 'Заблокировать',
+  page_admin_fraud_clear: 'Снять решение',
+  page_admin_fraud_confirm_allow: 'Разрешить {destination}?',
+  page_admin_fraud_confirm_allow_text: 'Со следующего кода защита от накрутки больше не задерживает коды на это направление: ни проверки, ни паузы. Часовой лимит SMS по-прежнему действует.',
+  page_admin_fraud_confirm_block: 'Заблокировать {destination}?',
+  page_admin_fraud_confirm_block_text: 'Со следующего кода номера этого направления без учётной записи не получат код: им ответят, что на этот номер нельзя отправить код. Люди с учётной записью по-прежнему входят.',
+  page_admin_fraud_confirm_clear: 'Снять решение для {destination}?',
+  page_admin_fraud_confirm_clear_text: 'Со следующего кода защита от накрутки снова решает об этом направлении сама.',
+  page_admin_fraud_done_allow: 'Направление разрешено.',
+  page_admin_fraud_done_block: 'Направление заблокировано.',
+  page_admin_fraud_done_clear: 'Решение снято.',
+  page_admin_fraud_done_clear_unchanged: 'Решения не было; ничего не изменилось.'
 }
 
 const catalogues: Record<Locale, Catalogue> = { en, ru }

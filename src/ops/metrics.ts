@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client'
 import { DomainError } from '../domain/errors.js'
+import { countryOfPhone } from '../domain/phone.js'
 import type { SmsSender } from '../sms/sms-sender.js'
 
 /**
@@ -17,6 +18,8 @@ export interface Metrics {
   readonly signIns: Counter<'kind' | 'created'>
   readonly refusals: Counter<'code'>
   readonly webhookDeliveries: Counter<'result'>
+  /** Codes handed to the provider, by the country of the number (ISO 3166, never a prefix: bounded). */
+  readonly codesSent: Counter<'country'>
 }
 
 export function createMetrics (): Metrics {
@@ -44,11 +47,20 @@ export function createMetrics (): Metrics {
     }),
     signIns: new Counter({ name: 'phonepass_sign_ins_total', help: 'Successful sign-ins by session kind (web, api) and whether the account was created', labelNames: ['kind', 'created'], registers }),
     refusals: new Counter({ name: 'phonepass_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'], registers }),
-    webhookDeliveries: new Counter({ name: 'phonepass_webhook_deliveries_total', help: 'Webhook attempts by result: delivered, retried (will try again), failed (no tries left)', labelNames: ['result'], registers })
+    webhookDeliveries: new Counter({ name: 'phonepass_webhook_deliveries_total', help: 'Webhook attempts by result: delivered, retried (will try again), failed (no tries left)', labelNames: ['result'], registers }),
+    codesSent: new Counter({
+      name: 'phonepass_codes_sent_total',
+      help: 'Codes handed to the SMS provider, by the number\'s country (ISO 3166 code; +<calling code> for a number of no country, unknown when unreadable)',
+      labelNames: ['country'],
+      registers
+    })
   }
 }
 
-/** Counts and times every send, whichever provider is configured. */
+/**
+ * Counts and times every send, whichever provider is configured; codes (not notices, which
+ * carry no code) also by country, for the fraud guard's operators (issue 23).
+ */
 export function instrumentSmsSender (sender: SmsSender, metrics: Metrics): SmsSender {
   const labels: LabelValues<'provider'> = { provider: sender.name }
   return {
@@ -65,6 +77,7 @@ export function instrumentSmsSender (sender: SmsSender, metrics: Metrics): SmsSe
       }
       stop({ outcome: 'sent' })
       metrics.smsSent.inc(labels)
+      if (message.code !== '') metrics.codesSent.inc({ country: countryOfPhone(message.to) })
     }
   }
 }

@@ -27,14 +27,14 @@ export interface AdminCaller {
   serverRequestId?: string | null
 }
 
-export const auditActions = ['session.revoke', 'sessions.revoke_all', 'user.block', 'user.unblock', 'user.delete', 'limits.clear'] as const
+export const auditActions = ['session.revoke', 'sessions.revoke_all', 'user.block', 'user.unblock', 'user.delete', 'limits.clear', 'fraud.allow', 'fraud.block', 'fraud.clear'] as const
 export type AuditAction = typeof auditActions[number]
 
 /**
  * Reads by the admin API and pages (issue 22): one entry per read, naming what was asked for
  * and whom, never what was shown. `read.` before each, so a filter can tell them from actions.
  */
-export const auditReads = ['read.users', 'read.user', 'read.limits', 'read.audit'] as const
+export const auditReads = ['read.users', 'read.user', 'read.limits', 'read.audit', 'read.fraud'] as const
 export type AuditRead = typeof auditReads[number]
 
 export interface AuditTarget {

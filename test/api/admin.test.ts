@@ -49,7 +49,10 @@ const routes: Array<[InjectOptions['method'], string, unknown]> = [
   ['GET', '/api/admin/limits/?phone=%2B79123490001', undefined],
   ['POST', '/api/admin/limits/clear/', { phone: '+79123490001' }],
   ['GET', '/api/admin/sms-spend/', undefined],
-  ['GET', '/api/admin/audit/', undefined]
+  ['GET', '/api/admin/audit/', undefined],
+  ['GET', '/api/admin/fraud/', undefined],
+  ['POST', '/api/admin/fraud/rules/', { destination: '+44791112', verdict: 'block', reason: 'pumping' }],
+  ['DELETE', '/api/admin/fraud/rules/%2B44791112/', undefined]
 ]
 
 t.test('without a valid key every admin path answers exactly as an unknown path does', async t => {

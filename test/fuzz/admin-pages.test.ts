@@ -27,12 +27,13 @@ const forms = fc.oneof(
   fc.constant({ url: '/admin/search', fields: ['phone', 'invite_code'] }),
   fc.constant({ url: '/admin/limits/confirm', fields: ['phone'] }),
   fc.constant({ url: '/admin/limits/clear', fields: ['phone', 'reason'] }),
+  fc.constant({ url: '/admin/fraud/rules', fields: ['destination', 'action', 'reason'] }),
   fc.tuple(ids, fc.constantFrom(...actions, 'nope')).map(([id, action]) => ({ url: `/admin/users/${id}/${action}`, fields: ['reason'] })),
   fc.tuple(ids, fc.constantFrom('confirm', 'end')).map(([id, step]) => ({ url: `/admin/users/${id}/sessions/${step}`, fields: ['session_id', 'reason'] }))
 )
 
 const pages = fc.oneof(
-  fc.constantFrom('/admin', '/admin/audit', '/admin/', '/admin/users', '/admin/nope'),
+  fc.constantFrom('/admin', '/admin/audit', '/admin/', '/admin/users', '/admin/nope', '/admin/fraud', '/admin/fraud/confirm', '/admin/fraud/confirm?action=block&destination=%2B44791112'),
   ids.map(id => `/admin/users/${id}`),
   fc.tuple(ids, fc.constantFrom(...actions, 'sessions')).map(([id, action]) => `/admin/users/${id}/${action}`)
 )
@@ -56,7 +57,7 @@ const get = fc.record({
   who: fc.oneof({ weight: 4, arbitrary: fc.constant('admin' as const) }, fc.constantFrom('user' as const, 'stranger' as const)),
   victim: fc.nat(victims.length - 1),
   page: pages,
-  query: fc.option(fc.oneof(queryString, fc.constantFrom('cursor=1', 'cursor=0', 'cursor=-1', 'cursor=abc', 'cursor=1e3', 'cursor=99999999999999999999', 'cursor[]=1')), { nil: undefined })
+  query: fc.option(fc.oneof(queryString, fc.constantFrom('cursor=1', 'cursor=0', 'cursor=-1', 'cursor=abc', 'cursor=1e3', 'cursor=99999999999999999999', 'cursor[]=1', 'action=allow&destination=GB', 'action=block&destination=%3Cb%3E', 'action=nope&destination=GB', 'action=clear&destination=%2B1')), { nil: undefined })
 })
 
 t.test('the support pages under odd posts and addresses: readable answers for an admin, an unknown path\'s for anyone else', async t => {

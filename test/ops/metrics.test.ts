@@ -101,3 +101,21 @@ t.test('in production /metrics is not public unless the operator says so', async
   t.equal((await guarded.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401)
   t.equal((await guarded.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
 })
+
+t.test('codes sent are counted by the number\'s country, never by prefix; the fraud guard\'s refusals by code', async t => {
+  const context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '10000' })
+  await signIn(context, '+79123456789')
+  await post(context.app, '/api/users/register/', { phone: '+79123456780' })
+  await post(context.app, '/api/users/register/', { phone: '+4915112345678' })
+  // Ten numbers of one prefix, none entered: the eleventh is asked for a challenge, not sent.
+  for (let i = 0; i < 11; i++) await post(context.app, '/api/users/register/', { phone: `+44791112${String(1000 + i * 37)}` })
+  const text = (await context.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(text, /^# TYPE phonepass_codes_sent_total counter$/m)
+  expectSamples(t, text, {
+    'phonepass_codes_sent_total{country="RU"}': 2,
+    'phonepass_codes_sent_total{country="DE"}': 1,
+    'phonepass_codes_sent_total{country="GG"}': 10,
+    'phonepass_refusals_total{code="challenge_required"}': 1
+  })
+  t.notMatch(text, /phonepass_codes_sent_total\{[^}]*\+44/, 'no prefix in a label')
+})

@@ -1,13 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import type { FraudOverview, FraudRule } from '../../services/fraud-admin.js'
 import type { AdminCaller, AdminUserSummary, AdminUserView, AuditEntry as ServiceAuditEntry, SmsSpend } from '../../services/admin-service.js'
 import { DomainError } from '../../domain/errors.js'
 import { clientIp } from '../client-ip.js'
 import { serverRequestIdOf } from '../request-id.js'
 import {
   AdminUser, AuditEntry, AuditPage, AuditQuery, BlockBody, BlockReply, LimitsReply, PhoneLimits, PhoneLimitsBody, PhoneQuery, ReasonBody,
-  RevokeSessionsBody, SessionsReply, SmsSpendReply, UserIdParams, UserPage, UserQuery
+  RevokeSessionsBody, SessionsReply, SmsSpendReply, UserIdParams, UserPage, UserQuery,
+  FraudDestinationParams, FraudOverviewReply, FraudQuery, FraudRuleBody, FraudRuleReply
 } from './admin-schemas.js'
 import { ignoreTypeOfEmptyBody } from './empty-body.js'
 import { answerNotFound } from './not-found.js'
@@ -91,6 +93,29 @@ function toSmsSpend (spend: SmsSpend) {
   }
 }
 
+function toFraudRule (rule: FraudRule) {
+  return { destination: rule.destination, kind: rule.kind, verdict: rule.verdict, reason: rule.reason, set_by: rule.setBy, set_at: time(rule.setAt) }
+}
+
+function toFraudOverview (overview: FraudOverview) {
+  return {
+    mode: overview.mode,
+    window_minutes: overview.windowMinutes,
+    destinations: overview.destinations.map(d => ({
+      destination: d.destination,
+      kind: d.kind,
+      sent: d.sent,
+      entered: d.entered,
+      solved: d.solved,
+      baseline_per_window: d.baselinePerWindow,
+      cooling_until: timeOrNull(d.coolingUntil),
+      suspicion: d.suspicion,
+      verdict: d.verdict === null ? null : toFraudRule(d.verdict)
+    })),
+    rules: overview.rules.map(toFraudRule)
+  }
+}
+
 function callerOf (request: FastifyRequest): AdminCaller {
   if (request.adminCaller === undefined) throw new Error('an admin route ran without its key check')
   return request.adminCaller
@@ -114,6 +139,7 @@ const userErrors = (...statuses: number[]): Record<number, unknown> => ({ ...err
 export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const admin = app.services.admin
+  const fraud = app.services.fraudAdmin
   app.addSchema(AuditEntry)
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -268,4 +294,39 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
     const page = await admin.listAudit(callerOf(request), { userId, phone, cursor, limit })
     return { results: page.entries.map(toAuditEntry), next_cursor: page.nextCursor }
   })
+
+  app.get('/fraud/', {
+    schema: {
+      tags,
+      summary: 'The fraud guard: destinations of codes (number prefixes and countries) with their figures, suspicion and verdict; every verdict',
+      description: 'Destinations counted in the guard\'s window (FRAUD_WINDOW_MINUTES), busiest first: codes sent, entered and challenges solved, the usual rate, a cooling-off in progress, why the guard calls the destination suspect (null: it does not) and the operator\'s verdict. Audited as read.fraud.',
+      security: adminSecurity,
+      querystring: FraudQuery,
+      response: { 200: FraudOverviewReply, ...adminErrors(400) }
+    }
+  }, async (request) => toFraudOverview(await fraud.overview(callerOf(request), { limit: request.query.limit })))
+
+  app.post('/fraud/rules/', {
+    schema: {
+      tags,
+      summary: 'Allow or block a number prefix or a country by hand',
+      description: 'Replaces the verdict there was. Holds from the next code on, in every instance. allow: the guard never asks a challenge there nor cools it off; block: numbers there without an account get 400 phone_not_allowed (people with an account, or a device token of the phone, still sign in). A prefix is matched exactly as the guard counts it: a number without its last FRAUD_PREFIX_DIGITS digits. Audited as fraud.allow or fraud.block.',
+      security: adminSecurity,
+      body: FraudRuleBody,
+      response: { 200: FraudRuleReply, ...adminErrors(400) }
+    }
+  }, async (request) => await fraud.setVerdict(callerOf(request), request.body))
+
+  app.delete('/fraud/rules/:destination/', {
+    onRequest: ignoreTypeOfEmptyBody,
+    schema: {
+      tags,
+      summary: 'Remove the verdict on a destination: the guard decides alone again',
+      description: 'changed: false when there was none. Audited as fraud.clear.',
+      security: adminSecurity,
+      params: FraudDestinationParams,
+      body: ReasonBody,
+      response: { 200: FraudRuleReply, ...adminErrors(400) }
+    }
+  }, async (request) => await fraud.clearVerdict(callerOf(request), request.params.destination, request.body?.reason))
 }

@@ -41,7 +41,7 @@ export const AuditEntry = Type.Object({
     kind: Type.String({ description: 'key (an admin API key), phone (an admin on the admin pages) or cli (the operator CLI)' }),
     name: Type.String({ description: 'The key\'s name, the admin\'s phone, or the OS user of the CLI' })
   }),
-  action: Type.String({ description: 'session.revoke, sessions.revoke_all, user.block, user.unblock, user.delete or limits.clear' }),
+  action: Type.String({ description: 'session.revoke, sessions.revoke_all, user.block, user.unblock, user.delete, limits.clear, fraud.allow, fraud.block or fraud.clear; reads: read.users, read.user, read.limits, read.audit, read.fraud' }),
   target: Type.Object({
     user_id: Nullable(Type.Integer()),
     phone: Nullable(Type.String({ description: 'The phone the account had at the time: kept after the account is deleted' }))
@@ -160,4 +160,55 @@ export const SmsSpendReply = Type.Object({
     window_start: Time,
     window_end: Time
   })
+})
+
+// The fraud guard (issue 23): destinations of codes, their figures, and operators' verdicts.
+
+const DestinationName = Type.String({ description: 'A number prefix as the guard counts it (a number without its last FRAUD_PREFIX_DIGITS digits, e.g. +44791112) or a country\'s ISO 3166 code (e.g. GB)' })
+const DestinationKind = Type.Union([Type.Literal('prefix'), Type.Literal('country')])
+const Verdict = Type.Union([Type.Literal('allow'), Type.Literal('block')], { description: 'allow: the guard never holds codes there back (no challenge, no cooling-off); block: numbers there without an account get 400 phone_not_allowed' })
+
+export const FraudRule = Type.Object({
+  destination: DestinationName,
+  kind: DestinationKind,
+  verdict: Verdict,
+  reason: Type.String(),
+  set_by: Type.String({ description: 'Who set it: key:<name> or phone:<admin phone>' }),
+  set_at: Time
+})
+
+export const FraudQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Destinations at most, busiest first' }))
+})
+
+export const FraudOverviewReply = Type.Object({
+  mode: Type.String({ description: 'FRAUD_GUARD: enforce, audit or off' }),
+  window_minutes: Type.Integer({ description: 'FRAUD_WINDOW_MINUTES: the window the figures count over' }),
+  destinations: Type.Array(Type.Object({
+    destination: DestinationName,
+    kind: DestinationKind,
+    sent: Type.Integer({ description: 'Codes sent in the window' }),
+    entered: Type.Integer({ description: 'Codes entered right in the window' }),
+    solved: Type.Integer({ description: 'Challenges solved in the window' }),
+    baseline_per_window: Type.Number({ description: 'Codes a window carried on average over the baseline days (FRAUD_BASELINE_DAYS); 0: no history yet' }),
+    cooling_until: Nullable(Time),
+    suspicion: Nullable(Type.String({ description: 'Why the guard calls it suspect; null: it does not' })),
+    verdict: Nullable(FraudRule)
+  }), { description: 'Destinations counted in the window, busiest first' }),
+  rules: Type.Array(FraudRule, { description: 'Every verdict, newest first' })
+})
+
+export const FraudRuleBody = Type.Object({
+  destination: Type.String({ minLength: 1, maxLength: 40, description: 'A number prefix (+ and 2 to 14 digits, e.g. +44791112) or a country\'s ISO 3166 code (e.g. GB). The guard matches the prefix it counts exactly: a number without its last FRAUD_PREFIX_DIGITS digits.', examples: ['+44791112', 'GB'] }),
+  verdict: Verdict,
+  reason: Type.String({ ...Reason, description: 'Why (1 to 500 characters): kept with the verdict and in the audit log' })
+})
+
+export const FraudDestinationParams = Type.Object({ destination: Type.String({ minLength: 1, maxLength: 40, description: 'A number prefix (+44791112, or %2B44791112) or a country code (GB)' }) })
+
+export const FraudRuleReply = Type.Object({
+  destination: DestinationName,
+  kind: DestinationKind,
+  verdict: Nullable(Verdict),
+  changed: Type.Boolean({ description: 'false when it already was so: nothing changed (the call is still in the audit log)' })
 })

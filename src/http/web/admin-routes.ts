@@ -9,7 +9,7 @@ import { translate, type MessageKey } from '../../i18n/catalogue.js'
 import type { Actor, AdminCaller, AdminService, AdminUserView } from '../../services/admin-service.js'
 import { clientIp } from '../client-ip.js'
 import { serverRequestIdOf } from '../request-id.js'
-import { adminUserView, auditEntryView, counterView, sessionView, spendView, userSummaryView } from './admin-view-model.js'
+import { adminUserView, auditEntryView, counterView, fraudOverviewView, sessionView, spendView, userSummaryView } from './admin-view-model.js'
 import { freshForm, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
 import { readDeviceToken, rememberDevice } from './session.js'
 
@@ -38,6 +38,16 @@ const userActions = {
   delete: { title: 'page_admin_confirm_delete', text: 'page_admin_confirm_delete_text', button: 'page_admin_do_delete', reasonRequired: false, danger: true, proof: true },
   'clear-limits': { title: 'page_admin_confirm_clear_limits', text: 'page_admin_confirm_clear_limits_text', button: 'page_admin_do_clear_limits', reasonRequired: false, danger: false, proof: false }
 } as const satisfies Record<string, { title: MessageKey, text: MessageKey, button: MessageKey, reasonRequired: boolean, danger: boolean, proof: boolean }>
+
+// The fraud guard's verdicts (issue 23), on a destination's confirmation page. A block refuses
+// people codes, so, as the other actions that hurt, it asks for a fresh proof.
+const fraudActions = {
+  allow: { title: 'page_admin_fraud_confirm_allow', text: 'page_admin_fraud_confirm_allow_text', button: 'page_admin_fraud_allow', reasonRequired: true, danger: false, proof: false },
+  block: { title: 'page_admin_fraud_confirm_block', text: 'page_admin_fraud_confirm_block_text', button: 'page_admin_fraud_block', reasonRequired: true, danger: true, proof: true },
+  clear: { title: 'page_admin_fraud_confirm_clear', text: 'page_admin_fraud_confirm_clear_text', button: 'page_admin_fraud_clear', reasonRequired: false, danger: false, proof: false }
+} as const satisfies Record<string, { title: MessageKey, text: MessageKey, button: MessageKey, reasonRequired: boolean, danger: boolean, proof: boolean }>
+type FraudAction = keyof typeof fraudActions
+const FraudActionName = Type.Union([Type.Literal('allow'), Type.Literal('block'), Type.Literal('clear')])
 
 type UserAction = keyof typeof userActions
 /** A confirmation's form, and whether a proof code was just sent. */
@@ -89,7 +99,7 @@ function filled (text: string | undefined): string | undefined {
  */
 export async function adminPageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auth, admin } = app.services
+  const { auth, admin, fraudAdmin } = app.services
 
   // An unknown path reads no body of another type (no 415); nor do these paths for a stranger.
   // An admin posting one gets the form's "fields missing" message.
@@ -381,5 +391,81 @@ export async function adminPageRoutes (fastify: FastifyInstance, { config, clock
     const result = await admin.clearPhoneLimits(caller(request), request.body.phone, filled(request.body.reason))
     request.session.set('flash', { key: 'page_admin_done_clear_limits', count: result.deleted })
     return seeOther(reply, '/admin')
+  })
+
+  /** The fraud guard's page: destinations with figures, reasons and verdicts; the verdicts; another destination. */
+  async function renderFraud (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
+    const locale = localeOf(request)
+    const overview = fraudOverviewView(locale, await fraudAdmin.overview(caller(request)))
+    return await renderPage(request, reply, 'admin/fraud', {
+      title: 'page_admin_fraud_title',
+      wide: true,
+      current: 'fraud',
+      flash: takeFlash(request),
+      form: state,
+      values: state.values,
+      prefixDigits: config.fraudGuard.prefixDigits,
+      fraud: overview
+    }, state.status)
+  }
+
+  /** A verdict's confirmation: the destination and the action travel in the form, as typed or linked. */
+  async function renderFraudConfirm (request: FastifyRequest, reply: FastifyReply, state: ConfirmState): Promise<FastifyReply> {
+    const action = (state.values.action ?? 'allow') as FraudAction
+    const chosen = fraudActions[action] ?? fraudActions.allow
+    const destination = state.values.destination ?? ''
+    return await renderPage(request, reply, 'admin/confirm', {
+      title: chosen.title,
+      titleParams: { destination },
+      wide: true,
+      form: state,
+      reason: state.values.reason ?? '',
+      action: { ...chosen, href: '/admin/fraud/rules' },
+      hidden: { destination, action },
+      proofNeeded: chosen.proof && !provedRecently(request),
+      codeSent: state.codeSent === true,
+      back: '/admin/fraud'
+    }, state.status)
+  }
+
+  app.get('/admin/fraud', async (request, reply) => await renderFraud(request, reply, freshForm))
+
+  // From a destination's links and from the page's form (a GET: it changes nothing).
+  app.get('/admin/fraud/confirm', {
+    schema: { querystring: Type.Object({ action: FraudActionName, destination: Text(64) }) }
+  }, async (request, reply) => {
+    const { action, destination } = request.query
+    let parsed: string
+    try {
+      parsed = fraudAdmin.parseDestination(destination).name
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error
+      // Typed on the page: the page again, with the message beside the field.
+      const fieldErrors = { destination: [translate(localeOf(request), error.code)] }
+      return await renderFraud(request, reply, { ...freshForm, status: error.status, values: { destination }, fieldErrors })
+    }
+    return await renderFraudConfirm(request, reply, { ...freshForm, values: { destination: parsed, action } })
+  })
+
+  app.post('/admin/fraud/rules', {
+    schema: { body: Type.Object({ destination: Text(64), action: FraudActionName, reason: Reason, auth_code: Type.Optional(Text(16)), send_code: Type.Optional(Text(8)) }) },
+    config: { form: { fields: ['reason', 'auth_code'], render: renderFraudConfirm }, staleForm: { page: '/admin/fraud' } }
+  }, async (request, reply) => {
+    const { destination, action, reason } = request.body
+    if (fraudActions[action].proof && !provedRecently(request)) {
+      if (await proveAdmin(request, reply, request.body) === 'sent') {
+        return await renderFraudConfirm(request, reply, { ...freshForm, values: { destination, action, reason: reason ?? '' }, codeSent: true })
+      }
+    }
+    const by = caller(request)
+    let flash: MessageKey
+    if (action === 'clear') {
+      flash = (await fraudAdmin.clearVerdict(by, destination, filled(reason))).changed ? 'page_admin_fraud_done_clear' : 'page_admin_fraud_done_clear_unchanged'
+    } else {
+      await fraudAdmin.setVerdict(by, { destination, verdict: action, reason })
+      flash = action === 'allow' ? 'page_admin_fraud_done_allow' : 'page_admin_fraud_done_block'
+    }
+    request.session.set('flash', { key: flash })
+    return seeOther(reply, '/admin/fraud')
   })
 }

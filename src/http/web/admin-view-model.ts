@@ -1,6 +1,7 @@
 import { formatPhoneForDisplay } from '../../domain/phone.js'
 import { keptFormat, translate, type Locale, type MessageKey } from '../../i18n/catalogue.js'
 import type { AdminLimitCounter, AdminSession, AdminUserSummary, AdminUserView, AuditEntry, SmsSpend } from '../../services/admin-service.js'
+import type { FraudOverview, FraudRule } from '../../services/fraud-admin.js'
 import { describeDevice, formatMoment } from './view-model.js'
 
 // What the support pages show, worked out from the admin service's answers: texts in the
@@ -22,7 +23,11 @@ const actionKeys: Record<string, MessageKey> = {
   'read.users': 'page_admin_audit_read_users',
   'read.user': 'page_admin_audit_read_user',
   'read.limits': 'page_admin_audit_read_limits',
-  'read.audit': 'page_admin_audit_read_audit'
+  'read.audit': 'page_admin_audit_read_audit',
+  'fraud.allow': 'page_admin_audit_fraud_allow',
+  'fraud.block': 'page_admin_audit_fraud_block',
+  'fraud.clear': 'page_admin_audit_fraud_clear',
+  'read.fraud': 'page_admin_audit_read_fraud'
 }
 
 // Limit counters by the key limits.ts writes: what each counts, in words. A key of another
@@ -65,6 +70,7 @@ export function userSummaryView (locale: Locale, user: AdminUserSummary) {
 function auditDetails (locale: Locale, entry: AuditEntry): string[] {
   const details = entry.details
   const lines: string[] = []
+  if (typeof details.destination === 'string') lines.push(translate(locale, 'page_admin_audit_destination', { destination: details.destination }))
   if (typeof details.session === 'string') lines.push(translate(locale, 'page_admin_audit_session', { session: details.session }))
   if (details.changed === false) lines.push(translate(locale, 'page_admin_audit_unchanged'))
   else if (typeof details.revoked === 'number' && entry.action !== 'user.unblock') lines.push(translate(locale, 'page_admin_audit_revoked', { count: details.revoked }))
@@ -155,5 +161,67 @@ export function spendView (locale: Locale, spend: SmsSpend) {
       window: formatWindow(locale, spend.hour.windowStart, spend.hour.windowEnd)
     },
     day: { sent: spend.day.sent, window: formatWindow(locale, spend.day.windowStart, spend.day.windowEnd) }
+  }
+}
+
+/** Who set a verdict (`key:support`, `phone:+7912…`), as the audit log's pages name them. */
+function setByText (locale: Locale, setBy: string): string {
+  const at = setBy.indexOf(':')
+  const kind = at < 0 ? '' : setBy.slice(0, at)
+  const name = at < 0 ? setBy : setBy.slice(at + 1)
+  const key = actorKeys[kind]
+  return key === undefined ? setBy : translate(locale, key, { name: kind === 'phone' ? formatPhoneForDisplay(name) : name })
+}
+
+/** Where a destination's allow, block or clear starts: its confirmation page. */
+export function fraudActionHref (action: 'allow' | 'block' | 'clear', destination: string): string {
+  return `/admin/fraud/confirm?action=${action}&destination=${encodeURIComponent(destination)}`
+}
+
+function verdictView (locale: Locale, rule: FraudRule) {
+  return {
+    label: translate(locale, rule.verdict === 'allow' ? 'page_admin_fraud_verdict_allow' : 'page_admin_fraud_verdict_block'),
+    blocked: rule.verdict === 'block',
+    by: translate(locale, 'page_admin_fraud_verdict_by', { who: setByText(locale, rule.setBy), date: formatMoment(locale, rule.setAt), reason: rule.reason })
+  }
+}
+
+function fraudActions (locale: Locale, destination: string, verdict: FraudRule['verdict'] | undefined) {
+  const actions: Array<{ href: string, label: string }> = []
+  if (verdict !== 'allow') actions.push({ href: fraudActionHref('allow', destination), label: translate(locale, 'page_admin_fraud_action_allow', { destination }) })
+  if (verdict !== 'block') actions.push({ href: fraudActionHref('block', destination), label: translate(locale, 'page_admin_fraud_action_block', { destination }) })
+  if (verdict !== undefined) actions.push({ href: fraudActionHref('clear', destination), label: translate(locale, 'page_admin_fraud_action_clear', { destination }) })
+  return actions
+}
+
+const modeKeys: Record<FraudOverview['mode'], MessageKey> = {
+  enforce: 'page_admin_fraud_mode_enforce',
+  audit: 'page_admin_fraud_mode_audit',
+  off: 'page_admin_fraud_mode_off'
+}
+
+export function fraudOverviewView (locale: Locale, overview: FraudOverview) {
+  const number = keptFormat(`one decimal ${locale}`, () => new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }))
+  return {
+    mode: translate(locale, modeKeys[overview.mode]),
+    windowMinutes: overview.windowMinutes,
+    destinations: overview.destinations.map(d => ({
+      name: d.destination,
+      kind: translate(locale, d.kind === 'prefix' ? 'page_admin_fraud_kind_prefix' : 'page_admin_fraud_kind_country'),
+      sent: d.sent,
+      entered: d.entered,
+      solved: d.solved,
+      baseline: number.format(d.baselinePerWindow),
+      suspicion: d.suspicion,
+      cooling: d.coolingUntil === null ? undefined : translate(locale, 'page_admin_fraud_cooling', { date: formatMoment(locale, d.coolingUntil) }),
+      verdict: d.verdict === null ? null : verdictView(locale, d.verdict),
+      actions: fraudActions(locale, d.destination, d.verdict?.verdict)
+    })),
+    rules: overview.rules.map(rule => ({
+      name: rule.destination,
+      kind: translate(locale, rule.kind === 'prefix' ? 'page_admin_fraud_kind_prefix' : 'page_admin_fraud_kind_country'),
+      verdict: verdictView(locale, rule),
+      actions: fraudActions(locale, rule.destination, rule.verdict)
+    }))
   }
 }
