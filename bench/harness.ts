@@ -95,7 +95,7 @@ function phonepassEnv (name: string, port: number, sinkPort: number | undefined,
     WEB_CONCURRENCY: String(workers),
     // The seeded access tokens (seed.ts) live an hour, as long as a run may: a token that lives
     // longer than ACCESS_TOKEN_TTL_SECONDS is refused.
-    ACCESS_TOKEN_TTL_SECONDS: '3600',
+    ACCESS_TOKEN_TTL_SECONDS: process.env.ACCESS_TOKEN_TTL_SECONDS ?? '3600',
     ...(sinkPort === undefined
       ? { SMS_PROVIDER: 'console' }
       : { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `http://127.0.0.1:${sinkPort}/sms` }),

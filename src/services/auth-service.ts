@@ -236,6 +236,24 @@ export function createAuthService (context: ServiceContext) {
   }
 
   /**
+   * Proof by the account's current number, for what must not rest on a token or cookie alone (a
+   * deletion, a change of number): its fresh code is spent by the sign-in's rules and limits, and
+   * `then` runs in the same transaction. A refusal of either is thrown after the commit, so the
+   * counts of a wrong code stay.
+   */
+  async function proveByCurrentPhone (phone: string, code: string, client: ClientInfo, then: (trx: DbOrTransaction, now: number) => Promise<DomainError | undefined>): Promise<{ now: number }> {
+    if (!codeFormat.test(code)) throw new DomainError('code_invalid', { field: 'auth_code' })
+    const deviceId = deviceTokens.verify(client.deviceToken, phone)
+    const now = clock.now()
+    const refusal = await db.transaction().execute(async (trx) => {
+      const refused = await spendRightCode(trx, phone, code, await knownDevice(trx, phone, deviceId, client.deviceToken), client.ip, now)
+      return refused ?? await then(trx, now)
+    })
+    if (refusal !== undefined) throw refusal
+    return { now }
+  }
+
+  /**
    * The pages' first step of a change of number: the new number is checked (nothing is sent to
    * it yet) and a code goes to the account's current number, the proof that step two asks for.
    * Apps ask for that code with register, as for a deletion.
@@ -258,18 +276,12 @@ export function createAuthService (context: ServiceContext) {
   async function requestPhoneChangeCode (userId: number, rawPhone: string, currentCode: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
     const currentPhone = await currentPhoneOf(db, userId)
     const newPhone = newPhoneFor(rawPhone, currentPhone)
-    if (!codeFormat.test(currentCode)) throw new DomainError('code_invalid', { field: 'auth_code' })
-    const deviceId = deviceTokens.verify(client.deviceToken, currentPhone)
-    const now = clock.now()
-    const refusal = await db.transaction().execute(async (trx) => {
-      const refused = await spendRightCode(trx, currentPhone, currentCode, await knownDevice(trx, currentPhone, deviceId, client.deviceToken), client.ip, now)
-      if (refused !== undefined) return refused
+    const { now } = await proveByCurrentPhone(currentPhone, currentCode, client, async (trx, now) => {
       // The code was the number's, but the account may have moved or gone meanwhile.
       if (await currentPhoneOf(trx, userId).catch(() => undefined) !== currentPhone) return new DomainError('token_not_valid')
       await provePhoneChange(trx, { userId, phone: newPhone, provenAt: now, expiresAt: now + config.otp.ttlSeconds * 1000 })
       return undefined
     })
-    if (refusal !== undefined) throw refusal
     try {
       // The device token is the current number's: the new number's budgets are its own.
       return await requestCode(newPhone, { ...client, deviceToken: undefined }, locale)
@@ -335,19 +347,11 @@ export function createAuthService (context: ServiceContext) {
    * spent and the account erased as account-deletion.ts erases it (the admin's deletion too).
    */
   async function deleteAccount (userId: number, code: string, client: ClientInfo): Promise<void> {
-    const user = await findUserById(db, userId)
-    if (user === undefined || user.deleted_at !== null) throw new DomainError('token_not_valid')
-    const phone = user.phone
-    if (!codeFormat.test(code)) throw new DomainError('code_invalid', { field: 'auth_code' })
-    const deviceId = deviceTokens.verify(client.deviceToken, phone)
-    const now = clock.now()
-    const refusal = await db.transaction().execute(async (trx) => {
-      const refused = await spendRightCode(trx, phone, code, await knownDevice(trx, phone, deviceId, client.deviceToken), client.ip, now)
-      if (refused !== undefined) return refused
+    const phone = await currentPhoneOf(db, userId)
+    await proveByCurrentPhone(phone, code, client, async (trx, now) => {
       if (await accountDeletion.eraseAccount(trx, userId, now, phone) === undefined) return new DomainError('token_not_valid')
       return undefined
     })
-    if (refusal !== undefined) throw refusal
     logger.info({ userId }, 'account deleted')
   }
 

@@ -1,14 +1,10 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
-import pino from 'pino'
-import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { createOperatorService } from '../../src/services/operator-service.js'
 import { deriveKeys } from '../../src/services/keys.js'
-import { bearer, manualClock, post, testSecret, type ManualClock } from '../helpers/app.js'
-import { openTestDatabase } from '../helpers/database.js'
+import { appsOnOneDatabase, bearer, post, signInFixed, testSecret } from '../helpers/app.js'
 import { withLowS } from '../helpers/tokens.js'
 
 // Keys live in the database: apps built one after the other (a restart, a new secret, a new
@@ -20,41 +16,13 @@ const leadMs = 3_600_000
 const skewMs = 60_000
 const otherSecret = 'another-secret-that-is-long-enough-9876543210'
 
-interface Tap { teardown: (fn: () => unknown) => void }
-
-async function setup (t: Tap) {
-  const database = await openTestDatabase({ shared: true })
-  const clock: ManualClock = manualClock()
-  const apps: FastifyInstance[] = []
-  t.teardown(async () => {
-    for (const app of apps) await app.close()
-    await database.drop()
-  })
-  const env = (extra: Record<string, string>) => ({
-    NODE_ENV: 'test', DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4', PHONEPASS_SECRET: testSecret, LOG_LEVEL: 'silent', TEST_PHONE_NUMBERS: `${phone}=1234`, ...extra
-  })
-  async function appWith (extra: Record<string, string> = {}, logLines?: string[]): Promise<FastifyInstance> {
-    const logger = logLines === undefined
-      ? undefined
-      : pino({ level: 'info' }, new Writable({ write (chunk, _encoding, done) { logLines.push(String(chunk)); done() } }))
-    const app = await buildApp(loadConfig(env(extra)), { clock, ...(logger === undefined ? {} : { logger }) })
-    apps.push(app)
-    return app
-  }
-  async function close (app: FastifyInstance): Promise<void> {
-    apps.splice(apps.indexOf(app), 1)
-    await app.close()
-  }
+async function setup (t: { teardown: (fn: () => unknown) => void }) {
+  const { appWith, close, clock, env } = await appsOnOneDatabase(t, phone)
   const operator = (app: FastifyInstance, extra: Record<string, string> = {}) => createOperatorService({ db: app.db, config: loadConfig(env(extra)), clock })
   return { appWith, close, clock, operator }
 }
 
-async function signIn (app: FastifyInstance): Promise<{ access: string, refresh: string }> {
-  await post(app, '/api/users/register/', { phone })
-  const res = await post(app, '/api/users/verify_code/', { phone, auth_code: '1234' })
-  if (res.statusCode !== 200) throw new Error(`verify answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
+const signIn = async (app: FastifyInstance) => await signInFixed(app, phone)
 
 async function refresh (app: FastifyInstance, pair: { refresh: string }): Promise<{ access: string, refresh: string }> {
   const res = await post(app, '/api/token/refresh/', { refresh: pair.refresh })

@@ -2,11 +2,8 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { SignJWT, importPKCS8 } from 'jose'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
 import { deriveKeys } from '../../src/services/keys.js'
-import { manualClock, post, testSecret, type ManualClock } from '../helpers/app.js'
-import { openTestDatabase } from '../helpers/database.js'
+import { appsOnOneDatabase, signInFixed, testSecret } from '../helpers/app.js'
 import { withLowS } from '../helpers/tokens.js'
 
 // Issue 22, finding 1: a token with no kid, HS256 under the key VERIFYING-TOKENS.md hands to
@@ -19,33 +16,17 @@ const ttlS = 900
 const leadMs = 3_600_000
 const year2100 = Date.UTC(2100, 0, 1) / 1000
 
-interface Tap { teardown: (fn: () => unknown) => void }
-
-async function setup (t: Tap) {
-  const database = await openTestDatabase({ shared: true })
-  const clock: ManualClock = manualClock()
-  const apps: FastifyInstance[] = []
-  t.teardown(async () => {
-    for (const app of apps) await app.close()
-    await database.drop()
-  })
+async function setup (t: { teardown: (fn: () => unknown) => void }) {
+  const apps = await appsOnOneDatabase(t, phone)
+  /** An app on the shared database, listening: these tokens are checked over real HTTP. */
   async function appWith (extra: Record<string, string> = {}): Promise<{ app: FastifyInstance, url: string }> {
-    const config = loadConfig({
-      NODE_ENV: 'test', DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4', PHONEPASS_SECRET: testSecret, LOG_LEVEL: 'silent', TEST_PHONE_NUMBERS: `${phone}=1234`, ...extra
-    })
-    const app = await buildApp(config, { clock })
-    apps.push(app)
+    const app = await apps.appWith(extra)
     return { app, url: await app.listen({ port: 0, host: '127.0.0.1' }) }
   }
-  return { appWith, clock }
+  return { appWith, clock: apps.clock }
 }
 
-async function signIn (app: FastifyInstance): Promise<{ access: string }> {
-  await post(app, '/api/users/register/', { phone })
-  const res = await post(app, '/api/users/verify_code/', { phone, auth_code: '1234' })
-  if (res.statusCode !== 200) throw new Error(`verify answered ${res.statusCode}: ${res.body}`)
-  return res.json()
-}
+const signIn = async (app: FastifyInstance) => await signInFixed(app, phone)
 
 function claimsOf (token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())

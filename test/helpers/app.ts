@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import pino from 'pino'
 import { buildApp, type AppDeps } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { openTestDatabase } from './database.js'
@@ -105,4 +107,43 @@ export async function signIn (context: TestContext, phone: string): Promise<Sign
 
 export function bearer (token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` }
+}
+
+/**
+ * Apps on one database, one after the other or side by side (a restart, a new secret or
+ * algorithm, instances of one deployment), on one clock the test moves; closed with the test.
+ * `phone` is a test number whose code is 1234. `logLines` collects an app's log lines.
+ */
+export async function appsOnOneDatabase (t: Tap, phone: string) {
+  const database = await openTestDatabase({ shared: true })
+  const clock = manualClock()
+  const apps: FastifyInstance[] = []
+  t.teardown(async () => {
+    for (const app of apps) await app.close()
+    await database.drop()
+  })
+  const env = (extra: Record<string, string> = {}) => ({
+    NODE_ENV: 'test', DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4', PHONEPASS_SECRET: testSecret, LOG_LEVEL: 'silent', TEST_PHONE_NUMBERS: `${phone}=1234`, ...extra
+  })
+  async function appWith (extra: Record<string, string> = {}, logLines?: string[]): Promise<FastifyInstance> {
+    const logger = logLines === undefined
+      ? undefined
+      : pino({ level: 'info' }, new Writable({ write (chunk, _encoding, done) { logLines.push(String(chunk)); done() } }))
+    const app = await buildApp(loadConfig(env(extra)), { clock, ...(logger === undefined ? {} : { logger }) })
+    apps.push(app)
+    return app
+  }
+  async function close (app: FastifyInstance): Promise<void> {
+    apps.splice(apps.indexOf(app), 1)
+    await app.close()
+  }
+  return { appWith, close, clock, env }
+}
+
+/** A sign-in of a test number with the fixed code 1234: the token pair. */
+export async function signInFixed (app: FastifyInstance, phone: string): Promise<{ access: string, refresh: string }> {
+  await post(app, '/api/users/register/', { phone })
+  const res = await post(app, '/api/users/verify_code/', { phone, auth_code: '1234' })
+  if (res.statusCode !== 200) throw new Error(`verify answered ${res.statusCode}: ${res.body}`)
+  return res.json()
 }

@@ -31,10 +31,10 @@ async function setup (t: { teardown: (fn: () => unknown) => void }) {
   // A known set of counters: the sign-ins above wrote their own, which these replace.
   await app.db.deleteFrom('limit_counters').execute()
   await app.db.insertInto('limit_counters').values([
-    { key: `send:phone:${alice}`, window_start: 1, count: 3, expires_at: Date.now() + 3_600_000 },
-    { key: `verify:phone:${alice}`, window_start: 1, count: 2, expires_at: Date.now() + 3_600_000 },
-    { key: `send:phone:${alice}9`, window_start: 1, count: 1, expires_at: Date.now() + 3_600_000 },
-    { key: 'send:ip:127.0.0.1', window_start: 1, count: 5, expires_at: Date.now() + 3_600_000 }
+    { key: `code:phone:${alice}:h`, window_start: 1, count: 3, expires_at: Date.now() + 3_600_000 },
+    { key: `wrong:phone:${alice}:d`, window_start: 1, count: 2, expires_at: Date.now() + 3_600_000 },
+    { key: `code:phone:${alice}9:h`, window_start: 1, count: 1, expires_at: Date.now() + 3_600_000 },
+    { key: 'code:ip:127.0.0.1:h', window_start: 1, count: 5, expires_at: Date.now() + 3_600_000 }
   ]).execute()
 
   async function cli (...argv: string[]): Promise<Run> {
@@ -66,7 +66,7 @@ t.test('user show: profile, sessions, code and limit state', async t => {
   t.same(json.profile.invitedPhones, [bob])
   t.equal(json.sessions.length, 1)
   t.equal(json.sessions[0].state, 'live')
-  t.same(json.limits.map((l: { key: string }) => l.key).sort(), [`send:phone:${alice}`, `verify:phone:${alice}`], 'whole-segment match: not the longer number')
+  t.same(json.limits.map((l: { key: string }) => l.key).sort(), [`code:phone:${alice}:h`, `wrong:phone:${alice}:d`], 'whole-segment match: not the longer number')
 })
 
 t.test('user sign-out revokes every session, and the tokens stop working', async t => {
@@ -78,11 +78,11 @@ t.test('user sign-out revokes every session, and the tokens stop working', async
   t.equal(JSON.parse((await cli('user', 'show', alice, '--json')).stdout).sessions[0].state, 'revoked')
 })
 
-t.test('limits clear deletes only the counters of that phone', async t => {
+t.test('limits clear deletes only the send quotas of that phone', async t => {
   const { app, cli } = await setup(t)
-  t.same(await cli('limits', 'clear', alice), { code: 0, stdout: `${alice}: 2 limit counter(s) deleted\n`, stderr: '' })
+  t.same(await cli('limits', 'clear', alice), { code: 0, stdout: `${alice}: 1 limit counter(s) deleted\n`, stderr: '' })
   const left = await app.db.selectFrom('limit_counters').select('key').orderBy('key').execute()
-  t.same(left.map(row => row.key), ['send:ip:127.0.0.1', `send:phone:${alice}9`])
+  t.same(left.map(row => row.key), ['code:ip:127.0.0.1:h', `code:phone:${alice}9:h`, `wrong:phone:${alice}:d`], 'the send quota goes; the wrong-code count stays (issue 22)')
   t.same(JSON.parse((await cli('limits', 'clear', dave, '--json')).stdout), { phone: dave, deleted: 0 }, 'a phone without an account is fine')
 })
 

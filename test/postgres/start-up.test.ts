@@ -61,7 +61,7 @@ t.test('migrations go up, down and up again on PostgreSQL', async t => {
   t.teardown(async () => { await db.destroy() })
   const tables = async (): Promise<string[]> => (await adminQuery(`select table_name from information_schema.tables where table_schema = '${schema}' and table_name not like 'kysely_%' order by 1`)).rows.map(row => row.table_name as string)
   t.same(await migrateToLatest(db), migrationNames.map(name => `Up ${name}`))
-  t.same(await tables(), ['admin_audit', 'deleted_phones', 'limit_counters', 'login_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
+  t.same(await tables(), ['admin_audit', 'deleted_phones', 'limit_counters', 'login_codes', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
   for (const name of [...migrationNames].reverse()) t.same(await migrateDown(db), [`Down ${name}`])
   t.same(await tables(), [])
   t.same(await migrateToLatest(db), migrationNames.map(name => `Up ${name}`))
@@ -73,6 +73,8 @@ t.test('migrations go up, down and up again on PostgreSQL', async t => {
   t.same(audit.rows, [{ column_name: 'id', data_type: 'bigint' }, { column_name: 'target_user_id', data_type: 'bigint' }], '0008: audit ids are bigserial, targets bigint')
   const auditKeys = await adminQuery(`select count(*)::int as n from information_schema.table_constraints where table_schema = '${schema}' and table_name = 'admin_audit' and constraint_type = 'FOREIGN KEY'`)
   t.same(auditKeys.rows, [{ n: 0 }], '0008: no foreign key ties an entry to its user')
+  const proofs = await adminQuery(`select column_name, data_type from information_schema.columns where table_schema = '${schema}' and table_name = 'phone_changes' order by 1`)
+  t.same(proofs.rows.map(row => `${String(row.column_name)} ${String(row.data_type)}`), ['expires_at bigint', 'phone character varying', 'proven_at bigint', 'user_id bigint'], '0009: a change of number\'s proof')
 })
 
 t.test('migrating while other schemas of the database come and go', async t => {
