@@ -130,6 +130,24 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     }))
   }
 
+  /** The keys an operator's verdict on this number may have: every prefix of it down to `+` and two digits, and its country. */
+  function ruleKeysOf (phone: string, destinations: readonly Destination[]): string[] {
+    const counted = destinations.find(d => d.kind === 'prefix')?.name ?? phone
+    const prefixes = Array.from({ length: Math.max(0, counted.length - 2) }, (_, i) => `p:${counted.slice(0, 3 + i)}`)
+    return [...prefixes, ...destinations.filter(d => d.kind === 'country').map(d => d.key)]
+  }
+
+  /** Each destination's verdict: the country's own, and for the prefix the longest prefix with one. */
+  function verdictsOf (destinations: readonly Destination[], rules: ReadonlyArray<{ destination: string, verdict: 'allow' | 'block' }>): Map<string, 'allow' | 'block'> {
+    const verdicts = new Map<string, 'allow' | 'block'>()
+    for (const d of destinations) {
+      const matching = rules.filter(rule => d.kind === 'prefix' ? d.key.startsWith(rule.destination) && rule.destination.startsWith('p:') : rule.destination === d.key)
+      const longest = matching.sort((a, b) => b.destination.length - a.destination.length)[0]
+      if (longest !== undefined) verdicts.set(d.key, longest.verdict)
+    }
+    return verdicts
+  }
+
   /** The rules of docs/SECURITY.md: unentered codes, or a rate past the destination's baseline. */
   function suspicionOf (d: Destination, f: DestinationFigures): string | undefined {
     const minSends = d.kind === 'prefix' ? settings.minSendsPrefix : settings.minSendsCountry
@@ -154,8 +172,9 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     const destinations = destinationsOf(phone, country)
     if (settings.mode === 'off' || hasDeviceToken) return { destinations, known: hasDeviceToken, suspicions: [], challengeNeeded: false }
     const now = clock.now()
-    const [figures, rules] = await Promise.all([readFigures(db, destinations, now), findFraudRules(db, destinations.map(d => d.key))])
-    const verdicts = new Map(rules.map(rule => [rule.destination, rule.verdict]))
+    // An operator's verdict may name a shorter prefix (a whole range, +4479) than the guard counts.
+    const [figures, rules] = await Promise.all([readFigures(db, destinations, now), findFraudRules(db, ruleKeysOf(phone, destinations))])
+    const verdicts = verdictsOf(destinations, rules)
     const suspicions: Suspicion[] = []
     let blocked: Destination | undefined
     for (const d of destinations) {

@@ -160,3 +160,13 @@ t.test('bad input: clear errors, nothing set, nothing audited', async t => {
   t.same(await app.db.selectFrom('fraud_rules').selectAll().execute(), [])
   t.same(await auditOf(app, 'fraud.'), [])
 })
+
+t.test('a verdict on a shorter prefix covers the range; the longest matching prefix holds', async t => {
+  const { app } = await setup(t)
+  t.equal((await call(app, 'POST', '/api/admin/fraud/rules/', { destination: '+447911', verdict: 'block', reason: 'the whole range' })).statusCode, 200)
+  t.equal((await register(app, attacked[40] as string)).json().code, 'phone_not_allowed', 'a number of +44 7911 12 under a block of +44 7911')
+  t.equal((await register(app, neighbours[0] as string)).json().code, 'phone_not_allowed', 'and of +44 7911 13')
+  t.equal((await call(app, 'POST', '/api/admin/fraud/rules/', { destination: '+44791113', verdict: 'allow', reason: 'a customer\'s block of numbers' })).statusCode, 200)
+  t.equal((await register(app, neighbours[1] as string)).statusCode, 200, 'the longer prefix\'s allow holds there')
+  t.equal((await register(app, attacked[41] as string)).json().code, 'phone_not_allowed', 'the block holds elsewhere in the range')
+})
