@@ -169,3 +169,24 @@ t.test('off: the guard counts nothing', async t => {
   const counters = await context.app.db.selectFrom('limit_counters').select('key').where('key', 'like', 'fg:%').execute()
   t.same(counters, [])
 })
+
+t.test('a change of number to a new number in a suspect prefix: the challenge, then the move', async t => {
+  const context = await setup(t)
+  for (const phone of prefixAttack.slice(0, 20)) await register(context.app, phone)
+  const owner = ordinary[110] as string
+  t.equal((await register(context.app, owner)).statusCode, 200)
+  const { access } = (await verify(context, owner)).json<{ access: string }>()
+  context.clock.advance(61_000)
+  t.equal((await register(context.app, owner)).statusCode, 200, 'a fresh code to the current number')
+  const currentCode = context.sms.lastCode(owner)
+  const target = prefixAttack[300] as string
+  const change = async (extra: Record<string, string> = {}) => await context.app.inject({
+    method: 'POST', url: '/api/users/me/phone/', headers: { authorization: `Bearer ${access}` }, payload: { phone: target, auth_code: currentCode, ...extra }, remoteAddress: nextAddress()
+  })
+  const asked = await change()
+  t.equal(asked.statusCode, 403)
+  t.equal(asked.json().code, 'challenge_required')
+  const sent = await change({ challenge: await solve(asked.json().challenge) })
+  t.equal(sent.statusCode, 200, 'the current number\'s code was given back with the refusal, and the solved challenge sends the new number\'s code')
+  t.equal(context.sms.messages.at(-1)?.to, target)
+})

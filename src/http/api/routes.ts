@@ -158,15 +158,15 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     schema: {
       tags: ['profile'],
       summary: 'Change my number, step one: the current number\'s code, then a code to the new number',
-      description: 'Proven by the current number, as a deletion is: ask for a code with POST /api/users/register/ for the account\'s own phone and send it here as auth_code, with the new phone. The code is checked by verify_code\'s rules and limits and spent; then a code goes to the new number with register\'s destination checks and limits (when that send is refused, 429 or 503, the current number\'s code may be sent again). The proof lasts as long as a code. Answers alike whether or not the new number has an account; that is said in step two, to whoever holds the number. 400 phone_unchanged for the account\'s own number.',
+      description: 'Proven by the current number, as a deletion is: ask for a code with POST /api/users/register/ for the account\'s own phone and send it here as auth_code, with the new phone. The code is checked by verify_code\'s rules and limits and spent; then a code goes to the new number with register\'s destination checks and limits (when that send is refused, 403 challenge_required where the fraud guard asks for one, 429 or 503, the current number\'s code may be sent again, with `challenge` solved). The proof lasts as long as a code. Answers alike whether or not the new number has an account; that is said in step two, to whoever holds the number. 400 phone_unchanged for the account\'s own number.',
       security: bearerSecurity,
       body: PhoneChangeBody,
-      response: { 200: RegisterReply, ...errorResponses(400, 401, 429, 503) }
+      response: { 200: RegisterReply, ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async (request) => {
     const locale = pickLocale(request.headers['accept-language'])
-    const { phone, auth_code: code, device_token: deviceToken } = request.body
-    const sent = await auth.requestPhoneChangeCode(authOf(request).userId, phone, code, { ...clientOf(request), deviceToken }, locale)
+    const { phone, auth_code: code, device_token: deviceToken, challenge } = request.body
+    const sent = await auth.requestPhoneChangeCode(authOf(request).userId, phone, code, { ...clientOf(request), deviceToken, challenge }, locale)
     return { phone: sent.phone, expires_in: sent.expiresIn, resend_in: sent.resendIn, detail: translate(locale, 'code_sent', { phone: sent.phone }) }
   })
 

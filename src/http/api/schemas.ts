@@ -57,10 +57,12 @@ export const TokenPair = Type.Object({
 
 export const DeviceTokenInput = Type.String({ maxLength: 256, description: 'The device_token of this device\'s last sign-in to this phone, if any: the device keeps budgets of codes and wrong codes of its own, so the owner is not locked out by someone spending the phone\'s' })
 
+export const ChallengeInput = Type.String({ maxLength: 2048, description: 'Only where the answer was challenge_required (the fraud guard): the solved challenge, base64(JSON {algorithm, challenge, number, salt, signature}) as ALTCHA sends it, or a captcha provider\'s token' })
+
 export const RegisterBody = Type.Object({
   phone: PhoneInput,
   device_token: Type.Optional(DeviceTokenInput),
-  challenge: Type.Optional(Type.String({ maxLength: 2048, description: 'Only where register answered challenge_required (the fraud guard): the solved challenge, base64(JSON {algorithm, challenge, number, salt, signature}) as ALTCHA sends it' }))
+  challenge: Type.Optional(ChallengeInput)
 })
 export const RegisterReply = Type.Object({
   phone: Type.String({ description: 'The number the code was sent to, E.164' }),
@@ -122,7 +124,8 @@ export const DataExport = Type.Object({
 export const PhoneChangeBody = Type.Object({
   phone: PhoneInput,
   auth_code: Type.String({ minLength: 1, maxLength: 16, description: 'A fresh code sent to the account\'s current phone (POST /api/users/register/ with that phone): the proof that the owner asks for the change', examples: ['1234'] }),
-  device_token: Type.Optional(DeviceTokenInput)
+  device_token: Type.Optional(DeviceTokenInput),
+  challenge: Type.Optional(ChallengeInput)
 })
 export const PhoneChangeVerifyBody = Type.Object({
   phone: PhoneInput,
