@@ -29,7 +29,7 @@ const attacked = numbers(60, i => `+44791112${String(i).padStart(4, '0')}`)
 const neighbours = numbers(5, i => `+44791113${String(i).padStart(4, '0')}`)
 
 async function setup (t: { teardown: (fn: () => unknown) => void }): Promise<TestContext> {
-  return await buildTestApp(t, { PHONEPASS_ADMIN_KEYS: `support:${supportKey}`, SMS_HOURLY_CAP: '500' })
+  return await buildTestApp(t, { FRAUD_GUARD: 'enforce', PHONEPASS_ADMIN_KEYS: `support:${supportKey}`, SMS_HOURLY_CAP: '500' })
 }
 
 async function register (app: FastifyInstance, phone: string): Promise<LightMyRequestResponse> {

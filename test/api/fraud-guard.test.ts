@@ -22,7 +22,7 @@ async function verify (context: TestContext, phone: string, ip = nextAddress()):
 }
 
 async function setup (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestContext> {
-  return await buildTestApp(t, { SMS_HOURLY_CAP: '200', ...env }, deps)
+  return await buildTestApp(t, { FRAUD_GUARD: 'enforce', SMS_HOURLY_CAP: '200', ...env }, deps)
 }
 
 async function replay (context: TestContext, attack: string[], people: string[]): Promise<{ smsToAttack: number, ordinaryDone: number, failures: string[], outcomes: string }> {

@@ -21,7 +21,7 @@ for (let i = 0; attacked.length < 40; i++) {
 }
 
 async function build (t: Parameters<typeof buildTestApp>[0], env: Record<string, string> = {}): Promise<TestContext> {
-  return await buildTestApp(t, { ADMIN_PHONES: adminPhone, LIMIT_CODES_PER_IP_HOUR: '10000', LIMIT_WRONG_CODES_PER_IP_HOUR: '10000', SMS_HOURLY_CAP: '500', ...env })
+  return await buildTestApp(t, { FRAUD_GUARD: 'enforce', ADMIN_PHONES: adminPhone, LIMIT_CODES_PER_IP_HOUR: '10000', LIMIT_WRONG_CODES_PER_IP_HOUR: '10000', SMS_HOURLY_CAP: '500', ...env })
 }
 
 async function register (app: FastifyInstance, phone: string): Promise<LightMyRequestResponse> {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
-import { attackedPrefix, pumpPrefix } from '../helpers/fraud.js'
+import { prefixAttack, pumpPrefix } from '../helpers/pumping.js'
 import { WebClient } from './web-client.js'
 
 // FRAUD_CHALLENGE=turnstile|hcaptcha: the challenge is the provider's widget and the server
@@ -38,10 +38,10 @@ for (const provider of ['turnstile', 'hcaptcha'] as const) {
   t.test(`FRAUD_CHALLENGE=${provider}: the widget on the page, its host in the CSP, the token checked by siteverify and spent once`, async t => {
     const siteverify = await startSiteverify(t)
     const context = await buildTestApp(t, {
-      SMS_HOURLY_CAP: '200', FRAUD_CHALLENGE: provider, CAPTCHA_SITE_KEY: 'site-key-1', CAPTCHA_SECRET: 'test-secret', CAPTCHA_VERIFY_URL: siteverify.url, CAPTCHA_TIMEOUT_MS: '500'
+      FRAUD_GUARD: 'enforce', SMS_HOURLY_CAP: '200', FRAUD_CHALLENGE: provider, CAPTCHA_SITE_KEY: 'site-key-1', CAPTCHA_SECRET: 'test-secret', CAPTCHA_VERIFY_URL: siteverify.url, CAPTCHA_TIMEOUT_MS: '500'
     })
     await pumpPrefix(context)
-    const person = attackedPrefix[480] as string
+    const person = prefixAttack[480] as string
 
     const api = await context.app.inject({ method: 'POST', url: '/api/users/register/', payload: { phone: person } })
     t.equal(api.statusCode, 403)
@@ -70,13 +70,13 @@ for (const provider of ['turnstile', 'hcaptcha'] as const) {
     t.equal(last?.contentType, 'application/x-www-form-urlencoded;charset=UTF-8', 'form-encoded')
     t.same(Object.fromEntries(last?.form ?? []), { secret: 'test-secret', response: 'good-token', remoteip: '127.0.0.1' }, 'secret, response, remoteip')
 
-    const again = await new WebClient(context.app).submit('/login', '/login', { phone: attackedPrefix[481] as string, challenge: 'good-token' })
+    const again = await new WebClient(context.app).submit('/login', '/login', { phone: prefixAttack[481] as string, challenge: 'good-token' })
     t.equal(again.statusCode, 403, 'the token is spent here too, whatever the provider says')
     t.match(again.body, 'The automatic check did not pass')
 
     siteverify.hang = true
     const started = Date.now()
-    const late = await new WebClient(context.app).submit('/login', '/login', { phone: attackedPrefix[482] as string, challenge: 'other-token' })
+    const late = await new WebClient(context.app).submit('/login', '/login', { phone: prefixAttack[482] as string, challenge: 'other-token' })
     t.equal(late.statusCode, 403, 'a siteverify that does not answer: the check fails, after the timeout')
     t.ok(Date.now() - started < 5000, 'within about CAPTCHA_TIMEOUT_MS')
   })

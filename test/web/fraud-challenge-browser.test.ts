@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import type { TestContext } from '../helpers/app.js'
-import { attackedPrefix, pumpPrefix } from '../helpers/fraud.js'
+import { prefixAttack, pumpPrefix } from '../helpers/pumping.js'
 import { seriousAxeViolations, startBrowserSuite, tabTo } from './chromium.js'
 
 // Issue 23, "Done when": a person whose number is in the attacked prefix still signs in, in
@@ -17,7 +17,7 @@ let base: string
 let browser: Browser
 
 t.before(async () => {
-  ({ context, base, browser } = await startBrowserSuite(t, { SMS_HOURLY_CAP: '200' }))
+  ({ context, base, browser } = await startBrowserSuite(t, { FRAUD_GUARD: 'enforce', SMS_HOURLY_CAP: '200' }))
   await pumpPrefix(context)
 })
 
@@ -52,8 +52,8 @@ async function solvedValue (page: Page): Promise<string> {
 }
 
 const journeys = [
-  { locale: 'en-GB', person: attackedPrefix[490] as string, done: 'Check done. Press “Send code”.', asked: 'a quick automatic check comes first', waitFirst: true },
-  { locale: 'ru-RU', person: attackedPrefix[491] as string, done: 'Проверка пройдена. Нажмите «Получить код».', asked: 'быстрая автоматическая проверка', waitFirst: false }
+  { locale: 'en-GB', person: prefixAttack[490] as string, done: 'Check done. Press “Send code”.', asked: 'a quick automatic check comes first', waitFirst: true },
+  { locale: 'ru-RU', person: prefixAttack[491] as string, done: 'Проверка пройдена. Нажмите «Получить код».', asked: 'быстрая автоматическая проверка', waitFirst: false }
 ]
 
 for (const journey of journeys) {
@@ -92,7 +92,7 @@ t.test('the challenge page is axe clean while checking and when done, in both la
     // axe is injected as a script, which the CSP rightly refuses: this context alone bypasses it.
     const page = await (await newContext({ locale, bypassCSP: true })).newPage()
     await page.goto(base + '/login')
-    await page.fill('#phone', attackedPrefix[492 + i] as string)
+    await page.fill('#phone', prefixAttack[492 + i] as string)
     await page.focus('#phone')
     t.equal(await sendPhone(page), 403)
     t.same(await seriousAxeViolations(page), [], `axe: the challenge page as it loads (${locale})`)
@@ -102,7 +102,7 @@ t.test('the challenge page is axe clean while checking and when done, in both la
   }
   const page = await (await newContext({ locale: 'en-GB', javaScript: false })).newPage()
   await page.goto(base + '/login')
-  await page.fill('#phone', attackedPrefix[494] as string)
+  await page.fill('#phone', prefixAttack[494] as string)
   await page.focus('#phone')
   t.equal(await sendPhone(page), 403)
   t.match(await page.textContent('main'), 'Before a code is sent to this number, a quick automatic check is needed, and it needs JavaScript.', 'the noscript message is shown')
@@ -115,7 +115,7 @@ t.test('solve time at the default difficulty, in Chromium, over 10 challenges (l
   const rates: number[] = []
   for (let i = 0; i < 10; i++) {
     await page.goto(base + '/login')
-    await page.fill('#phone', attackedPrefix[495] as string)
+    await page.fill('#phone', prefixAttack[495] as string)
     await page.focus('#phone')
     t.equal(await sendPhone(page), 403)
     const solution = JSON.parse(Buffer.from(await solvedValue(page), 'base64').toString('utf8')) as { number: number }

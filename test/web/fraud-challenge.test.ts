@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp, type TestContext } from '../helpers/app.js'
-import { attackedPrefix, pumpPrefix, solveAltcha, type AltchaChallenge } from '../helpers/fraud.js'
+import { prefixAttack, pumpPrefix, solve, type AltchaChallenge } from '../helpers/pumping.js'
 import { WebClient } from './web-client.js'
 
 // The pages' side of the fraud guard's step-up check (issue 23): a form whose post sends a code
@@ -8,7 +8,7 @@ import { WebClient } from './web-client.js'
 // solved challenge sent with the form sends the code. Solved here by altcha-lib, as the
 // browser test (fraud-challenge-browser.test.ts) has the page's own script do it.
 
-const person = attackedPrefix[480] as string
+const person = prefixAttack[480] as string
 const unescape = (html: string) => html.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
 
 /** The challenge embedded in the page's form (`form` names its action), or undefined. */
@@ -19,7 +19,7 @@ function embeddedChallenge (html: string, action: string): AltchaChallenge | und
 }
 
 async function suspectPrefix (t: Tap): Promise<TestContext> {
-  const context = await buildTestApp(t, { SMS_HOURLY_CAP: '200' })
+  const context = await buildTestApp(t, { FRAUD_GUARD: 'enforce', SMS_HOURLY_CAP: '200' })
   await pumpPrefix(context)
   return context
 }
@@ -48,7 +48,7 @@ t.test('POST /login to a suspect prefix: the form again (403) with the challenge
   const fresh = embeddedChallenge(wrong.body, '/login')
   t.ok(fresh !== undefined && fresh.signature !== challenge?.signature, 'challenge_invalid brings a new challenge')
 
-  const solution = await solveAltcha(fresh as AltchaChallenge)
+  const solution = await solve(fresh as AltchaChallenge)
   const passed = await client.submit('/login', '/login', { phone: person, challenge: solution })
   t.equal(passed.statusCode, 303, 'a solved challenge sends the code')
   t.equal(passed.headers.location, '/login/code')
@@ -64,9 +64,9 @@ t.test('POST /login to a suspect prefix: the form again (403) with the challenge
 t.test('"Send a new code" to a suspect prefix: the challenge in the resend form; solved, a new code', async t => {
   const context = await suspectPrefix(t)
   const client = new WebClient(context.app)
-  const phone = attackedPrefix[481] as string
+  const phone = prefixAttack[481] as string
   const first = embeddedChallenge((await client.submit('/login', '/login', { phone })).body, '/login') as AltchaChallenge
-  t.equal((await client.submit('/login', '/login', { phone, challenge: await solveAltcha(first) })).statusCode, 303)
+  t.equal((await client.submit('/login', '/login', { phone, challenge: await solve(first) })).statusCode, 303)
   const firstCode = context.sms.lastCode(phone)
   context.clock.advance(context.config.otp.resendSeconds * 1000 + 1000)
 
@@ -77,7 +77,7 @@ t.test('"Send a new code" to a suspect prefix: the challenge in the resend form;
   t.ok(challenge !== undefined, 'the challenge is in the resend form')
   t.equal(embeddedChallenge(refused.body, '/login/code'), undefined, 'not in the code form')
   t.match(refused.body, 'data-done="Check done. Press “Send a new code”."')
-  const resent = await client.submit('/login/code', '/login/resend', { challenge: await solveAltcha(challenge as AltchaChallenge) })
+  const resent = await client.submit('/login/code', '/login/resend', { challenge: await solve(challenge as AltchaChallenge) })
   t.equal(resent.statusCode, 303)
   t.not(context.sms.lastCode(phone), firstCode, 'a new code went out')
 })
@@ -88,7 +88,7 @@ t.test('a change of number to a suspect prefix: step two shows the challenge; so
   const current = '+79123450011'
   await client.signIn(context, current)
   context.clock.advance(context.config.otp.resendSeconds * 1000 + 1000)
-  const newPhone = attackedPrefix[482] as string
+  const newPhone = prefixAttack[482] as string
   t.equal((await client.submit('/profile/phone', '/profile/phone', { phone: newPhone })).headers.location, '/profile/phone/current', 'the current number, an account, meets no challenge')
   const code = context.sms.lastCode(current)
   const refused = await client.submit('/profile/phone/current', '/profile/phone/current', { auth_code: code })
@@ -96,14 +96,14 @@ t.test('a change of number to a suspect prefix: step two shows the challenge; so
   t.match(refused.body, 'a quick automatic check comes first')
   const challenge = embeddedChallenge(refused.body, '/profile/phone/current')
   t.ok(challenge !== undefined, 'the challenge is in the step\'s form')
-  const passed = await client.submit('/profile/phone/current', '/profile/phone/current', { auth_code: code, challenge: await solveAltcha(challenge as AltchaChallenge) })
+  const passed = await client.submit('/profile/phone/current', '/profile/phone/current', { auth_code: code, challenge: await solve(challenge as AltchaChallenge) })
   t.equal(passed.statusCode, 303, 'the current number\'s code, given back by the refusal, works with the solved challenge')
   t.equal(passed.headers.location, '/profile/phone/code')
   t.equal(context.sms.messages.at(-1)?.to, newPhone)
 })
 
 t.test('the script is served by phonepass as JavaScript; the CSP stays strict', async t => {
-  const context = await buildTestApp(t)
+  const context = await buildTestApp(t, { FRAUD_GUARD: 'enforce' })
   const client = new WebClient(context.app)
   const script = await client.get('/assets/challenge.js')
   t.equal(script.statusCode, 200)
