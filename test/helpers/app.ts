@@ -56,8 +56,8 @@ export async function buildTestApp (t: Tap, env: Record<string, string> = {}, de
       TEST_PHONE_NUMBERS: '+15550100001=1234',
       // The suites of the other rules send bursts of codes to one range (+7 912 345 …) and enter
       // few of them at once: the very pattern the fraud guard holds back. Each tests its own
-      // rule; the guard's tests turn it on (FRAUD_GUARD=enforce, the production default), and
-      // the servers the tests start (instance.ts) run with it on, as deployed.
+      // rule; the guard's tests turn it on (FRAUD_GUARD=enforce, the production default), here
+      // and in the servers the tests start (instance.ts).
       FRAUD_GUARD: 'off',
       ...env
     })

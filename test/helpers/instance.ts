@@ -58,6 +58,8 @@ export function spawnInstance (env: Record<string, string>): Started {
       HOST: '127.0.0.1',
       PHONEPASS_SECRET: testSecret,
       LOG_LEVEL: 'info',
+      // As in buildTestApp: the guard is on only where a test asks for it.
+      FRAUD_GUARD: 'off',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

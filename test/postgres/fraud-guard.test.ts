@@ -24,7 +24,8 @@ t.before(async () => {
     SMS_PROVIDER: 'webhook',
     SMS_WEBHOOK_URL: sms.url,
     SMS_HOURLY_CAP: '200',
-    TRUST_PROXY: '127.0.0.1'
+    TRUST_PROXY: '127.0.0.1',
+    FRAUD_GUARD: 'enforce'
   })))
   t.teardown(async () => {
     await Promise.all(instances.map(async instance => await instance.stop()))
