@@ -103,7 +103,7 @@ t.test('in production /metrics is not public unless the operator says so', async
 })
 
 t.test('codes sent are counted by the number\'s country, never by prefix; the fraud guard\'s refusals by code', async t => {
-  const context = await buildTestApp(t, { LIMIT_CODES_PER_IP_HOUR: '10000' })
+  const context = await buildTestApp(t, { FRAUD_GUARD: 'enforce', LIMIT_CODES_PER_IP_HOUR: '10000' })
   await signIn(context, '+79123456789')
   await post(context.app, '/api/users/register/', { phone: '+79123456780' })
   await post(context.app, '/api/users/register/', { phone: '+4915112345678' })
