@@ -1,6 +1,6 @@
 import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
-import { checkSmsDestination, countryOfPhone, maskPhone, normalizePhone } from '../domain/phone.js'
+import { checkSmsDestination, maskPhone, normalizePhone } from '../domain/phone.js'
 import { translate, type Locale } from '../i18n/catalogue.js'
 import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, spendLoginCode, unspendLoginCode } from '../store/login-codes.js'
 import { hasPhoneChangeProof, provePhoneChange, spendPhoneChangeProof, withdrawPhoneChangeProof } from '../store/phone-changes.js'
@@ -216,7 +216,7 @@ export function createAuthService (context: ServiceContext) {
     if (!await spendLoginCode(trx, phone, attempt.codeHash, now)) throw new Error('the login code was spent under its lock')
     await counted.taken.giveBack(trx)
     // An entered code tells the fraud guard its destination's codes reach people.
-    if (!config.testPhoneNumbers.has(phone)) await fraudGuard.countEntered(trx, phone, countryOfPhone(phone))
+    if (!config.testPhoneNumbers.has(phone)) await fraudGuard.countEntered(trx, phone)
     return undefined
   }
 

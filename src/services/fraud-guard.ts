@@ -2,7 +2,7 @@ import { createChallenge, extractParams, verifySolution } from 'altcha-lib/v1'
 import type { Challenge } from 'altcha-lib/v1/types'
 import type { CaptchaChallenge } from '../domain/errors.js'
 import { DomainError } from '../domain/errors.js'
-import { maskPhone } from '../domain/phone.js'
+import { countryOfPhone, maskPhone } from '../domain/phone.js'
 import { incrementCounter, incrementCounters, type CounterWindow } from '../store/limit-counters.js'
 import { findFraudRules, readCounterFigures, type CounterFigures } from '../store/fraud.js'
 import type { DbOrTransaction } from '../store/database.js'
@@ -317,11 +317,24 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     return typeof payload.signature === 'string' ? payload.signature.slice(0, 128) : ''
   }
 
+  // A number's country follows from its prefix: parsed once per prefix, not on every sign-in.
+  const countryByPrefix = new Map<string, string>()
+  function countryOf (phone: string): string {
+    const prefix = phone.slice(0, Math.max(2, phone.length - settings.prefixDigits))
+    let country = countryByPrefix.get(prefix)
+    if (country === undefined) {
+      if (countryByPrefix.size >= 10_000) countryByPrefix.clear()
+      country = countryOfPhone(phone)
+      countryByPrefix.set(prefix, country)
+    }
+    return country
+  }
+
   /** A code entered right: counted for its destinations, so the share of codes entered is known. */
-  async function countEntered (trx: DbOrTransaction, phone: string, country: string): Promise<void> {
+  async function countEntered (trx: DbOrTransaction, phone: string): Promise<void> {
     if (settings.mode === 'off') return
     const now = clock.now()
-    await incrementCounters(trx, destinationsOf(phone, country).map(d => bucket(enteredKey(d), now)))
+    await incrementCounters(trx, destinationsOf(phone, countryOf(phone)).map(d => bucket(enteredKey(d), now)))
   }
 
   /** The admin's view of destinations: figures, reasons and verdicts. */

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { DbOrTransaction } from './database.js'
+import { runPrepared } from './prepared.js'
 import type { FraudRuleRow, FraudVerdict } from './schema.js'
 
 /** One counter's figures over the guard's windows (limit_counters rows of one key). */
@@ -21,18 +22,23 @@ export interface CounterFigures {
  */
 export async function readCounterFigures (db: DbOrTransaction, keys: readonly string[], since: number, recentFrom: number, pastUntil: number, now: number): Promise<Map<string, CounterFigures>> {
   if (keys.length === 0) return new Map()
-  const rows = await db.selectFrom('limit_counters')
-    .select(eb => [
-      'key',
-      sql<number>`sum(case when ${eb.ref('window_start')} >= ${recentFrom} then ${eb.ref('count')} else 0 end)`.as('recent'),
-      sql<number>`sum(case when ${eb.ref('window_start')} < ${pastUntil} then ${eb.ref('count')} else 0 end)`.as('past'),
-      sql<number>`sum(case when ${eb.ref('window_start')} < ${pastUntil} then 1 else 0 end)`.as('past_windows'),
-      sql<number | null>`max(case when ${eb.ref('expires_at')} > ${now} then ${eb.ref('expires_at')} end)`.as('open_until')
-    ])
-    .where('key', 'in', keys)
-    .where('window_start', '>=', since)
-    .groupBy('key')
-    .execute()
+  // On every send of a new number: compiled once (per number of keys), as the other hot queries.
+  const rows = await runPrepared(db, `readCounterFigures:${keys.length}`, [recentFrom, pastUntil, pastUntil, now, ...keys, since], (...given) => {
+    const [recent, past, pastCount, at] = given as unknown as [number, number, number, number]
+    const wanted = given.slice(4, 4 + keys.length) as string[]
+    const from = given[4 + keys.length] as number
+    return db.selectFrom('limit_counters')
+      .select(eb => [
+        'key',
+        sql<number>`sum(case when ${eb.ref('window_start')} >= ${recent} then ${eb.ref('count')} else 0 end)`.as('recent'),
+        sql<number>`sum(case when ${eb.ref('window_start')} < ${past} then ${eb.ref('count')} else 0 end)`.as('past'),
+        sql<number>`sum(case when ${eb.ref('window_start')} < ${pastCount} then 1 else 0 end)`.as('past_windows'),
+        sql<number | null>`max(case when ${eb.ref('expires_at')} > ${at} then ${eb.ref('expires_at')} end)`.as('open_until')
+      ])
+      .where('key', 'in', wanted)
+      .where('window_start', '>=', from)
+      .groupBy('key')
+  })
   return new Map(rows.map(row => [row.key, {
     recent: Number(row.recent),
     past: Number(row.past),
@@ -43,7 +49,8 @@ export async function readCounterFigures (db: DbOrTransaction, keys: readonly st
 
 export async function findFraudRules (db: DbOrTransaction, destinations: readonly string[]): Promise<FraudRuleRow[]> {
   if (destinations.length === 0) return []
-  return await db.selectFrom('fraud_rules').selectAll().where('destination', 'in', destinations).execute()
+  return await runPrepared(db, `findFraudRules:${destinations.length}`, destinations, (...given) =>
+    db.selectFrom('fraud_rules').selectAll().where('destination', 'in', given as string[]))
 }
 
 export async function listFraudRules (db: DbOrTransaction): Promise<FraudRuleRow[]> {
