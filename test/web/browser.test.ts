@@ -4,11 +4,11 @@ import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import type { TestContext } from '../helpers/app.js'
 import { repoRoot } from '../helpers/build.js'
 import { WebClient } from './web-client.js'
-import { seriousAxeViolations, startBrowserSuite, tabTo } from './chromium.js'
+import { newDesktopContext, seriousAxeViolations, startBrowserSuite, tabTo, watchProblems } from './chromium.js'
 
 // Screens are always taken; `npm run screens` (UPDATE_SCREENS=1) writes them to docs/screens/,
 // otherwise they go to a temporary folder so a test run leaves the work tree clean.
@@ -24,24 +24,7 @@ t.before(async () => {
   ({ context, base, browser } = await startBrowserSuite(t))
 })
 
-async function newContext (options: { javaScript: boolean, locale: string, bypassCSP?: boolean }): Promise<BrowserContext> {
-  const browserContext = await browser.newContext({
-    javaScriptEnabled: options.javaScript,
-    locale: options.locale,
-    bypassCSP: options.bypassCSP ?? false,
-    viewport: { width: 1280, height: 900 }
-  })
-  t.teardown(async () => { await browserContext.close() })
-  return browserContext
-}
 
-/** Collects what the browser complains about: CSP refusals, script errors, failed loads. */
-function watch (page: Page): string[] {
-  const problems: string[] = []
-  page.on('console', message => { if (message.type() === 'error') problems.push(message.text()) })
-  page.on('pageerror', error => { problems.push(error.message) })
-  return problems
-}
 
 async function pressEnterAndWait (page: Page, path: string): Promise<void> {
   await Promise.all([page.waitForURL(url => new URL(url).pathname === path), page.keyboard.press('Enter')])
@@ -58,8 +41,8 @@ for (const journey of journeys) {
     await inviter.signIn(context, journey.inviter)
     const inviterCode = await inviter.ownInviteCode()
 
-    const page = await (await newContext({ javaScript: journey.javaScript, locale: journey.locale })).newPage()
-    const problems = watch(page)
+    const page = await (await newDesktopContext(t, browser, { javaScript: journey.javaScript, locale: journey.locale })).newPage()
+    const problems = watchProblems(page)
     await page.goto(base + '/')
     t.equal(new URL(page.url()).pathname, '/login', '/ sends a visitor to /login')
 
@@ -101,7 +84,7 @@ t.test('axe finds no serious or critical violation on any page in either languag
   for (const locale of ['en-GB', 'ru-RU']) {
     const english = locale === 'en-GB'
     // axe is injected as a script, which the CSP rightly refuses: this context alone bypasses it.
-    const page = await (await newContext({ javaScript: true, locale, bypassCSP: true })).newPage()
+    const page = await (await newDesktopContext(t, browser, { javaScript: true, locale, bypassCSP: true })).newPage()
     const phone = english ? '+79123456706' : '+79123456707'
 
     async function check (name: string): Promise<void> {
@@ -152,7 +135,7 @@ t.test('axe finds no serious or critical violation on any page in either languag
 })
 
 t.test('two tabs: signed out in one, Sign out and a stale form in the other lead on, not to a 403', async t => {
-  const browserContext = await newContext({ javaScript: false, locale: 'en-GB' })
+  const browserContext = await newDesktopContext(t, browser, { javaScript: false, locale: 'en-GB' })
   const tab1 = await browserContext.newPage()
   const phone = '+79123456711'
   await tab1.goto(base + '/login')
@@ -212,7 +195,7 @@ t.test('at 320 px a phone number stays on one line, in the hints, the errors and
     ['en-GB', '+44 7400 123456', '+15550100001', '+1 555 010 0001', '+44 7400 123456'],
     ['ru-RU', '+7 912 345-67-89', '+79123456712', '+7 912 345 67 12', '+7 912 345-67-89']
   ] as const) {
-    const page = await (await newContext({ javaScript: false, locale })).newPage()
+    const page = await (await newDesktopContext(t, browser, { javaScript: false, locale })).newPage()
     await page.setViewportSize({ width: 320, height: 640 })
     const fits = async (what: string) => {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
@@ -246,7 +229,7 @@ function contrast (a: string, b: string): number {
 }
 
 t.test('the keyboard focus ring has at least 3:1 contrast on the card and on the page background (WCAG 1.4.11)', async t => {
-  const page = await (await newContext({ javaScript: true, locale: 'en-GB' })).newPage()
+  const page = await (await newDesktopContext(t, browser, { javaScript: true, locale: 'en-GB' })).newPage()
   await page.goto(base + '/login')
   const backgrounds = await page.evaluate(() => ({
     page: getComputedStyle(document.documentElement).backgroundColor,
@@ -273,8 +256,8 @@ t.test('the keyboard focus ring has at least 3:1 contrast on the card and on the
 })
 
 t.test('/redoc/ still renders under its own CSP', async t => {
-  const page = await (await newContext({ javaScript: true, locale: 'en-GB' })).newPage()
-  const problems = watch(page)
+  const page = await (await newDesktopContext(t, browser, { javaScript: true, locale: 'en-GB' })).newPage()
+  const problems = watchProblems(page)
   await page.goto(base + '/redoc/')
   await page.waitForSelector('h1:has-text("phonepass API")', { timeout: 30_000 })
   t.ok(await page.isVisible('text=/api/users/register/'), 'the operations are listed')

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { buildTestApp, type TestContext } from '../helpers/app.js'
 
 // Real Chromium from the system (Debian's `chromium`), never a downloaded one.
@@ -62,4 +62,24 @@ export async function startBrowserSuite (t: Tap, env: Record<string, string> = {
   const browser = await launchChromium()
   t.teardown(async () => { await browser.close() })
   return { context, base, browser }
+}
+
+/** A browser context of 1280 × 900 with the options a page test varies, closed with the test. */
+export async function newDesktopContext (t: Tap, browser: Browser, options: { javaScript?: boolean, locale: string, bypassCSP?: boolean }): Promise<BrowserContext> {
+  const browserContext = await browser.newContext({
+    javaScriptEnabled: options.javaScript ?? true,
+    locale: options.locale,
+    bypassCSP: options.bypassCSP ?? false,
+    viewport: { width: 1280, height: 900 }
+  })
+  t.teardown(async () => { await browserContext.close() })
+  return browserContext
+}
+
+/** Collects what the browser complains about (CSP refusals, script errors, failed loads), but what `expected` says is expected. */
+export function watchProblems (page: Page, expected: (text: string) => boolean = () => false): string[] {
+  const problems: string[] = []
+  page.on('console', message => { if (message.type() === 'error' && !expected(message.text())) problems.push(message.text()) })
+  page.on('pageerror', error => { problems.push(error.message) })
+  return problems
 }

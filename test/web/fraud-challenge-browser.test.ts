@@ -1,10 +1,10 @@
 /// <reference lib="dom" />
 // Functions passed to page.evaluate run in the browser, hence the DOM types.
 import t from 'tap'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import type { TestContext } from '../helpers/app.js'
 import { prefixAttack, pumpPrefix } from '../helpers/pumping.js'
-import { seriousAxeViolations, startBrowserSuite, tabTo } from './chromium.js'
+import { newDesktopContext, seriousAxeViolations, startBrowserSuite, tabTo, watchProblems } from './chromium.js'
 
 // Issue 23, "Done when": a person whose number is in the attacked prefix still signs in, in
 // Chromium, through the challenge on the pages: keyboard only, under the strict CSP, axe clean
@@ -21,24 +21,7 @@ t.before(async () => {
   await pumpPrefix(context)
 })
 
-async function newContext (options: { javaScript?: boolean, locale: string, bypassCSP?: boolean }): Promise<BrowserContext> {
-  const browserContext = await browser.newContext({
-    javaScriptEnabled: options.javaScript ?? true,
-    locale: options.locale,
-    bypassCSP: options.bypassCSP ?? false,
-    viewport: { width: 1280, height: 900 }
-  })
-  t.teardown(async () => { await browserContext.close() })
-  return browserContext
-}
 
-/** CSP refusals, script errors and failed loads the page reports. */
-function watch (page: Page): string[] {
-  const problems: string[] = []
-  page.on('console', message => { if (message.type() === 'error' && !message.text().includes('403')) problems.push(message.text()) })
-  page.on('pageerror', error => { problems.push(error.message) })
-  return problems
-}
 
 /** Presses Enter in the sign-in form and waits for the page its post answers with (403 or 303). */
 async function sendPhone (page: Page): Promise<number> {
@@ -58,8 +41,8 @@ const journeys = [
 
 for (const journey of journeys) {
   t.test(`a person in the attacked prefix signs in through the challenge, keyboard only (${journey.locale})`, async t => {
-    const page = await (await newContext({ locale: journey.locale })).newPage()
-    const problems = watch(page)
+    const page = await (await newDesktopContext(t, browser, { locale: journey.locale })).newPage()
+    const problems = watchProblems(page, text => text.includes('403'))
     await page.goto(base + '/login')
     await tabTo(page, '#phone', 25)
     await page.keyboard.type(journey.person)
@@ -90,7 +73,7 @@ for (const journey of journeys) {
 t.test('the challenge page is axe clean while checking and when done, in both languages; without JavaScript it says why', async t => {
   for (const [i, locale] of ['en-GB', 'ru-RU'].entries()) {
     // axe is injected as a script, which the CSP rightly refuses: this context alone bypasses it.
-    const page = await (await newContext({ locale, bypassCSP: true })).newPage()
+    const page = await (await newDesktopContext(t, browser, { locale, bypassCSP: true })).newPage()
     await page.goto(base + '/login')
     await page.fill('#phone', prefixAttack[492 + i] as string)
     await page.focus('#phone')
@@ -100,7 +83,7 @@ t.test('the challenge page is axe clean while checking and when done, in both la
     t.same(await seriousAxeViolations(page), [], `axe: the challenge page, check done (${locale})`)
     t.equal(await page.getAttribute('.challenge-status', 'role'), 'status', 'the status line is a live region')
   }
-  const page = await (await newContext({ locale: 'en-GB', javaScript: false })).newPage()
+  const page = await (await newDesktopContext(t, browser, { locale: 'en-GB', javaScript: false })).newPage()
   await page.goto(base + '/login')
   await page.fill('#phone', prefixAttack[494] as string)
   await page.focus('#phone')
@@ -110,7 +93,7 @@ t.test('the challenge page is axe clean while checking and when done, in both la
 
 t.test('solve time at the default difficulty, in Chromium, over 10 challenges (logged, not asserted)', async t => {
   t.equal(context.config.fraudGuard.challengeMaxNumber, 50_000, 'the default difficulty')
-  const page = await (await newContext({ locale: 'en-GB' })).newPage()
+  const page = await (await newDesktopContext(t, browser, { locale: 'en-GB' })).newPage()
   const times: number[] = []
   const rates: number[] = []
   for (let i = 0; i < 10; i++) {
