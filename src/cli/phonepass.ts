@@ -251,12 +251,24 @@ const processIo: Io = {
   stderr: text => { process.stderr.write(text) }
 }
 
+const keysRevokeOptions = /^(--json|--help|-h)$/
+
+/**
+ * A kid is base64url and may begin with '-' (`keys list` shows `-j9JF…`): after `keys revoke`
+ * it is the kid, not an option. The options the command knows keep their meaning.
+ */
+function kidAsPositional (argv: string[]): string[] {
+  if (argv[0] !== 'keys' || argv[1] !== 'revoke') return argv
+  const rest = argv.slice(2).filter(arg => arg !== '--')
+  return ['keys', 'revoke', ...rest.filter(arg => keysRevokeOptions.test(arg)), '--', ...rest.filter(arg => !keysRevokeOptions.test(arg))]
+}
+
 /** Runs one command; returns the exit code. bin/phonepass.js calls it. */
 export async function main (argv: string[], io: Io = processIo): Promise<number> {
   const out = (text: string): void => { io.stdout(text + '\n') }
   let parsed
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, reason: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } })
+    parsed = parseArgs({ args: kidAsPositional(argv), allowPositionals: true, options: { json: { type: 'boolean', default: false }, reason: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } })
   } catch (error) {
     io.stderr(`phonepass: ${(error as Error).message}\n\n${usage}`)
     return exitCodes.usage

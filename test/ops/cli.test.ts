@@ -163,6 +163,9 @@ t.test('keys list, rotate and revoke', async t => {
   t.match(revoked.stdout, new RegExp(`^${key!.kid} revoked\\n`))
   t.same(await cli('keys', 'revoke', key!.kid), { code: 1, stdout: '', stderr: `phonepass: no live key ${key!.kid}\n` })
   t.equal((await cli('keys', 'revoke')).code, 2, 'a kid is needed')
+  // A kid is base64url: one in 64 begins with '-', which an option parser would take for an option.
+  await app.db.updateTable('signing_keys').set({ kid: '-j9JFD5V31MUWr0KxHIY_2qJIwlyDOfmsBs75TvEZAg' }).where('kid', '=', key!.kid).execute()
+  t.same(await cli('keys', 'revoke', '-j9JFD5V31MUWr0KxHIY_2qJIwlyDOfmsBs75TvEZAg', '--json'), { code: 1, stdout: '', stderr: 'phonepass: no live key -j9JFD5V31MUWr0KxHIY_2qJIwlyDOfmsBs75TvEZAg\n' }, 'a kid that begins with - is a kid (this one is revoked already)')
 })
 
 t.test('keys import: the operator\'s own key, published now, signing after the lead', async t => {
