@@ -140,7 +140,7 @@ t.test('the page lists suspect destinations; allow, block and clear go through c
   t.match(text(russian), 'Заблокировать +44791112')
 })
 
-t.test('a block asks for a fresh code once the last proof is older than ADMIN_PROOF_MINUTES; allow and clear do not', async t => {
+t.test('a block and an allow ask for a fresh code once the last proof is older than ADMIN_PROOF_MINUTES; clear does not', async t => {
   const context = await build(t, { ADMIN_PROOF_MINUTES: '5' })
   const admin = new WebClient(context.app)
   await admin.signIn(context, adminPhone)
@@ -149,7 +149,9 @@ t.test('a block asks for a fresh code once the last proof is older than ADMIN_PR
   const confirm = await admin.get(page)
   t.match(confirm.body, /<label for="auth_code">Code sent to your phone<\/label>/)
   t.match(confirm.body, 'name="send_code"')
-  t.notMatch((await admin.get('/admin/fraud/confirm?action=allow&destination=%2B44791112')).body, 'name="auth_code"')
+  t.match((await admin.get('/admin/fraud/confirm?action=allow&destination=%2B44791112')).body, 'name="auth_code"', 'an allow turns the guard off for a range: a stolen admin cookie alone cannot')
+  const bareAllow = await admin.submit('/admin/fraud/confirm?action=allow&destination=%2B44791112', '/admin/fraud/rules', { destination: '+44791112', action: 'allow', reason: 'trust me' })
+  t.equal(bareAllow.statusCode, 400, 'an allow without the code is refused')
   t.notMatch((await admin.get('/admin/fraud/confirm?action=clear&destination=%2B44791112')).body, 'name="auth_code"')
 
   const form = { destination: '+44791112', action: 'block', reason: 'pumping' }

@@ -42,7 +42,8 @@ const userActions = {
 // The fraud guard's verdicts (issue 23), on a destination's confirmation page. A block refuses
 // people codes, so, as the other actions that hurt, it asks for a fresh proof.
 const fraudActions = {
-  allow: { title: 'page_admin_fraud_confirm_allow', text: 'page_admin_fraud_confirm_allow_text', button: 'page_admin_fraud_allow', reasonRequired: true, danger: false, proof: false },
+  // Allowing a range turns the guard off there: SMS pumping to it costs money until someone notices.
+  allow: { title: 'page_admin_fraud_confirm_allow', text: 'page_admin_fraud_confirm_allow_text', button: 'page_admin_fraud_allow', reasonRequired: true, danger: false, proof: true },
   block: { title: 'page_admin_fraud_confirm_block', text: 'page_admin_fraud_confirm_block_text', button: 'page_admin_fraud_block', reasonRequired: true, danger: true, proof: true },
   clear: { title: 'page_admin_fraud_confirm_clear', text: 'page_admin_fraud_confirm_clear_text', button: 'page_admin_fraud_clear', reasonRequired: false, danger: false, proof: false }
 } as const satisfies Record<string, { title: MessageKey, text: MessageKey, button: MessageKey, reasonRequired: boolean, danger: boolean, proof: boolean }>
