@@ -10,7 +10,7 @@ import { findUserByPhone } from '../store/users.js'
 import { createHash, createHmac } from 'node:crypto'
 import { verifyCaptchaToken } from './captcha.js'
 import type { ServiceContext } from './context.js'
-import { windowOf, type GuardCounts } from './limits.js'
+import { secondsLeft, uncapped, windowOf, type GuardCounts } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
 
 const hour = 3_600_000
@@ -95,8 +95,13 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
   const hourKey = (d: Destination) => `fg:h:${d.key}`
   const coolingKey = (d: Destination) => `fg:c:${d.key}`
 
+  /** The number less its last FRAUD_PREFIX_DIGITS digits: the block of numbers it belongs to. */
+  function prefixOf (phone: string): string {
+    return phone.slice(0, Math.max(2, phone.length - settings.prefixDigits))
+  }
+
   function destinationsOf (phone: string, country: string): Destination[] {
-    const prefix = phone.slice(0, Math.max(2, phone.length - settings.prefixDigits))
+    const prefix = prefixOf(phone)
     return [{ key: `p:${prefix}`, kind: 'prefix', name: prefix }, { key: `c:${country}`, kind: 'country', name: country }]
   }
 
@@ -285,7 +290,8 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     if (screening.challengeNeeded) for (const d of screening.destinations) add(bucket(solvedKey(d), now), uncapped)
     const enforce = settings.mode === 'enforce'
     if (!screening.known) {
-      add(windowOf('sms:unknown:h', hour, now), enforce ? unknownCeiling : uncapped, new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(windowOf('sms:unknown:h', hour, now), now) }))
+      const unknownHour = windowOf('sms:unknown:h', hour, now)
+      add(unknownHour, enforce ? unknownCeiling : uncapped, new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(unknownHour, now) }))
       for (const { destination } of screening.suspicions) {
         const window = windowOf(`sms:fg:${destination.key}:h`, hour, now)
         add(window, enforce ? suspectCeiling : uncapped, new DomainError('destination_cooling_off', { field: 'phone', retryAfter: secondsLeft(window, now) }))
@@ -320,7 +326,7 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
   // A number's country follows from its prefix: parsed once per prefix, not on every sign-in.
   const countryByPrefix = new Map<string, string>()
   function countryOf (phone: string): string {
-    const prefix = phone.slice(0, Math.max(2, phone.length - settings.prefixDigits))
+    const prefix = prefixOf(phone)
     let country = countryByPrefix.get(prefix)
     if (country === undefined) {
       if (countryByPrefix.size >= 10_000) countryByPrefix.clear()
@@ -346,14 +352,8 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     })
   }
 
-  return { screen, takeSend, countEntered, describe, destinationsOf, newChallenge }
+  return { screen, takeSend, countEntered, describe, destinationsOf }
 }
 
-// A ceiling for a count that caps nothing (the column is a 32-bit integer on PostgreSQL).
-const uncapped = 2_147_483_647
-
-function secondsLeft (window: CounterWindow, now: number): number {
-  return Math.max(1, Math.ceil((window.expiresAt - now) / 1000))
-}
 
 export type FraudGuard = ReturnType<typeof createFraudGuard>

@@ -10,7 +10,7 @@ const smsHourKey = 'sms:all:h'
 const smsDayKey = 'sms:all:d'
 const smsRefusedKey = 'sms:refused:h'
 // A ceiling for a count that caps nothing (the column is a 32-bit integer on PostgreSQL).
-const uncapped = 2_147_483_647
+export const uncapped = 2_147_483_647
 
 /** The SMS budget as the admin sees it; times are epoch milliseconds. */
 export interface SmsSpend {
@@ -67,6 +67,11 @@ export interface GuardCounts {
 
 const noGuardCounts: GuardCounts = { windows: [], ceilings: [], refusals: [] }
 
+/** Seconds until the window ends: a refusal's Retry-After. */
+export function secondsLeft (window: CounterWindow, now: number): number {
+  return Math.max(1, Math.ceil((window.expiresAt - now) / 1000))
+}
+
 /** The fixed window of `length` ms that `now` falls in, for the counter `key`. */
 export function windowOf (key: string, length: number, now: number): CounterWindow {
   const windowStart = Math.floor(now / length) * length
@@ -85,9 +90,6 @@ export function windowOf (key: string, length: number, now: number): CounterWind
 export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'logger'>) {
   const limits = config.limits
 
-  function secondsLeft (window: CounterWindow, now: number): number {
-    return Math.max(1, Math.ceil((window.expiresAt - now) / 1000))
-  }
 
   function taken (windows: CounterWindow[]): Taken {
     return { giveBack: async (trx) => { await decrementCounters(trx, windows) } }
