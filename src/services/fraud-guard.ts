@@ -222,13 +222,23 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     logger.warn({ fraudGuard: 'audit', phone: maskPhone(phone), wouldRefuse: refusal.code, why }, 'fraud guard (audit): a send it would have refused goes out')
   }
 
+  // Destinations this process has seen alerted in the current hour: under attack every request
+  // screens a suspect destination, and the alert's counter need not be written again for each.
+  const alerted = new Set<string>()
+  let alertedHour = 0
+
   async function alertOnce (suspicion: Suspicion, now: number): Promise<void> {
     const { destination, reason } = suspicion
+    const window = windowOf(`fg:a:${destination.key}`, hour, now)
+    if (window.windowStart !== alertedHour) { alerted.clear(); alertedHour = window.windowStart }
+    if (alerted.has(destination.key)) return
     const first = await db.transaction().execute(async (trx) => {
-      if (await incrementCounter(trx, windowOf(`fg:a:${destination.key}`, hour, now)) !== 1) return false
+      // Counted in the database: one alert and one event an hour across every instance.
+      if (await incrementCounter(trx, window) !== 1) return false
       await events.record(trx, 'fraud.destination_suspect', { destination: destination.name, kind: destination.kind, reason })
       return true
     })
+    alerted.add(destination.key)
     if (first) logger.error({ alert: 'fraud_destination_suspect', destination: destination.name, kind: destination.kind, reason, mode: settings.mode }, `ALERT: codes to ${destination.name} look like SMS pumping: ${reason}`)
   }
 
