@@ -9,6 +9,7 @@ import {
 } from 'kysely'
 import type { Database } from './schema.js'
 import { SqliteDatabase } from './sqlite-driver.js'
+import { inSyncSpan } from '../ops/spans.js'
 
 export type Db = Kysely<Database>
 /** Store functions take either, so the service decides which writes belong together. */
@@ -252,9 +253,12 @@ function withStatementCache (database: SqliteDatabase, watch: Watch, state: Conn
         const prepared = database.prepare(sql)
         // BEGIN IMMEDIATE writes nothing itself, but getting through it means holding the lock.
         const writes = !prepared.readonly || /^begin immediate/i.test(sql)
+        // A span per statement when tracing is on: the SQL with its placeholders, never the values.
+        const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toLowerCase() ?? 'statement'
+        const attributes = { 'db.system.name': 'sqlite', 'db.operation.name': operation, 'db.query.text': sql }
         const run = <T>(call: () => T): T => {
           if (writes && state.readOnly) throw new Error(`a write in a read transaction (readTogether): ${sql}`)
-          return watch(writes, call)
+          return inSyncSpan(operation, attributes, () => watch(writes, call))
         }
         statement = {
           reader: prepared.reader,
