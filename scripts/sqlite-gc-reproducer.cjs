@@ -41,7 +41,7 @@ if (!isMainThread) {
   const main = async () => {
     for (let round = 1; round <= rounds; round++) {
       if (mode === 'worker') {
-        const worker = new Worker(__filename, { workerData: { driver, round }, execArgv: process.execArgv })
+        const worker = new Worker(__filename, { workerData: { driver, round } })
         await sleep(200)
         await worker.terminate()
         process.stdout.write(`round ${round}: worker terminated\n`)
