@@ -5,6 +5,8 @@ import t from 'tap'
 import { openTestDatabase, testDatabaseKind } from '../helpers/database.js'
 import { request, startInstance, waitForLogs } from '../helpers/instance.js'
 import { startSmsSink } from '../helpers/sms-sink.js'
+import { tracesExporterOf } from '../../src/ops/traces-setting.js'
+import { sanitizedAttributes } from '../../src/ops/tracing.js'
 
 // OPERATIONS.md "Traces": with OTEL_EXPORTER_OTLP_ENDPOINT set, one sign-in's spans reach an
 // OTLP/HTTP receiver (protobuf, decoded with the OpenTelemetry project's generated protobuf
@@ -132,4 +134,23 @@ t.test('one sign-in: its span tree at an OTLP receiver, traceparent to the SMS p
   // The trace id is in the request's log line.
   const lines = await waitForLogs(instance, entry => entry.msg === 'request' && entry.url === '/api/users/register/')
   t.equal(lines[0]?.trace_id, callerTrace, 'the request\'s log line carries its trace id')
+})
+
+t.test('traces are on only when the OTEL_* variables ask for them', async t => {
+  t.equal(tracesExporterOf({}), undefined, 'nothing set: off (and none of the SDK is loaded)')
+  t.equal(tracesExporterOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), 'otlp')
+  t.equal(tracesExporterOf({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }), 'otlp')
+  t.equal(tracesExporterOf({ OTEL_TRACES_EXPORTER: 'otlp' }), 'otlp')
+  t.equal(tracesExporterOf({ OTEL_TRACES_EXPORTER: 'console' }), 'console')
+  t.equal(tracesExporterOf({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), undefined)
+  t.equal(tracesExporterOf({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), undefined)
+})
+
+t.test('a span\'s URL attributes leave without their query string or credentials', async t => {
+  t.same(sanitizedAttributes({
+    'url.full': 'https://user:pass@sms.example.com/send?key=abc&to=%2B79161234567',
+    'url.query': '?key=abc',
+    'url.path': '/login/code?next=/profile',
+    'http.route': '/api/users/register/'
+  }), { 'url.full': 'https://sms.example.com/send', 'url.path': '/login/code', 'http.route': '/api/users/register/' })
 })
