@@ -28,7 +28,9 @@ const soakSeconds = Number(process.env.SOAK_SECONDS ?? 180)
 const rate = Number(process.env.SOAK_RATE ?? 100)
 const windowSeconds = 10
 const warmUpSeconds = windowSeconds
-const tolerance = 0.2
+// SOAK_TOLERANCE: CI's short GC soak, beside other work on a shared machine, checks the exit and
+// the errors; the latency and memory comparisons are for a quiet machine.
+const tolerance = Number(process.env.SOAK_TOLERANCE ?? 0.2)
 const maxInFlight = 256
 const hotPhones = Array.from({ length: 5 }, (_, i) => `+7913900000${i}`)
 const accessTtlSeconds = 900
