@@ -48,8 +48,13 @@ prepare_one() {
   (cd "$dir/repo" && with_node "$major" npm ci --no-audit --no-fund --ignore-scripts)
 }
 
+# Both at once: each is mostly download and disk, not CPU.
 prepare() {
-  for major in "${majors[@]}"; do prepare_one "$major"; done
+  local jobs=() status=0
+  for major in "${majors[@]}"; do prepare_one "$major" >"$work/prepare-$major.log" 2>&1 & jobs+=($!); done
+  for job in "${jobs[@]}"; do wait "$job" || status=1; done
+  for major in "${majors[@]}"; do cat "$work/prepare-$major.log"; done
+  return "$status"
 }
 
 # Only the files that lean on what differs between Node majors (the native SQLite module, HTTP
