@@ -11,6 +11,7 @@ import type { TrustProxy } from './http/trust-proxy.js'
 import { redactUrl } from './redact.js'
 import { secretWeakness } from './secret-strength.js'
 import { captchaVerifyUrls, type CaptchaSettings } from './services/captcha.js'
+import { ChannelEnvSchema, ChannelSettingsError, parseChannelSettings, type ChannelSettings } from './channels/settings.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
 export const webhookEventTypes = [
@@ -115,6 +116,8 @@ export const EnvSchema = Type.Object({
   CAPTCHA_SECRET: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the provider\'s secret key' })),
   CAPTCHA_VERIFY_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL' })),
   CAPTCHA_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'milliseconds from 100 to 30000' }),
+  // The channels of codes (issue 25: WhatsApp, voice, receipts; channels/settings.ts).
+  ...ChannelEnvSchema,
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -198,6 +201,8 @@ export interface Config {
   readonly adminPhones: ReadonlySet<string>
   /** Admin access (issue 22). */
   readonly adminAccess: AdminAccess
+  /** How codes reach people: the channels' order and providers, receipts (issue 25). */
+  readonly channels: ChannelSettings
 }
 
 export interface AdminAccess {
@@ -296,7 +301,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS', 'CAPTCHA_SECRET'])
+const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS', 'CAPTCHA_SECRET', 'WHATSAPP_TOKEN', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN'])
 
 const schemaProperties = EnvSchema.properties as Record<string, { description?: string }>
 
@@ -651,6 +656,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       sessionMs: parsed.ADMIN_SESSION_HOURS * 3_600_000,
       proofMs: parsed.ADMIN_PROOF_MINUTES * 60_000,
       allowedNetworks: parseAllowedNetworks(parsed.ADMIN_ALLOWED_NETWORKS)
-    }
+    },
+    channels: parseChannels(parsed)
   })
+}
+
+function parseChannels (env: Env): ChannelSettings {
+  try {
+    return parseChannelSettings(env)
+  } catch (error) {
+    if (error instanceof ChannelSettingsError) throw new ConfigError(`Invalid configuration: ${error.message}`)
+    throw error
+  }
 }
