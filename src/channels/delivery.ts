@@ -25,6 +25,8 @@ export interface SendPlan {
   sendId: string
   country: string
   order: readonly Channel[]
+  /** The number's channels in its country's order (what it may ask for next). */
+  offered: readonly Channel[]
 }
 
 export interface Delivered {
@@ -81,7 +83,7 @@ export function createCodeDelivery ({ db, clock, logger, settings, senders, metr
     const offered = channelsFor(country)
     if (asked !== undefined && !offered.includes(asked)) throw new DomainError('channel_unavailable', { field: 'channel' })
     const order = asked === undefined ? offered : [asked, ...offered.filter(channel => channel !== asked)]
-    return { sendId: randomBytes(12).toString('base64url'), country: country ?? 'test', order }
+    return { sendId: randomBytes(12).toString('base64url'), country: country ?? 'test', order, offered }
   }
 
   /** The voice caps (the phone's calls a day, the service's an hour), as counters with ceilings. */

@@ -147,7 +147,7 @@ export function createAuthService (context: ServiceContext) {
     }
     // A test number keeps out of the cooldown, but its answer is any number's: from outside,
     // it cannot be picked out by a resend_in of 0.
-    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: config.otp.resendSeconds, channel: usedChannel, channels: [...sendPlan.order] }
+    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: config.otp.resendSeconds, channel: usedChannel, channels: [...sendPlan.offered] }
   }
 
   async function explainMissingTry (trx: DbOrTransaction, phone: string, now: number): Promise<DomainError> {
