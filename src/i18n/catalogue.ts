@@ -277,6 +277,16 @@ export type MessageKey =
   | 'page_admin_fraud_none'
   | 'page_admin_col_destination'
   | 'page_admin_col_sent'
+  | 'page_admin_delivery_title'
+  | 'page_admin_delivery_caption'
+  | 'page_admin_delivery_none'
+  | 'page_admin_col_channel'
+  | 'page_admin_col_country'
+  | 'page_admin_col_handed'
+  | 'page_admin_col_delivered'
+  | 'page_admin_col_undelivered'
+  | 'page_admin_col_failed'
+  | 'page_admin_col_rate'
   | 'page_admin_col_entered'
   | 'page_admin_col_solved'
   | 'page_admin_col_baseline'
@@ -625,6 +635,16 @@ const en: Catalogue = {
   page_admin_fraud_none: 'No codes were counted in the window.',
   page_admin_col_destination: 'Destination',
   page_admin_col_sent: 'Codes sent',
+  page_admin_delivery_title: 'Delivery by channel',
+  page_admin_delivery_caption: 'Messages of the last 24 hours by channel and country; the rate is of those whose fate a receipt told',
+  page_admin_delivery_none: 'No messages in the last 24 hours.',
+  page_admin_col_channel: 'Channel',
+  page_admin_col_country: 'Country',
+  page_admin_col_handed: 'Handed over',
+  page_admin_col_delivered: 'Delivered',
+  page_admin_col_undelivered: 'Undelivered',
+  page_admin_col_failed: 'Refused (fell back)',
+  page_admin_col_rate: 'Delivery rate',
   page_admin_col_entered: 'Entered',
   page_admin_col_solved: 'Checks passed',
   page_admin_col_baseline: 'Usual per window',
@@ -974,6 +994,16 @@ const ru: Catalogue = {
   page_admin_fraud_none: 'За это время кодов не отправлялось.',
   page_admin_col_destination: 'Направление',
   page_admin_col_sent: 'Отправлено кодов',
+  page_admin_delivery_title: 'Доставка по каналам',
+  page_admin_delivery_caption: 'Сообщения за последние 24 часа по каналам и странам; доля — среди тех, о судьбе которых пришёл отчёт',
+  page_admin_delivery_none: 'За последние 24 часа сообщений не было.',
+  page_admin_col_channel: 'Канал',
+  page_admin_col_country: 'Страна',
+  page_admin_col_handed: 'Передано',
+  page_admin_col_delivered: 'Доставлено',
+  page_admin_col_undelivered: 'Не доставлено',
+  page_admin_col_failed: 'Отклонено (следующий канал)',
+  page_admin_col_rate: 'Доля доставленных',
   page_admin_col_entered: 'Введено',
   page_admin_col_solved: 'Проверок пройдено',
   page_admin_col_baseline: 'Обычно за период',

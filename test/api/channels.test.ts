@@ -1,5 +1,6 @@
 import t from 'tap'
 import { buildTestApp, post } from '../helpers/app.js'
+import { WebClient } from '../web/web-client.js'
 import { channelEnv, startTwilioStandIn, startWhatsAppStandIn, whatsAppVerifyToken, type SignedCallback } from '../helpers/provider-stand-ins.js'
 
 // Codes by SMS, WhatsApp and a call (issue 25), against stand-ins of Twilio and the WhatsApp
@@ -12,7 +13,8 @@ const { app, clock } = await buildTestApp(t, {
   ...channelEnv(twilio, whatsapp),
   LIMIT_CODES_PER_IP_HOUR: '6',
   VOICE_HOURLY_CAP: '2',
-  SMS_TIMEOUT_MS: '2000'
+  SMS_TIMEOUT_MS: '2000',
+  ADMIN_PHONES: '+447400123457'
 })
 const hour = 3_600_000
 
@@ -187,4 +189,12 @@ t.test('the admin\'s delivery rates by channel and country', async t => {
   t.match(whatsappRu, { undelivered: 1, failed: 2, delivered: 0, rate: 0 }, 'one receipt said failed; two sends fell back at once')
   const smsRu = rates.find(rate => rate.channel === 'sms' && rate.country === 'RU')
   t.match(smsRu, { delivered: 1, undelivered: 0, rate: 1 })
+
+  const admin = new WebClient(app)
+  t.equal((await admin.submit('/login', '/login', { phone: '+447400123457' })).statusCode, 303)
+  t.equal((await admin.submit('/login/code', '/login/code', { auth_code: twilio.lastCode('+447400123457') })).statusCode, 303)
+  const page = await admin.get('/admin/fraud')
+  t.equal(page.statusCode, 200)
+  const row = /<tr>\s*<th scope="row">whatsapp<\/th>\s*<td>RU<\/td>(.*?)<\/tr>/s.exec(page.body)?.[1]?.replace(/<[^>]+>/g, ' ').trim().split(/\s+/)
+  t.ok(row !== undefined && row.at(-1) === '0%' && row[2] === '1', 'the admin page shows the day\'s delivery by channel and country')
 })
