@@ -13,6 +13,8 @@ import { insertMessage } from '../store/messages.js'
 import type { ChannelSender, CodeMessage } from './channel-sender.js'
 import { orderFor, type Channel, type ChannelSettings } from './settings.js'
 
+// The log line of a code sent, by channel (the SMS one as it always was).
+const sentLine: Record<Channel, string> = { sms: 'SMS code sent', whatsapp: 'WhatsApp code sent', voice: 'code call placed' }
 const hour = 3_600_000
 const day = 86_400_000
 
@@ -164,7 +166,7 @@ export function createCodeDelivery ({ db, clock, logger, settings, senders, metr
       try {
         const sent = await sender.send({ ...message, statusCallback: callbackFor(sender) })
         await record(sendPlan, sender, 'sent', sent.providerId)
-        logger.info({ phone: maskPhone(message.to), channel, provider: sender.provider, failed }, 'code sent')
+        logger.info({ phone: maskPhone(message.to), channel, provider: sender.provider, failed }, sentLine[channel])
         return { channel, failed }
       } catch (error) {
         if (!(error instanceof SmsDeliveryError)) throw error
