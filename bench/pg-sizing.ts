@@ -72,6 +72,8 @@ function postgresCpuSeconds (): number {
       const rest = fields.slice(fields.lastIndexOf(') ') + 2).split(' ')
       if (Number(entry) !== postmaster && Number(rest[1]) !== postmaster) continue
       ticks += Number(rest[11]) + Number(rest[12])
+      // The postmaster's reaped children (backends of connections that have closed, as pgbench's do).
+      if (Number(entry) === postmaster) ticks += Number(rest[13]) + Number(rest[14])
     } catch {
       // Gone meanwhile.
     }
