@@ -104,10 +104,11 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
    * before has a quota of its own, so someone spending the phone's cannot keep the owner
    * from getting a code. Above both, the phone's ceiling counts every code to it however it
    * was asked for, so no number of devices, sign-ins or addresses sends more. And the
-   * service-wide SMS budget, last (its row is the one every send writes: on PostgreSQL it is
-   * locked for the shortest time). Each budget is never overdrawn: at its limit nothing is
-   * counted, and the refusal comes back for the caller to throw, which rolls back every count
-   * (a refused request costs nothing). All in one statement.
+   * service-wide SMS budget, last (the rows every send writes: locked for the shortest time, and
+   * spread over several, store/limit-counters.ts). Each budget is never overdrawn: at its limit
+   * nothing is counted, and the refusal comes back for the caller to throw, which rolls back
+   * every count (a refused request costs nothing). Two statements: the quotas with the uncapped
+   * counts, then the capped budgets (takeSpreadCounters), asked only when no quota refused.
    */
   async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean, guard: GuardCounts = noGuardCounts): Promise<CountedSend> {
     if (isTestNumber) return { taken: taken([]) }
