@@ -5,7 +5,7 @@ import type { Channel } from '../channels/settings.js'
 import { DomainError } from '../domain/errors.js'
 import { countryOfPhone } from '../domain/phone.js'
 import type { Metrics } from '../ops/metrics.js'
-import { applyReceipt, countMessagesSince, deleteMessagesBefore, markCodeUndelivered } from '../store/messages.js'
+import { applyReceipt, countMessagesSince, markCodeUndelivered } from '../store/messages.js'
 import type { ServiceContext } from './context.js'
 
 type Fate = 'delivered' | 'undelivered'
@@ -23,9 +23,6 @@ const twilioFates: Record<string, Fate> = {
 }
 // WhatsApp's statuses: read comes after delivered, and is taken for it if delivered was lost.
 const whatsAppFates: Record<string, Fate> = { delivered: 'delivered', read: 'delivered', failed: 'undelivered' }
-
-/** How long messages are kept: the admin's rates look back a day, the metrics keep the rest. */
-const messagesKeptMs = 30 * 86_400_000
 
 /** Delivery by channel and country, as the admin pages show it. */
 export interface DeliveryRate {
@@ -139,11 +136,7 @@ export function createChannelService ({ db, config, clock, delivery, logger }: S
     return [...rates.values()]
   }
 
-  async function removeOldMessages (): Promise<number> {
-    return await deleteMessagesBefore(db, clock.now() - messagesKeptMs)
-  }
-
-  return { channelsForPhone, receiveTwilio, verifyWhatsApp, receiveWhatsApp, deliveryRates, removeOldMessages }
+  return { channelsForPhone, receiveTwilio, verifyWhatsApp, receiveWhatsApp, deliveryRates }
 }
 
 function sameText (given: string, expected: string): boolean {

@@ -63,8 +63,3 @@ export async function countMessagesSince (db: DbOrTransaction, since: number): P
     .execute()
   return rows.map(row => ({ channel: row.channel, country: row.country, status: row.status, count: Number(row.count) }))
 }
-
-export async function deleteMessagesBefore (db: DbOrTransaction, before: number): Promise<number> {
-  const result = await db.deleteFrom('messages').where('created_at', '<', before).executeTakeFirst()
-  return Number(result.numDeletedRows)
-}
