@@ -44,7 +44,9 @@ for (const journey of journeys) {
     t.equal((await context.app.inject({ method: 'POST', url: receipt.url, headers: receipt.headers, payload: receipt.payload })).statusCode, 200)
 
     await tabTo(page, button, 30)
-    await Promise.all([page.waitForURL(url => new URL(url).pathname === '/login/code'), page.keyboard.press('Enter')])
+    // The page is at /login/code already: wait for the navigation the post makes (303 to it again).
+    const [answer] = await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')])
+    t.equal(answer?.url(), base + '/login/code')
     t.match(await page.textContent('.lead'), journey.calling, 'the page says a call is coming')
     t.notOk(await page.$(button), 'the channel just used is not offered again')
     const code = twilio.lastCode(journey.phone)
