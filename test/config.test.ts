@@ -47,7 +47,7 @@ t.test('webhooks: off without WEBHOOK_URL; with it, a secret, the events, the bo
   const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
   const config = loadConfig({ ...base, WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: `${secret},${secret}`, SMS_WEBHOOK_SECRET: secret })
   t.match(config.webhooks, { url: 'https://crm.example/hooks', secrets: [secret, secret], timeoutMs: 10000, retentionDays: 7, backlogAlertSeconds: 3600 })
-  t.same([...config.webhooks?.events ?? []], ['user.created', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked', 'fraud.destination_suspect'], 'all but user.signed_in by default')
+  t.same([...config.webhooks?.events ?? []], ['user.created', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked', 'fraud.destination_suspect', 'passkey.added', 'passkey.removed'], 'all but user.signed_in by default')
   t.same(config.sms.webhookSecrets, [secret])
   const chosen = loadConfig({ ...base, WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.signed_in, user.created' })
   t.same([...chosen.webhooks?.events ?? []], ['user.signed_in', 'user.created'])
@@ -56,7 +56,7 @@ t.test('webhooks: off without WEBHOOK_URL; with it, a secret, the events, the bo
     [{ WEBHOOK_URL: 'crm.example' }, 'Invalid configuration: WEBHOOK_URL must be an http:// or https:// URL that receives the events, got "crm.example"'],
     [{ WEBHOOK_SECRET: 'whsec_short' }, 'Invalid configuration: WEBHOOK_SECRET must be whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs), got (hidden)'],
     [{ SMS_WEBHOOK_SECRET: 'not-whsec-0123456789012345678901234567890' }, 'Invalid configuration: SMS_WEBHOOK_SECRET must be whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs), got (hidden)'],
-    [{ WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,user.exploded' }, 'Invalid configuration: WEBHOOK_EVENTS must be a comma-separated list of event types from user.created, user.signed_in, invite.activated, user.deleted, user.phone_changed, user.blocked, user.unblocked, fraud.destination_suspect, got "user.exploded"'],
+    [{ WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,user.exploded' }, 'Invalid configuration: WEBHOOK_EVENTS must be a comma-separated list of event types from user.created, user.signed_in, invite.activated, user.deleted, user.phone_changed, user.blocked, user.unblocked, fraud.destination_suspect, passkey.added, passkey.removed, got "user.exploded"'],
     [{ WEBHOOK_TIMEOUT_MS: '50' }, 'Invalid configuration: WEBHOOK_TIMEOUT_MS must be milliseconds from 100 to 60000, got "50"'],
     [{ WEBHOOK_RETENTION_DAYS: '0' }, 'Invalid configuration: WEBHOOK_RETENTION_DAYS must be days from 1 to 365, got "0"'],
     [{ WEBHOOK_BACKLOG_ALERT_SECONDS: '10' }, 'Invalid configuration: WEBHOOK_BACKLOG_ALERT_SECONDS must be seconds from 60 to 604800, got "10"']

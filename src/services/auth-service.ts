@@ -380,7 +380,7 @@ export function createAuthService (context: ServiceContext) {
       const sessionId = await openSession(trx, user.id, kind, client, now)
       // In the sign-in's transaction: the events exist exactly when the sign-in committed.
       if (created) await events.record(trx, 'user.created', { id: user.id, phone: user.phone, invite_code: user.invite_code })
-      await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind })
+      await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind, method: 'phone' })
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
       // A device new to this phone gets an identity of its own while the phone's day allows.
       const issuedDevice = device ?? (await limits.takeNewDevice(trx, phone) ? undefined : deviceTokens.sharedId(phone))
