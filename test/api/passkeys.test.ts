@@ -1,0 +1,131 @@
+import t from 'tap'
+import { blockUser } from '../../src/store/users.js'
+import { bearer, buildRecordingApp, post, signInFixed } from '../helpers/app.js'
+import { createSoftAuthenticator, type SoftAuthenticator } from '../helpers/authenticator.js'
+
+// Passkeys through the API (issue 24), with a software authenticator that builds what a browser
+// or Android's Credential Manager sends. One app for the file; each test its own phone.
+const phones = ['+15550100011', '+15550100012', '+15550100013', '+15550100014', '+15550100015', '+15550100016', '+15550100017']
+const context = await buildRecordingApp(t, {
+  TEST_PHONE_NUMBERS: phones.map(phone => `${phone}=1234`).join(','),
+  WEBHOOK_EVENTS: 'user.signed_in,passkey.added,passkey.removed'
+})
+const { app, clock } = context
+const origin = 'http://localhost:8080'
+
+async function events (type: string): Promise<Array<Record<string, unknown>>> {
+  const rows = await app.db.selectFrom('webhook_events').select('payload').where('type', '=', type).orderBy('id').execute()
+  return rows.map(row => (JSON.parse(row.payload) as { data: Record<string, unknown> }).data)
+}
+
+/** Signs in by code and adds a passkey from that fresh session. */
+async function withPasskey (phone: string): Promise<{ tokens: { access: string, refresh: string }, authenticator: SoftAuthenticator }> {
+  const tokens = await signInFixed(app, phone)
+  const authenticator = createSoftAuthenticator(origin)
+  const options = await post(app, '/api/users/passkeys/registration/options/', {}, bearer(tokens.access))
+  if (options.statusCode !== 200) throw new Error(options.body)
+  const added = await post(app, '/api/users/passkeys/registration/', { response: authenticator.register(options.json()), name: 'Test key' }, bearer(tokens.access))
+  if (added.statusCode !== 201) throw new Error(added.body)
+  return { tokens, authenticator }
+}
+
+async function assertion (authenticator: SoftAuthenticator, overrides = {}) {
+  const options = await post(app, '/api/users/passkeys/authentication/options/', {})
+  if (options.statusCode !== 200) throw new Error(options.body)
+  return authenticator.assert(options.json(), overrides)
+}
+
+t.test('an app adds a passkey after the phone sign-in, then signs in with it: working tokens, no SMS', async t => {
+  const phone = phones[0] ?? ''
+  const { tokens, authenticator } = await withPasskey(phone)
+  const options = await post(app, '/api/users/passkeys/registration/options/', {}, bearer(tokens.access))
+  t.match(options.json(), { rp: { id: 'localhost' }, authenticatorSelection: { userVerification: 'required', residentKey: 'required' }, attestation: 'none' })
+  t.same(options.json().excludeCredentials.map((c: { id: string }) => c.id), [authenticator.credentialId], 'the passkey it has is excluded')
+  const sentBefore = context.sms.messages.length
+  const signedIn = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator) })
+  t.equal(signedIn.statusCode, 200, signedIn.body)
+  t.match(signedIn.json(), { token_type: 'Bearer', user: { phone } })
+  const me = await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(signedIn.json().access) })
+  t.equal(me.statusCode, 200, 'the access token works')
+  const refreshed = await post(app, '/api/token/refresh/', { refresh: signedIn.json().refresh })
+  t.equal(refreshed.statusCode, 200, 'the refresh token works')
+  t.equal(context.sms.messages.length, sentBefore, 'no SMS for the passkey sign-in')
+  const methods = await app.db.selectFrom('sessions').innerJoin('users', 'users.id', 'sessions.user_id').select('sessions.method').where('users.phone', '=', phone).orderBy('sessions.method').execute()
+  t.same(methods.map(row => row.method), ['passkey', 'phone'], 'each session records its method')
+  const list = await app.inject({ method: 'GET', url: '/api/users/me/passkeys/', headers: bearer(tokens.access) })
+  t.match(list.json(), { results: [{ id: authenticator.credentialId, name: 'Test key', device_type: 'multiDevice', backed_up: true, last_used_at: /^2026-/ }] })
+  t.match((await events('passkey.added')).at(-1), { phone, passkey: { id: authenticator.credentialId, name: 'Test key' } })
+  t.match((await events('user.signed_in')).at(-1), { phone, kind: 'api', method: 'passkey' })
+})
+
+t.test('refused: a replayed assertion, another RP ID or origin, no user verification, a used or expired challenge', async t => {
+  const { authenticator } = await withPasskey(phones[1] ?? '')
+  const good = await assertion(authenticator)
+  t.equal((await post(app, '/api/users/passkeys/authentication/', { response: good })).statusCode, 200)
+  const replayed = await post(app, '/api/users/passkeys/authentication/', { response: good })
+  t.equal(replayed.statusCode, 400)
+  t.equal(replayed.json().code, 'passkey_challenge_invalid', 'a replay finds its challenge spent')
+  for (const [overrides, what] of [[{ rpId: 'evil.example' }, 'another RP ID'], [{ origin: 'https://evil.example' }, 'another origin'], [{ userVerified: false }, 'no user verification']] as const) {
+    const refused = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator, overrides) })
+    t.equal(refused.statusCode, 401, what)
+    t.equal(refused.json().code, 'passkey_invalid', what)
+  }
+  const late = await assertion(authenticator)
+  clock.advance(5 * 60_000 + 1)
+  const expired = await post(app, '/api/users/passkeys/authentication/', { response: late })
+  t.equal(expired.json().code, 'passkey_challenge_invalid', 'an expired challenge')
+  const made = await post(app, '/api/users/passkeys/authentication/options/', {})
+  const registrationChallenge = authenticator.assert({ challenge: made.json().challenge })
+  t.equal((await post(app, '/api/users/passkeys/authentication/', { response: registrationChallenge })).statusCode, 200, 'a fresh one works')
+  const cloned = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator, { counter: 1 }) })
+  t.equal(cloned.json().code, 'passkey_invalid', 'a counter gone back (a cloned authenticator) is refused')
+})
+
+t.test('a removed passkey signs nothing in; a blocked account\'s neither', async t => {
+  const { tokens, authenticator } = await withPasskey(phones[2] ?? '')
+  const removed = await app.inject({ method: 'DELETE', url: `/api/users/me/passkeys/${authenticator.credentialId}/`, headers: bearer(tokens.access) })
+  t.equal(removed.statusCode, 204)
+  const refused = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator) })
+  t.equal(refused.statusCode, 401)
+  t.equal(refused.json().code, 'passkey_invalid')
+  t.match((await events('passkey.removed')).at(-1), { phone: phones[2], passkey: { id: authenticator.credentialId }, by: 'user' })
+
+  const blocked = await withPasskey(phones[3] ?? '')
+  const user = await app.db.selectFrom('users').select('id').where('phone', '=', phones[3] ?? '').executeTakeFirstOrThrow()
+  await blockUser(app.db, user.id, 'test', clock.now())
+  const answer = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(blocked.authenticator) })
+  t.equal(answer.statusCode, 403)
+  t.equal(answer.json().code, 'account_blocked')
+})
+
+t.test('a stolen token alone cannot add a passkey: the sign-in must be fresh', async t => {
+  const tokens = await signInFixed(app, phones[4] ?? '')
+  clock.advance(4 * 60_000)
+  const options = await post(app, '/api/users/passkeys/registration/options/', {}, bearer(tokens.access))
+  clock.advance(60_000)
+  const late = await post(app, '/api/users/passkeys/registration/', { response: createSoftAuthenticator(origin).register(options.json()) }, bearer(tokens.access))
+  t.equal(late.statusCode, 403, 'options asked in time, answered after the window: refused')
+  t.equal(late.json().code, 'passkey_sign_in_too_old')
+  // An access token of that session, refreshed (a thief holding the refresh token), is no fresher.
+  const refreshed = await post(app, '/api/token/refresh/', { refresh: tokens.refresh })
+  const stolen = await post(app, '/api/users/passkeys/registration/options/', {}, bearer(refreshed.json().access))
+  t.equal(stolen.statusCode, 403)
+  t.equal(stolen.json().code, 'passkey_sign_in_too_old')
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(refreshed.json().access) })).statusCode, 200, 'the token itself still works')
+  const again = await signInFixed(app, phones[4] ?? '')
+  t.equal((await post(app, '/api/users/passkeys/registration/options/', {}, bearer(again.access))).statusCode, 200, 'a new sign-in by code may')
+  const other = await signInFixed(app, phones[5] ?? '')
+  const mine = await post(app, '/api/users/passkeys/registration/options/', {}, bearer(again.access))
+  const crossed = await post(app, '/api/users/passkeys/registration/', { response: createSoftAuthenticator(origin).register(mine.json()) }, bearer(other.access))
+  t.equal(crossed.json().code, 'passkey_challenge_invalid', 'another session\'s challenge is refused')
+})
+
+t.test('20 parallel verifications of one assertion give one session', async t => {
+  const { authenticator } = await withPasskey(phones[6] ?? '')
+  const before = await app.db.selectFrom('sessions').select('id').where('method', '=', 'passkey').execute()
+  const response = await assertion(authenticator)
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await post(app, '/api/users/passkeys/authentication/', { response })))
+  t.same(answers.map(a => a.statusCode).sort(), [200, ...Array<number>(19).fill(400)])
+  const after = await app.db.selectFrom('sessions').select('id').where('method', '=', 'passkey').execute()
+  t.equal(after.length - before.length, 1, 'one session')
+})
