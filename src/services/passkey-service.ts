@@ -63,7 +63,9 @@ function challengeOf (clientDataJSON: unknown): string {
   try {
     const parsed = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as { challenge?: unknown }
     if (typeof parsed.challenge === 'string' && /^[A-Za-z0-9_-]{16,100}$/.test(parsed.challenge)) return parsed.challenge
-  } catch {}
+  } catch {
+    // Not JSON: refused below, as any malformed response.
+  }
   throw new DomainError('passkey_invalid')
 }
 
