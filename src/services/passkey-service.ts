@@ -358,6 +358,19 @@ export function createPasskeyService (context: ServiceContext) {
     return toPasskey(removed)
   }
 
+  /**
+   * What the profile offers: the passkeys, whether this session may add one now (fresh enough),
+   * and whether to try a quiet one (conditional create): fresh, and none yet.
+   */
+  async function profileState (caller: SessionCaller): Promise<{ enabled: boolean, list: Passkey[], mayAdd: boolean, addQuietly: boolean }> {
+    const list = await listPasskeys(caller.userId)
+    if (config.passkeys === undefined) return { enabled: false, list, mayAdd: false, addQuietly: false }
+    const now = clock.now()
+    const session = await findLiveSession(db, caller.sessionId, now)
+    const mayAdd = session !== undefined && now - Number(session.created_at) < config.passkeys.freshMs
+    return { enabled: true, list, mayAdd, addQuietly: mayAdd && list.length === 0 }
+  }
+
   async function hasPasskey (userId: number): Promise<boolean> {
     return await countUserPasskeys(db, userId) > 0
   }
@@ -378,6 +391,7 @@ export function createPasskeyService (context: ServiceContext) {
     rename,
     remove,
     hasPasskey,
+    profileState,
     forgetExpiredChallenges
   }
 }

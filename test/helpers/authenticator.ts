@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
-import { encodeCBOR } from '@levischuck/tiny-cbor'
+import { encodeCBOR, type CBORType } from '@levischuck/tiny-cbor'
 
 /**
  * A software passkey authenticator for the API tests: a P-256 key, attestation `none`, user
@@ -85,7 +85,7 @@ export function createSoftAuthenticator (origin: string, defaultRpId = 'localhos
         sha256(rpId), Buffer.from([flags(overrides.userVerified ?? true, true)]), counterBytes(counter),
         Buffer.alloc(16), idLength, rawId, coseKey(publicKey)
       ])
-      const attestationObject = encodeCBOR(new Map<string, string | Uint8Array | Map<string, never>>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]))
+      const attestationObject = encodeCBOR(new Map<string, CBORType>([['fmt', 'none'], ['attStmt', new Map<string, CBORType>()], ['authData', authData]]))
       return {
         id: credentialId,
         rawId: credentialId,
