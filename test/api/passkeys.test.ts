@@ -5,9 +5,10 @@ import { createSoftAuthenticator, type SoftAuthenticator } from '../helpers/auth
 
 // Passkeys through the API (issue 24), with a software authenticator that builds what a browser
 // or Android's Credential Manager sends. One app for the file; each test its own phone.
-const phones = ['+15550100011', '+15550100012', '+15550100013', '+15550100014', '+15550100015', '+15550100016', '+15550100017']
+const testNumbers = ['+15550100018', '+15550100011', '+15550100012', '+15550100013', '+15550100014', '+15550100015', '+15550100016', '+15550100017']
+const phones = testNumbers.slice(1)
 const context = await buildRecordingApp(t, {
-  TEST_PHONE_NUMBERS: phones.map(phone => `${phone}=1234`).join(','),
+  TEST_PHONE_NUMBERS: testNumbers.map(phone => `${phone}=1234`).join(','),
   WEBHOOK_EVENTS: 'user.signed_in,passkey.added,passkey.removed'
 })
 const { app, clock } = context
@@ -128,4 +129,20 @@ t.test('20 parallel verifications of one assertion give one session', async t =>
   t.same(answers.map(a => a.statusCode).sort(), [200, ...Array<number>(19).fill(400)])
   const after = await app.db.selectFrom('sessions').select('id').where('method', '=', 'passkey').execute()
   t.equal(after.length - before.length, 1, 'one session')
+})
+
+t.test('the passkeys are in the export, and go with the account', async t => {
+  const phone = '+15550100018'
+  const { tokens, authenticator } = await withPasskey(phone)
+  const exported = await app.inject({ method: 'GET', url: '/api/users/me/export/', headers: bearer(tokens.access) })
+  t.match(exported.json().passkeys, [{ id: authenticator.credentialId, name: 'Test key', device_type: 'multiDevice', backed_up: true, transports: ['internal', 'hybrid'] }])
+  t.notMatch(exported.body, /public_key/, 'no public key in the export')
+  t.match(exported.json().sessions, [{ method: 'phone' }])
+  clock.advance(61_000)
+  await post(app, '/api/users/register/', { phone })
+  const deleted = await app.inject({ method: 'DELETE', url: '/api/users/me/', headers: bearer(tokens.access), payload: { auth_code: '1234' } })
+  t.equal(deleted.statusCode, 204)
+  t.equal((await app.db.selectFrom('passkeys').select('id').where('id', '=', authenticator.credentialId).execute()).length, 0, 'deleted with the account')
+  const refused = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator) })
+  t.equal(refused.json().code, 'passkey_invalid')
 })
