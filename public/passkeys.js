@@ -43,7 +43,15 @@ async function add (button, quietly) {
   const response = await startRegistration({ optionsJSON, useAutoRegister: quietly })
   await postJson(button.dataset.verify, { response })
   // A full load (not a jump to the fragment) shows the new list and the flash.
-  window.location.assign('/profile')
+  window.location.assign(button.dataset.done ?? '/profile')
+}
+
+/** An admin's second factor: one of their own passkeys, for this session. */
+async function prove (button) {
+  const optionsJSON = await postJson(button.dataset.options)
+  const response = await startAuthentication({ optionsJSON })
+  const done = await postJson(button.dataset.verify, { response })
+  window.location.assign(done.next)
 }
 
 if (browserSupportsWebAuthn()) {
@@ -56,6 +64,12 @@ if (browserSupportsWebAuthn()) {
       signIn(signInButton, false).catch(tell)
     })
     if (await browserSupportsWebAuthnAutofill()) signIn(signInButton, true).catch(tell)
+  }
+  const proveButton = document.getElementById('passkey-prove')
+  if (proveButton !== null) {
+    proveButton.hidden = false
+    document.getElementById('passkey-no-script')?.remove()
+    proveButton.addEventListener('click', () => { prove(proveButton).catch(tell) })
   }
   const addButton = document.getElementById('passkey-add')
   if (addButton !== null) {

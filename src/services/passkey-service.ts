@@ -134,7 +134,8 @@ export function createPasskeyService (context: ServiceContext) {
    * a passkey). An admin who has a passkey must have proved it in this session too: else a SIM
    * swap of their phone could add the swapper's passkey and pass the admin pages' second factor.
    */
-  async function requireFreshSession (passkeys: PasskeyConfig, caller: SessionCaller, isAdmin: boolean): Promise<void> {
+  async function requireFreshSession (passkeys: PasskeyConfig, caller: SessionCaller, phone: string): Promise<void> {
+    const isAdmin = config.adminPhones.has(phone)
     const now = clock.now()
     const session = await findLiveSession(db, caller.sessionId, now)
     if (session === undefined || session.user_id !== caller.userId) throw new DomainError('token_not_valid')
@@ -161,11 +162,11 @@ export function createPasskeyService (context: ServiceContext) {
   }
 
   /** Options for navigator.credentials.create: a discoverable passkey with user verification, no attestation. */
-  async function registrationOptions (caller: SessionCaller, client: ClientInfo, isAdmin = false): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async function registrationOptions (caller: SessionCaller, client: ClientInfo): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const passkeys = settings()
     await limits.takePasskeyOptions(client.ip, passkeys.optionsPerIpHour)
     const user = await liveAccount(caller.userId)
-    await requireFreshSession(passkeys, caller, isAdmin)
+    await requireFreshSession(passkeys, caller, user.phone)
     const existing = await listUserPasskeys(db, caller.userId)
     const options = await generateRegistrationOptions({
       rpName: passkeys.rpName,
@@ -197,11 +198,11 @@ export function createPasskeyService (context: ServiceContext) {
    * recorded in the same transaction. The session must still be fresh (it was when the options
    * were given: the challenge outlives a few minutes at most).
    */
-  async function verifyRegistration (caller: SessionCaller, response: RegistrationResponseJSON, client: ClientInfo, name?: string, isAdmin = false): Promise<Passkey> {
+  async function verifyRegistration (caller: SessionCaller, response: RegistrationResponseJSON, client: ClientInfo, name?: string): Promise<Passkey> {
     const passkeys = settings()
     const challenge = await spend(response.response?.clientDataJSON, 'register', caller)
     const user = await liveAccount(caller.userId)
-    await requireFreshSession(passkeys, caller, isAdmin)
+    await requireFreshSession(passkeys, caller, user.phone)
     const origin = originOf(response.response.clientDataJSON)
     if (!originAllowed(passkeys, origin)) throw new DomainError('passkey_invalid')
     const verified = await verifyRegistrationResponse({

@@ -44,7 +44,7 @@ t.test('an app adds a passkey after the phone sign-in, then signs in with it: wo
   t.same(options.json().excludeCredentials.map((c: { id: string }) => c.id), [authenticator.credentialId], 'the passkey it has is excluded')
   const sentBefore = context.sms.messages.length
   const signedIn = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator) })
-  t.equal(signedIn.statusCode, 200, signedIn.body)
+  t.equal(signedIn.statusCode, 200, 'signed in')
   t.match(signedIn.json(), { token_type: 'Bearer', user: { phone } })
   const me = await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(signedIn.json().access) })
   t.equal(me.statusCode, 200, 'the access token works')
@@ -145,4 +145,24 @@ t.test('the passkeys are in the export, and go with the account', async t => {
   t.equal((await app.db.selectFrom('passkeys').select('id').where('id', '=', authenticator.credentialId).execute()).length, 0, 'deleted with the account')
   const refused = await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator) })
   t.equal(refused.json().code, 'passkey_invalid')
+})
+
+t.test('a session\'s passkey proof (the admin\'s second factor) takes only the account\'s own passkey', async t => {
+  const sessionOf = (access: string) => {
+    const claims = JSON.parse(Buffer.from(access.split('.')[1] ?? '', 'base64url').toString()) as { user_id: number, sid: string }
+    return { userId: claims.user_id, sessionId: claims.sid }
+  }
+  const client = { ip: '127.0.0.1' }
+  const owner = await withPasskey(phones[5] ?? '')
+  const stranger = await withPasskey(phones[4] ?? '')
+  const ownerSession = sessionOf(owner.tokens.access)
+  const options = await app.services.passkeys.proofOptions(ownerSession, client)
+  t.same(options.allowCredentials?.map(c => c.id), [owner.authenticator.credentialId], 'only the owner\'s passkeys are asked for')
+  await t.rejects(app.services.passkeys.proveSession(ownerSession, stranger.authenticator.assert(options) as never), { code: 'passkey_invalid' }, 'another account\'s passkey is refused')
+  const theirs = await app.services.passkeys.proofOptions(sessionOf(stranger.tokens.access), client)
+  await t.rejects(app.services.passkeys.proveSession(ownerSession, owner.authenticator.assert(theirs) as never), { code: 'passkey_challenge_invalid' }, 'another session\'s challenge is refused')
+  t.equal((await app.db.selectFrom('sessions').select('passkey_at').where('id', '=', ownerSession.sessionId).executeTakeFirstOrThrow()).passkey_at, null, 'not proved')
+  const again = await app.services.passkeys.proofOptions(ownerSession, client)
+  await app.services.passkeys.proveSession(ownerSession, owner.authenticator.assert(again) as never)
+  t.not((await app.db.selectFrom('sessions').select('passkey_at').where('id', '=', ownerSession.sessionId).executeTakeFirstOrThrow()).passkey_at, null, 'the owner\'s own passkey proves the owner\'s session')
 })

@@ -11,10 +11,11 @@ import { seriousAxeViolations, startBrowserSuite, watchProblems } from './chromi
 let context: TestContext
 let base: string
 let browser: Browser
+const adminPhone = '+79123490011'
 
 t.before(async () => {
   let listening: string
-  ({ context, base: listening, browser } = await startBrowserSuite(t))
+  ({ context, base: listening, browser } = await startBrowserSuite(t, { ADMIN_PHONES: adminPhone, ADMIN_PASSKEY: 'required' }))
   base = listening.replace('127.0.0.1', 'localhost')
 })
 
@@ -112,3 +113,43 @@ for (const [locale, phone] of [['en-GB', '+79123490003'], ['ru-RU', '+7912349000
     t.equal(await page.$('ul.passkeys li'), null, 'removed')
   })
 }
+
+t.test('an admin: the right phone code is not enough for /admin; with their passkey it is', async t => {
+  const browserContext = await browser.newContext({ locale: 'en-GB', viewport: { width: 1280, height: 900 } })
+  t.teardown(async () => { await browserContext.close() })
+  const page = await pageWithAuthenticator(browserContext)
+  await withoutAutofill(page)
+  await signInByPhone(page, adminPhone)
+  await page.goto(base + '/admin')
+  t.match(page.url(), /\/admin\/passkey$/, 'the code alone leads to the passkey step, not the admin pages')
+  t.match(await page.textContent('main'), 'no passkey yet', 'an admin without one is asked to add one')
+  const refused = await page.evaluate(async () => {
+    const token = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? ''
+    const answer = await fetch('/admin/search', { method: 'POST', headers: { 'content-type': 'application/json', 'csrf-token': token }, body: JSON.stringify({ phone: '+79123490001' }) })
+    return answer.status
+  })
+  t.equal(refused, 403, 'nor does a post reach an admin action')
+  await Promise.all([page.waitForURL(/\/admin\/passkey$/), page.click('#passkey-add')])
+  await page.waitForSelector('#passkey-prove', { state: 'visible' })
+  await page.goto(base + '/admin')
+  t.match(page.url(), /\/admin\/passkey$/, 'adding one is not proving it')
+  await Promise.all([page.waitForURL(/\/admin$/), page.click('#passkey-prove')])
+  t.match(await page.textContent('h1'), /Support|Admin/i, 'with the passkey, the admin pages')
+
+  // A SIM swap: someone else's browser, the right code, no passkey of the admin's. They are
+  // asked for the passkey, and cannot add one of their own instead.
+  const swapped = await browser.newContext({ locale: 'en-GB' })
+  t.teardown(async () => { await swapped.close() })
+  const thief = await pageWithAuthenticator(swapped)
+  await withoutAutofill(thief)
+  context.clock.advance(61_000)
+  await signInByPhone(thief, adminPhone)
+  await thief.goto(base + '/admin')
+  t.match(thief.url(), /\/admin\/passkey$/, 'the thief is asked for the passkey')
+  const added = await thief.evaluate(async () => {
+    const token = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? ''
+    const answer = await fetch('/profile/passkeys/options', { method: 'POST', headers: { 'content-type': 'application/json', 'csrf-token': token }, body: '{}' })
+    return { status: answer.status, body: await answer.json() as { code?: string } }
+  })
+  t.match(added, { status: 403, body: { code: 'passkey_required' } }, 'and cannot add their own passkey')
+})
