@@ -12,6 +12,7 @@ import { healthRoutes } from './http/health.js'
 import { trustFunction } from './http/trust-proxy.js'
 import { requestIdOf, serverRequestIdOf } from './http/request-id.js'
 import { jwksRoutes } from './http/jwks.js'
+import { appLinkRoutes } from './http/app-links.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
@@ -219,6 +220,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(apiRoutes, { prefix: '/api', corsOrigins: config.corsOrigins })
   await app.register(docsRoutes)
   await app.register(jwksRoutes)
+  await app.register(appLinkRoutes, { config })
   await app.register(healthRoutes)
   return app
 }

@@ -166,3 +166,14 @@ t.test('a session\'s passkey proof (the admin\'s second factor) takes only the a
   await app.services.passkeys.proveSession(ownerSession, owner.authenticator.assert(again) as never)
   t.not((await app.db.selectFrom('sessions').select('passkey_at').where('id', '=', ownerSession.sessionId).executeTakeFirstOrThrow()).passkey_at, null, 'the owner\'s own passkey proves the owner\'s session')
 })
+
+t.test('the app links of /.well-known/ come from the settings', async t => {
+  const { buildTestApp } = await import('../helpers/app.js')
+  const fingerprint = Array.from({ length: 32 }, () => 'AB').join(':')
+  const linked = await buildTestApp(t, { APPLE_APP_IDS: 'ABCDE12345.com.example.app', ANDROID_APP_LINKS: `com.example.app=${fingerprint}` })
+  const apple = await linked.app.inject({ method: 'GET', url: '/.well-known/apple-app-site-association' })
+  t.same(apple.json(), { webcredentials: { apps: ['ABCDE12345.com.example.app'] } })
+  t.match(apple.headers['content-type'], /application\/json/)
+  const android = await linked.app.inject({ method: 'GET', url: '/.well-known/assetlinks.json' })
+  t.match(android.json(), [{ relation: ['delegate_permission/common.handle_all_urls', 'delegate_permission/common.get_login_creds'], target: { namespace: 'android_app', package_name: 'com.example.app', sha256_cert_fingerprints: [fingerprint] } }])
+})
