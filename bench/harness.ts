@@ -154,7 +154,7 @@ export async function freePort (): Promise<number> {
   })
 }
 
-const benchLimits: Record<string, string> = {
+export const benchLimits: Record<string, string> = {
   LIMIT_CODES_PER_IP_HOUR: '1000000',
   LIMIT_PASSKEY_OPTIONS_PER_IP_HOUR: '1000000',
   LIMIT_WRONG_CODES_PER_IP_HOUR: '1000000',

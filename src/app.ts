@@ -29,7 +29,7 @@ import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
 import { limitInFlight } from './sms/in-flight-limit.js'
 import { createTwilioSender } from './sms/twilio-sender.js'
-import { createLimits } from './services/limits.js'
+import { createRetention } from './services/retention.js'
 import { createDatabase, type Db } from './store/database.js'
 import { createLogger } from './logger.js'
 import { closeConnectionsWhenClosing } from './ops/shutdown.js'
@@ -85,7 +85,7 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
   return createConsoleSender(logger, { revealCodes: consoleRevealsCodes(config) })
 }
 
-const limitCleanupIntervalMs = 5 * 60_000
+const retentionSweepIntervalMs = 5 * 60_000
 // Well under the publish lead less the JWKS max-age (600 − 300 s at the least).
 const keyReloadIntervalMs = 30_000
 // SQLite: a revocation by the CLI or another worker is seen within this (two counts of a tiny table).
@@ -157,13 +157,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })
 
-  // Ended limit windows are deleted every few minutes; any number of instances may do it.
-  const limits = createLimits(context)
+  // What is past its keeping (services/retention.ts) is deleted every few minutes, in batches;
+  // any number of instances may do it.
+  const retention = createRetention(context)
   const cleanup = setInterval(() => {
-    limits.removeExpired().catch((err: unknown) => { app.log.warn({ err }, 'could not delete expired limit counters') })
-    app.services.auth.forgetDeletedPhones().catch((err: unknown) => { app.log.warn({ err }, 'could not forget deleted phones') })
-    app.services.passkeys.forgetExpiredChallenges().catch((err: unknown) => { app.log.warn({ err }, 'could not delete expired passkey challenges') })
-  }, limitCleanupIntervalMs).unref()
+    retention.sweep().then(swept => {
+      if (Object.values(swept).some(count => count > 0)) app.log.info({ swept }, 'retention: rows past their keeping deleted')
+    }).catch((err: unknown) => { app.log.warn({ err }, 'retention sweep failed; the next one tries again') })
+  }, retentionSweepIntervalMs).unref()
   app.addHook('onClose', async () => { clearInterval(cleanup) })
 
   // Events leave from the outbox outside requests, in every instance (docs/ARCHITECTURE.md, "Events").

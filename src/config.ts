@@ -57,6 +57,9 @@ export const EnvSchema = Type.Object({
   JWT_KEY_PUBLISH_LEAD_SECONDS: Type.Integer({ minimum: 600, maximum: 604800, default: 3600, description: 'seconds from 600 to 604800 (longer than the JWKS cache of 300 s plus the 30 s re-read)' }),
   JWT_KEY_ROTATION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'days from 0 to 3650 (0: never, only `phonepass keys rotate`)' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
+  RETENTION_SESSION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'days from 1 to 3650 an ended session (and its refresh tokens) is kept after it expired or was revoked' }),
+  RETENTION_LOGIN_CODE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 1, description: 'days from 1 to 365 a login code row is kept after it expired' }),
+  RETENTION_BATCH_SIZE: Type.Integer({ minimum: 10, maximum: 100_000, default: 1000, description: 'rows from 10 to 100000 one retention batch deletes' }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'seconds from 0 to 60' }),
   PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),
   TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$', description: 'a Twilio account SID: AC and 32 hex digits' })),
@@ -184,6 +187,12 @@ export interface Config {
     readonly rotationDays: number
   }
   readonly sessionTtlDays: number
+  /** What is deleted when (services/retention.ts): ended sessions and spent login codes, in batches. */
+  readonly retention: {
+    readonly sessionDays: number
+    readonly loginCodeDays: number
+    readonly batchSize: number
+  }
   /**
    * A spent refresh token presented again within this many seconds of its spending is refused
    * without ending the session: an app's parallel refreshes, not a thief. Later, it ends it.
@@ -701,6 +710,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       rotationDays: parsed.JWT_KEY_ROTATION_DAYS
     },
     sessionTtlDays: parsed.SESSION_TTL_DAYS,
+    retention: { sessionDays: parsed.RETENTION_SESSION_DAYS, loginCodeDays: parsed.RETENTION_LOGIN_CODE_DAYS, batchSize: parsed.RETENTION_BATCH_SIZE },
     refreshReuseGraceSeconds: parsed.REFRESH_REUSE_GRACE_SECONDS,
     profileInvitedLimit: parsed.PROFILE_INVITED_LIMIT,
     logLevel: parsed.LOG_LEVEL,

@@ -8,7 +8,7 @@ import type { PasskeyConfig } from '../config.js'
 import { DomainError } from '../domain/errors.js'
 import { maskPhone } from '../domain/phone.js'
 import {
-  countUserPasskeys, deleteExpiredChallenges, deletePasskey, findPasskey, insertChallenge, insertPasskey, listUserPasskeys,
+  countUserPasskeys, deletePasskey, findPasskey, insertChallenge, insertPasskey, listUserPasskeys,
   notePasskeyUse, renamePasskey, spendChallenge
 } from '../store/passkeys.js'
 import type { ChallengePurpose, PasskeyRow, SessionKind } from '../store/schema.js'
@@ -376,10 +376,6 @@ export function createPasskeyService (context: ServiceContext) {
     return await countUserPasskeys(db, userId) > 0
   }
 
-  async function forgetExpiredChallenges (): Promise<number> {
-    return await deleteExpiredChallenges(db, clock.now())
-  }
-
   return {
     enabled: config.passkeys !== undefined,
     registrationOptions,
@@ -392,8 +388,7 @@ export function createPasskeyService (context: ServiceContext) {
     rename,
     remove,
     hasPasskey,
-    profileState,
-    forgetExpiredChallenges
+    profileState
   }
 }
 

@@ -97,7 +97,9 @@ export async function spendChallenge (db: DbOrTransaction, challenge: string, pu
   return row === undefined ? undefined : { userId: row.user_id === null ? null : Number(row.user_id), sessionId: row.session_id }
 }
 
-export async function deleteExpiredChallenges (db: DbOrTransaction, now: number): Promise<number> {
-  const rows = await db.deleteFrom('webauthn_challenges').where('expires_at', '<=', now).returning('challenge').execute()
-  return rows.length
+/** Up to `batch` challenges that expired unspent (a ceremony given up). */
+export async function deleteExpiredChallenges (db: DbOrTransaction, now: number, batch: number): Promise<number> {
+  const due = db.selectFrom('webauthn_challenges').select('challenge').where('expires_at', '<=', now).limit(batch)
+  const result = await db.deleteFrom('webauthn_challenges').where('challenge', 'in', due).executeTakeFirst()
+  return Number(result.numDeletedRows)
 }
