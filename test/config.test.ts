@@ -281,3 +281,22 @@ t.test('production takes random secrets of every shape the docs suggest, from th
   // What the docs' production set-ups start with: app.json's generator (64 hex digits), openssl's base64.
   t.ok(loadConfig({ ...base, PHONEPASS_SECRET: randomBytes(32).toString('hex'), METRICS_TOKEN: randomBytes(32).toString('hex'), TRUST_PROXY: '1' }))
 })
+
+t.test('passkeys: RP ID and origins agree, or start-up stops; in production off without an RP ID', async t => {
+  const production = { DATABASE_URL: 'sqlite::memory:', NODE_ENV: 'production', PHONEPASS_SECRET: randomBytes(32).toString('base64') }
+  t.equal(loadConfig(production).passkeys, undefined, 'production without PASSKEY_RP_ID: off')
+  const on = loadConfig({ ...production, PASSKEY_RP_ID: 'auth.example.com', PASSKEY_ORIGINS: 'https://auth.example.com,https://app.auth.example.com,android:apk-key-hash:' + 'A'.repeat(43) })
+  t.match(on.passkeys, { rpId: 'auth.example.com', anyLocalhostPort: false, adminRequired: true })
+  t.match(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).passkeys, { rpId: 'localhost', anyLocalhostPort: true, adminRequired: false }, 'development: localhost, any port')
+  for (const [env, line] of [
+    [{ PASSKEY_RP_ID: 'auth.example.com', PASSKEY_ORIGINS: 'https://evil.example' }, 'Invalid configuration: PASSKEY_ORIGINS has "https://evil.example", which is not an https origin of PASSKEY_RP_ID "auth.example.com" or a subdomain of it'],
+    [{ PASSKEY_RP_ID: 'auth.example.com', PASSKEY_ORIGINS: 'http://auth.example.com' }, 'Invalid configuration: PASSKEY_ORIGINS has "http://auth.example.com", which is not an https origin of PASSKEY_RP_ID "auth.example.com" or a subdomain of it'],
+    [{ PASSKEY_RP_ID: 'auth.example.com' }, 'Invalid configuration: PASSKEY_ORIGINS is required with PASSKEY_RP_ID when NODE_ENV=production, e.g. https://auth.example.com'],
+    [{ PASSKEY_RP_ID: 'localhost', PASSKEY_ORIGINS: 'http://localhost:3000' }, 'Invalid configuration: PASSKEY_RP_ID must be the site\'s domain with NODE_ENV=production, not localhost'],
+    [{ PASSKEY_ORIGINS: 'https://auth.example.com' }, 'Invalid configuration: PASSKEY_ORIGINS needs PASSKEY_RP_ID, the domain the passkeys are bound to, e.g. auth.example.com'],
+    [{ ADMIN_PHONES: '+79123456789' }, 'Invalid configuration: ADMIN_PHONES with NODE_ENV=production asks each admin for a passkey (ADMIN_PASSKEY=required): set PASSKEY_RP_ID and PASSKEY_ORIGINS, or ADMIN_PASSKEY=optional']
+  ] as const) {
+    t.throws(() => loadConfig({ ...production, ...env }), { name: 'ConfigError', message: line }, line)
+  }
+  t.equal(loadConfig({ ...production, ADMIN_PHONES: '+79123456789', ADMIN_PASSKEY: 'optional' }).passkeys, undefined, 'an operator may relax the admin\'s passkey')
+})
