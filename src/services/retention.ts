@@ -1,4 +1,5 @@
 import { deleteDeliveredEventsBatch, deleteEndedCounters, deleteEndedSessions, deleteExpiredLoginCodes, deleteForgettablePhones } from '../store/retention.js'
+import { deleteExpiredChallenges } from '../store/passkeys.js'
 import type { ServiceContext } from './context.js'
 
 const day = 86_400_000
@@ -10,6 +11,7 @@ export interface Swept {
   limitCounters: number
   deletedPhones: number
   deliveredEvents: number
+  passkeyChallenges: number
 }
 
 /**
@@ -23,6 +25,7 @@ export interface Swept {
  * - deleted phones' hashes kept for device tokens once those tokens have expired
  *   (DEVICE_TOKEN_TTL_DAYS); those that had activated an invite code are kept for good;
  * - delivered webhook events after WEBHOOK_RETENTION_DAYS;
+ * - passkey challenges once expired (a ceremony given up; a spent one is deleted when spent);
  * - the admin audit log is never deleted here.
  * Each table is swept in batches of RETENTION_BATCH_SIZE rows, each its own short statement,
  * until a batch comes back short: any number of instances may sweep at once.
@@ -50,7 +53,8 @@ export function createRetention ({ db, config, clock }: Pick<ServiceContext, 'db
       deletedPhones: await inBatches(async () => await deleteForgettablePhones(db, now - config.deviceTokenTtlDays * day, batch)),
       deliveredEvents: webhooks === undefined
         ? 0
-        : await inBatches(async () => await deleteDeliveredEventsBatch(db, now - webhooks.retentionDays * day, batch))
+        : await inBatches(async () => await deleteDeliveredEventsBatch(db, now - webhooks.retentionDays * day, batch)),
+      passkeyChallenges: await inBatches(async () => await deleteExpiredChallenges(db, now, batch))
     }
   }
 
