@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import autocannon from 'autocannon'
+import { signAssertion, type SeededPasskey } from './passkeys.js'
 
 /**
  * One load run, in its own process so the load does not share a core's event loop with the
  * server. Reads its job from the JSON file named on the command line; prints one JSON result.
  */
 export interface LoadJob {
-  kind: 'me' | 'register' | 'patch' | 'refresh' | 'get' | 'signin' | 'rotate'
+  kind: 'me' | 'register' | 'patch' | 'refresh' | 'get' | 'signin' | 'rotate' | 'passkey-signin'
   url: string
   path: string
   seconds: number
@@ -31,6 +32,8 @@ export interface LoadJob {
   sinkUrl?: string
   /** signin against another service: its paths and field names (phonepass's by default). */
   signIn?: { registerPath: string, verifyPath: string, phoneField: string, codeField: string }
+  /** passkey-signin: the seeded passkeys (bench/passkeys.ts), used in turn. */
+  passkeys?: SeededPasskey[]
 }
 
 export interface LoadResult {
@@ -185,9 +188,41 @@ async function runRotations (): Promise<LoadResult> {
   return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors, non2xx, total: durations.length }
 }
 
+/** Passkey sign-in: options → an assertion signed here → verification, by `connections` loops at once. No SMS. */
+async function runPasskeySignIns (): Promise<LoadResult> {
+  const durations: number[] = []
+  let errors = 0
+  let non2xx = 0
+  const end = Date.now() + job.seconds * 1000
+  const passkeys = job.passkeys ?? []
+  async function loop (): Promise<void> {
+    while (Date.now() < end) {
+      const started = performance.now()
+      const passkey = passkeys[next++ % passkeys.length]
+      if (passkey === undefined) throw new Error('no passkeys to sign in with')
+      try {
+        const options = await call(`${job.url}/api/users/passkeys/authentication/options/`, 'POST', {})
+        if (options.status !== 200) { non2xx++; continue }
+        const { challenge } = JSON.parse(options.text) as { challenge: string }
+        const verified = await call(`${job.url}/api/users/passkeys/authentication/`, 'POST', { response: signAssertion(passkey, challenge) })
+        if (verified.status !== 200) { non2xx++; continue }
+        durations.push(performance.now() - started)
+      } catch {
+        errors++
+      }
+    }
+  }
+  const started = Date.now()
+  await Promise.all(Array.from({ length: job.connections }, loop))
+  const seconds = (Date.now() - started) / 1000
+  durations.sort((a, b) => a - b)
+  const at = (q: number): number => Math.round(durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0)
+  return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors, non2xx, total: durations.length }
+}
+
 const cpuBefore = process.cpuUsage()
 const wallBefore = performance.now()
-const result = job.kind === 'signin' ? await runSignIns() : job.kind === 'rotate' ? await runRotations() : await runAutocannon()
+const result = job.kind === 'signin' ? await runSignIns() : job.kind === 'rotate' ? await runRotations() : job.kind === 'passkey-signin' ? await runPasskeySignIns() : await runAutocannon()
 const cpu = process.cpuUsage(cpuBefore)
 const clientCore = Number(((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore)).toFixed(2))
 process.stdout.write(JSON.stringify({ ...result, clientCore }) + '\n')

@@ -12,6 +12,7 @@ import { healthRoutes } from './http/health.js'
 import { trustFunction } from './http/trust-proxy.js'
 import { requestIdOf, serverRequestIdOf } from './http/request-id.js'
 import { jwksRoutes } from './http/jwks.js'
+import { appLinkRoutes } from './http/app-links.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
@@ -22,6 +23,7 @@ import { watchSigningKeyChanges } from './services/signing-key-changes.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
 import { createAdminService, type AdminService } from './services/admin-service.js'
 import { createFraudAdmin, type FraudAdmin } from './services/fraud-admin.js'
+import { createPasskeyService, type PasskeyService } from './services/passkey-service.js'
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
@@ -43,7 +45,7 @@ import { providerCallbackRoutes } from './http/provider-callbacks.js'
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db
-    services: { auth: AuthService, profile: ProfileService, admin: AdminService, fraudAdmin: FraudAdmin, channels: ChannelService }
+    services: { auth: AuthService, profile: ProfileService, admin: AdminService, fraudAdmin: FraudAdmin, passkeys: PasskeyService, channels: ChannelService }
     metrics: Metrics
     signingKeys: SigningKeys
     /** The outbox's dispatcher; undefined when WEBHOOK_URL is not set. */
@@ -172,6 +174,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     profile: countRefusals(createProfileService(context), metrics),
     admin: createAdminService(context),
     fraudAdmin: createFraudAdmin(context),
+    passkeys: countRefusals(createPasskeyService(context), metrics),
     channels: createChannelService(context, metrics)
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })
@@ -226,6 +229,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       },
       tags: [
         { name: 'auth', description: 'Codes, sign-in, tokens' },
+        { name: 'passkeys', description: 'Passkeys (WebAuthn) after the first phone sign-in: add one, then sign in without an SMS; list, rename, remove' },
         { name: 'profile', description: 'The signed-in user and invites' },
         { name: 'admin', description: 'For support and other backends, with an admin key: find people, look, end sessions, block, delete, clear limits, the SMS spend, the audit log' }
       ]
@@ -239,6 +243,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(apiRoutes, { prefix: '/api', corsOrigins: config.corsOrigins })
   await app.register(docsRoutes)
   await app.register(jwksRoutes)
+  await app.register(appLinkRoutes, { config })
   await app.register(providerCallbackRoutes)
   await app.register(healthRoutes)
   return app

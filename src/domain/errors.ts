@@ -41,6 +41,19 @@ export const errorStatus = {
   phone_unchanged: 400,
   /** A change of number not proven by a live code to the current number. */
   phone_change_unproven: 403,
+  /** Passkeys (issue 24): a passkey response that did not verify (unknown or removed passkey, another site or origin, a bad signature, no user verification). */
+  passkey_invalid: 401,
+  /** A passkey ceremony's challenge that is unknown, used, expired or for another purpose. */
+  passkey_challenge_invalid: 400,
+  /** Adding a passkey needs a sign-in by code within PASSKEY_FRESH_MINUTES (a stolen token alone must not). */
+  passkey_sign_in_too_old: 403,
+  /** An admin who has a passkey must confirm with it first (adding another, the admin pages). */
+  passkey_required: 403,
+  /** This passkey is registered already. */
+  passkey_exists: 409,
+  passkey_not_found: 404,
+  /** Passkeys are off (production without PASSKEY_RP_ID). */
+  passkeys_off: 404,
   not_authenticated: 401,
   token_not_valid: 401,
   cross_site_request: 403,

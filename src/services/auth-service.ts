@@ -7,8 +7,7 @@ import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, sp
 import { hasPhoneChangeProof, provePhoneChange, spendPhoneChangeProof, withdrawPhoneChangeProof } from '../store/phone-changes.js'
 import type { SessionKind, SessionRow } from '../store/schema.js'
 import {
-  findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
-  revokeSession, revokeUserSessions, spendRefreshToken, touchSession
+  findLiveSession, findRefreshToken, listLiveSessions, revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
 import { deleteDeletedPhonesBefore, findDeletedPhone, keepDeletedPhone, movePhone } from '../store/accounts.js'
 import { findUserById, findUserByPhone, insertUser, lockUnblockedUser } from '../store/users.js'
@@ -20,9 +19,8 @@ import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
 import { createFraudGuard } from './fraud-guard.js'
-import {
-  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashPhone, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
-} from './keys.js'
+import { createSignInSessions, type TokenPair } from './sign-in-sessions.js'
+import { hashOneTimeCode, hashPhone, hashOpaqueToken, oneTimeCodeMatches, sessionForLog } from './keys.js'
 
 export interface CodeRequested {
   phone: string
@@ -34,11 +32,7 @@ export interface CodeRequested {
   channels: Channel[]
 }
 
-export interface TokenPair {
-  access: string
-  refresh: string
-  expiresIn: number
-}
+export type { TokenPair } from './sign-in-sessions.js'
 
 export interface SignedIn {
   userId: number
@@ -77,6 +71,7 @@ export function createAuthService (context: ServiceContext) {
   const events = createEventRecorder(context)
   const accountDeletion = createAccountDeletion(context)
   const fraudGuard = createFraudGuard(context)
+  const { openSession, issueRefreshToken, tokenPair } = createSignInSessions(context)
 
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
@@ -167,32 +162,6 @@ export function createAuthService (context: ServiceContext) {
       // The invite code was taken (or the phone, by a parallel sign-in): look again.
     }
     throw new Error('no free invite code after several tries')
-  }
-
-  async function openSession (trx: DbOrTransaction, userId: number, kind: SessionKind, client: ClientInfo, now: number): Promise<string> {
-    const sessionId = generateSessionId()
-    await insertSession(trx, {
-      id: sessionId,
-      user_id: userId,
-      kind,
-      created_at: now,
-      last_seen_at: now,
-      expires_at: now + config.sessionTtlDays * 86_400_000,
-      revoked_at: null,
-      user_agent: client.userAgent?.slice(0, 256) ?? null,
-      ip: client.ip
-    })
-    return sessionId
-  }
-
-  async function issueRefreshToken (trx: DbOrTransaction, sessionId: string, now: number): Promise<string> {
-    const refresh = generateOpaqueToken()
-    await insertRefreshToken(trx, { tokenHash: hashOpaqueToken(refresh), sessionId, createdAt: now })
-    return refresh
-  }
-
-  function tokenPair (userId: number, sessionId: string, refresh: string): TokenPair {
-    return { access: accessTokens.sign({ userId, sessionId }), refresh, expiresIn: accessTokens.ttlSeconds }
   }
 
   /**
@@ -389,7 +358,7 @@ export function createAuthService (context: ServiceContext) {
       const sessionId = await openSession(trx, user.id, kind, client, now)
       // In the sign-in's transaction: the events exist exactly when the sign-in committed.
       if (created) await events.record(trx, 'user.created', { id: user.id, phone: user.phone, invite_code: user.invite_code })
-      await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind })
+      await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind, method: 'phone' })
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
       // A device new to this phone gets an identity of its own while the phone's day allows.
       const issuedDevice = device ?? (await limits.takeNewDevice(trx, phone) ? undefined : deviceTokens.sharedId(phone))

@@ -223,12 +223,24 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     return { taken: taken([window]) }
   }
 
+  /**
+   * A passkey ceremony's options asked for from this address (LIMIT_PASSKEY_OPTIONS_PER_IP_HOUR):
+   * each stores a challenge, so asking is what is bounded. Never overdrawn: at the limit nothing
+   * is counted and the refusal is thrown.
+   */
+  async function takePasskeyOptions (ip: string, perHour: number): Promise<void> {
+    const now = clock.now()
+    const window = windowOf(`passkey:ip:${ipSubject(ip)}:h`, hour, now)
+    const count = await incrementCounter(db, window, perHour)
+    if (count === undefined) throw new DomainError('rate_limited', { retryAfter: secondsLeft(window, now) })
+  }
+
   /** Deletes ended windows; any instance may run it at any time. */
   async function removeExpired (): Promise<number> {
     return await deleteExpiredCounters(db, clock.now())
   }
 
-  return { takeCodeSend, takeNewDevice, smsSpend, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
+  return { takeCodeSend, takeNewDevice, smsSpend, smsCapRefused, countCodeTry, countInviteTry, takePasskeyOptions, removeExpired }
 }
 
 export type Limits = ReturnType<typeof createLimits>

@@ -1,4 +1,5 @@
 import { deleteDeliveredEventsBatch, deleteEndedCounters, deleteEndedSessions, deleteExpiredLoginCodes, deleteForgettablePhones, deleteOldMessages } from '../store/retention.js'
+import { deleteExpiredChallenges } from '../store/passkeys.js'
 import type { ServiceContext } from './context.js'
 
 const day = 86_400_000
@@ -11,6 +12,7 @@ export interface Swept {
   limitCounters: number
   deletedPhones: number
   deliveredEvents: number
+  passkeyChallenges: number
   messages: number
 }
 
@@ -27,6 +29,7 @@ export interface Swept {
  * - delivered webhook events after WEBHOOK_RETENTION_DAYS;
  * - messages (a code's channel and fate, no phone, no code) after 30 days: the admin's rates look
  *   back a day, the metrics keep the long view;
+ * - passkey challenges once expired (a ceremony given up; a spent one is deleted when spent);
  * - the admin audit log is never deleted here.
  * Each table is swept in batches of RETENTION_BATCH_SIZE rows, each its own short statement,
  * until a batch comes back short: any number of instances may sweep at once.
@@ -55,6 +58,7 @@ export function createRetention ({ db, config, clock }: Pick<ServiceContext, 'db
       deliveredEvents: webhooks === undefined
         ? 0
         : await inBatches(async () => await deleteDeliveredEventsBatch(db, now - webhooks.retentionDays * day, batch)),
+      passkeyChallenges: await inBatches(async () => await deleteExpiredChallenges(db, now, batch)),
       messages: await inBatches(async () => await deleteOldMessages(db, now - messagesKeptDays * day, batch))
     }
   }

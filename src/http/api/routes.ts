@@ -9,6 +9,7 @@ import { clientIp } from '../client-ip.js'
 import { answerJsonError } from '../error-mapping.js'
 import { acceptedBodyTypes } from '../multipart-forms.js'
 import { adminRoutes } from './admin-routes.js'
+import { passkeyApiRoutes } from './passkey-routes.js'
 import { authenticateBearer, requireBearer, takeBearer } from './authenticate.js'
 import { ignoreTypeOfEmptyBody } from './empty-body.js'
 import { answerNotFound, isAdminPath } from './not-found.js'
@@ -117,6 +118,8 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     const user = await profile.getProfile(signedIn.userId)
     return { ...toTokenBody(signedIn.tokens), created: signedIn.created, user: toProfileBody(user), device_token: signedIn.deviceToken }
   })
+
+  await app.register(passkeyApiRoutes, { toProfileBody })
 
   // The token's session and the profile are read together (one snapshot).
   app.get('/users/me/', {

@@ -108,6 +108,7 @@ export const DataExport = Type.Object({
   users_invited: Type.Array(Type.Object({ phone: Type.String(), invited_at: Nullable(Time) }), { description: 'All of them, oldest first' }),
   sessions: Type.Array(Type.Object({
     kind: Type.String({ description: 'api (an app) or web (a browser)' }),
+    method: Type.String({ description: 'phone (a code by SMS) or passkey' }),
     created_at: Time,
     last_seen_at: Time,
     expires_at: Time,
@@ -121,7 +122,16 @@ export const DataExport = Type.Object({
     created_at: Time,
     delivery: Type.String({ description: 'pending, delivered or failed' }),
     data: Type.Object({}, { additionalProperties: true })
-  }), { description: 'Webhook events about me still kept (delivered ones are deleted after WEBHOOK_RETENTION_DAYS)' })
+  }), { description: 'Webhook events about me still kept (delivered ones are deleted after WEBHOOK_RETENTION_DAYS)' }),
+  passkeys: Type.Array(Type.Object({
+    id: Type.String({ description: 'The credential id, base64url' }),
+    name: Type.String(),
+    device_type: Type.String({ description: 'singleDevice or multiDevice (synced)' }),
+    backed_up: Type.Boolean(),
+    transports: Type.Array(Type.String()),
+    created_at: Time,
+    last_used_at: Nullable(Time)
+  }), { description: 'My passkeys, oldest first (their public keys stay out)' })
 }, { description: 'Everything phonepass stores about me' })
 
 export const PhoneChangeBody = Type.Object({
