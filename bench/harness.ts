@@ -102,6 +102,9 @@ function phonepassEnv (name: string, port: number, sinkPort: number | undefined,
     // The load comes from one address: the per-address limits are raised for it by
     // configuration (the per-phone rules stay, and every register uses a new phone).
     ...benchLimits,
+    // Passkeys on (production needs a domain): the bench's assertions are signed for it (bench/passkeys.ts).
+    PASSKEY_RP_ID: 'bench.example',
+    PASSKEY_ORIGINS: 'https://bench.example',
     ...extra
   }
 }
@@ -151,8 +154,9 @@ export async function freePort (): Promise<number> {
   })
 }
 
-const benchLimits: Record<string, string> = {
+export const benchLimits: Record<string, string> = {
   LIMIT_CODES_PER_IP_HOUR: '1000000',
+  LIMIT_PASSKEY_OPTIONS_PER_IP_HOUR: '1000000',
   LIMIT_WRONG_CODES_PER_IP_HOUR: '1000000',
   SMS_HOURLY_CAP: '10000000',
   // The register load asks for codes to one range and never enters them: the very pattern the

@@ -7,6 +7,7 @@ import {
 } from './harness.js'
 import { signInThroughPages } from './pages.js'
 import { copyDatabase, inviteCodeOf, migrate, seedSessions, seedUsers } from './seed.js'
+import { seedPasskeys } from './passkeys.js'
 
 // `npm run bench`: phonepass in production mode on fresh SQLite files, beside a bare fastify
 // baseline and the floor (bench/floor-server.ts: me, register and verify with nothing around
@@ -47,6 +48,9 @@ async function main (): Promise<void> {
   await migrate(smallDb)
   seedUsers(smallDb, 1000, i => i % 21)
   const smallTokens = await seedSessions(smallDb, secret, Array.from({ length: 1000 }, (_, i) => i + 1))
+
+  // Users 1–1,000 have a passkey each, for the passkey sign-in (no SMS) beside the phone sign-in.
+  const passkeys = seedPasskeys(mainDb, Array.from({ length: 1000 }, (_, i) => i + 1))
 
   // The floor's file is a copy of the main one: the same users, sessions and signing key.
   copyDatabase(mainDb, join(work, 'floor.db'))
@@ -92,6 +96,8 @@ async function main (): Promise<void> {
     { name: 'register, console SMS provider', job: round => registerJob(quiet.url, round), server: quiet.child },
     { name: signInFloor, job: round => signInJob(floor.url, round), server: floor.child },
     { name: 'sign-in (register + verify)', job: round => signInJob(phonepass.url, round), server: phonepass.child, floor: signInFloor },
+    // The same account's next sign-in, on a device that has its passkey: no SMS at all.
+    { name: 'passkey sign-in (options + assertion)', job: () => ({ ...base, kind: 'passkey-signin', url: phonepass.url, path: '', passkeys }), server: phonepass.child },
     { name: 'sign-in, fraud guard off', job: round => signInJob(unguarded.url, round), server: unguarded.child },
     { name: 'PATCH /api/profile/', job: () => ({ ...base, kind: 'patch', url: phonepass.url, path: '/api/profile/', pool: take(budget, 'patch'), inviteCode: inviteCodeOf(1) }), server: phonepass.child },
     { name: 'POST /api/token/refresh/', job: () => ({ ...base, kind: 'refresh', url: phonepass.url, path: '/api/token/refresh/', pool: take(budget, 'refresh') }), server: phonepass.child },

@@ -12,6 +12,7 @@ import { healthRoutes } from './http/health.js'
 import { trustFunction } from './http/trust-proxy.js'
 import { requestIdOf, serverRequestIdOf } from './http/request-id.js'
 import { jwksRoutes } from './http/jwks.js'
+import { appLinkRoutes } from './http/app-links.js'
 import { webFace } from './http/web/plugin.js'
 import { createAccessTokens } from './services/access-tokens.js'
 import { createAuthService, type Authenticated, type AuthService } from './services/auth-service.js'
@@ -22,12 +23,13 @@ import { watchSigningKeyChanges } from './services/signing-key-changes.js'
 import { createProfileService, type ProfileService } from './services/profile-service.js'
 import { createAdminService, type AdminService } from './services/admin-service.js'
 import { createFraudAdmin, type FraudAdmin } from './services/fraud-admin.js'
+import { createPasskeyService, type PasskeyService } from './services/passkey-service.js'
 import { createConsoleSender } from './sms/console-sender.js'
 import type { SmsSender } from './sms/sms-sender.js'
 import { createWebhookSender } from './sms/webhook-sender.js'
 import { limitInFlight } from './sms/in-flight-limit.js'
 import { createTwilioSender } from './sms/twilio-sender.js'
-import { createLimits } from './services/limits.js'
+import { createRetention } from './services/retention.js'
 import { createDatabase, type Db } from './store/database.js'
 import { createLogger } from './logger.js'
 import { closeConnectionsWhenClosing } from './ops/shutdown.js'
@@ -36,11 +38,16 @@ import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, instal
 import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhooks.js'
 import { traceSmsSender } from './ops/spans.js'
 import type { Tracing } from './ops/tracing.js'
+import { createCodeDelivery, smsChannel } from './channels/delivery.js'
+import { createWhatsAppSender } from './channels/whatsapp-sender.js'
+import { createVoiceSender } from './channels/voice-sender.js'
+import { createChannelService, type ChannelService } from './services/channel-service.js'
+import { providerCallbackRoutes } from './http/provider-callbacks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db
-    services: { auth: AuthService, profile: ProfileService, admin: AdminService, fraudAdmin: FraudAdmin }
+    services: { auth: AuthService, profile: ProfileService, admin: AdminService, fraudAdmin: FraudAdmin, passkeys: PasskeyService, channels: ChannelService }
     metrics: Metrics
     signingKeys: SigningKeys
     /** The outbox's dispatcher; undefined when WEBHOOK_URL is not set. */
@@ -87,7 +94,7 @@ function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender 
   return createConsoleSender(logger, { revealCodes: consoleRevealsCodes(config) })
 }
 
-const limitCleanupIntervalMs = 5 * 60_000
+const retentionSweepIntervalMs = 5 * 60_000
 // Well under the publish lead less the JWKS max-age (600 − 300 s at the least).
 const keyReloadIntervalMs = 30_000
 // SQLite: a revocation by the CLI or another worker is seen within this (two counts of a tiny table).
@@ -142,6 +149,21 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     stampPollMs: deps.keyStampPollMs ?? keyStampPollMs
   }, async () => { await signingKeys.reload() })
   app.addHook('preClose', async () => { await keyChanges.close() })
+  const sms = instrumentSmsSender(limitInFlight(traceSmsSender(deps.sms ?? createSmsSender(config, app.log)), config.sms.maxInFlight), metrics)
+  const { whatsapp, voice, publicUrl } = config.channels
+  // Every channel's provider; the order per country picks among them (channels/settings.ts).
+  const delivery = createCodeDelivery({
+    db,
+    clock,
+    logger: app.log,
+    settings: config.channels,
+    metrics,
+    senders: {
+      sms: smsChannel(sms, publicUrl),
+      ...(whatsapp === undefined ? {} : { whatsapp: createWhatsAppSender(whatsapp, config.sms.timeoutMs) }),
+      ...(voice === undefined ? {} : { voice: createVoiceSender(voice, config.sms.timeoutMs) })
+    }
+  })
   const context = {
     db,
     config,
@@ -149,23 +171,28 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     random: deps.random ?? cryptoRandomInt,
     keys,
     accessTokens: createAccessTokens(signingKeys, { ttlSeconds: config.accessTokenTtlSeconds, issuer: config.jwt.issuer, audience: config.jwt.audience }, clock),
-    sms: instrumentSmsSender(limitInFlight(traceSmsSender(deps.sms ?? createSmsSender(config, app.log)), config.sms.maxInFlight), metrics),
+    sms,
+    delivery,
     logger: app.log
   }
   app.decorate('services', {
     auth: countRefusals(countSignIns(createAuthService(context), metrics), metrics),
     profile: countRefusals(createProfileService(context), metrics),
     admin: createAdminService(context),
-    fraudAdmin: createFraudAdmin(context)
+    fraudAdmin: createFraudAdmin(context),
+    passkeys: countRefusals(createPasskeyService(context), metrics),
+    channels: createChannelService(context, metrics)
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })
 
-  // Ended limit windows are deleted every few minutes; any number of instances may do it.
-  const limits = createLimits(context)
+  // What is past its keeping (services/retention.ts) is deleted every few minutes, in batches;
+  // any number of instances may do it.
+  const retention = createRetention(context)
   const cleanup = setInterval(() => {
-    limits.removeExpired().catch((err: unknown) => { app.log.warn({ err }, 'could not delete expired limit counters') })
-    app.services.auth.forgetDeletedPhones().catch((err: unknown) => { app.log.warn({ err }, 'could not forget deleted phones') })
-  }, limitCleanupIntervalMs).unref()
+    retention.sweep().then(swept => {
+      if (Object.values(swept).some(count => count > 0)) app.log.info({ swept }, 'retention: rows past their keeping deleted')
+    }).catch((err: unknown) => { app.log.warn({ err }, 'retention sweep failed; the next one tries again') })
+  }, retentionSweepIntervalMs).unref()
   app.addHook('onClose', async () => { clearInterval(cleanup) })
 
   // Events leave from the outbox outside requests, in every instance (docs/ARCHITECTURE.md, "Events").
@@ -208,6 +235,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       },
       tags: [
         { name: 'auth', description: 'Codes, sign-in, tokens' },
+        { name: 'passkeys', description: 'Passkeys (WebAuthn) after the first phone sign-in: add one, then sign in without an SMS; list, rename, remove' },
         { name: 'profile', description: 'The signed-in user and invites' },
         { name: 'admin', description: 'For support and other backends, with an admin key: find people, look, end sessions, block, delete, clear limits, the SMS spend, the audit log' }
       ]
@@ -221,6 +249,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(apiRoutes, { prefix: '/api', corsOrigins: config.corsOrigins })
   await app.register(docsRoutes)
   await app.register(jwksRoutes)
+  await app.register(appLinkRoutes, { config })
+  await app.register(providerCallbackRoutes)
   await app.register(healthRoutes)
   return app
 }

@@ -11,11 +11,12 @@ import type { TrustProxy } from './http/trust-proxy.js'
 import { redactUrl } from './redact.js'
 import { secretWeakness } from './secret-strength.js'
 import { captchaVerifyUrls, type CaptchaSettings } from './services/captcha.js'
+import { ChannelEnvSchema, ChannelSettingsError, parseChannelSettings, type ChannelSettings } from './channels/settings.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
 export const webhookEventTypes = [
   'user.created', 'user.signed_in', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked',
-  'fraud.destination_suspect'
+  'fraud.destination_suspect', 'passkey.added', 'passkey.removed'
 ] as const
 export type WebhookEventType = typeof webhookEventTypes[number]
 // Sent only when WEBHOOK_EVENTS names it: one event per sign-in is the loud one.
@@ -57,6 +58,9 @@ export const EnvSchema = Type.Object({
   JWT_KEY_PUBLISH_LEAD_SECONDS: Type.Integer({ minimum: 600, maximum: 604800, default: 3600, description: 'seconds from 600 to 604800 (longer than the JWKS cache of 300 s plus the 30 s re-read)' }),
   JWT_KEY_ROTATION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'days from 0 to 3650 (0: never, only `phonepass keys rotate`)' }),
   SESSION_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'days from 1 to 365' }),
+  RETENTION_SESSION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'days from 1 to 3650 an ended session (and its refresh tokens) is kept after it expired or was revoked' }),
+  RETENTION_LOGIN_CODE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 1, description: 'days from 1 to 365 a login code row is kept after it expired' }),
+  RETENTION_BATCH_SIZE: Type.Integer({ minimum: 10, maximum: 100_000, default: 1000, description: 'rows from 10 to 100000 one retention batch deletes' }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'seconds from 0 to 60' }),
   PROFILE_INVITED_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'a whole number from 1 to 100000' }),
   TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$', description: 'a Twilio account SID: AC and 32 hex digits' })),
@@ -115,6 +119,17 @@ export const EnvSchema = Type.Object({
   CAPTCHA_SECRET: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the provider\'s secret key' })),
   CAPTCHA_VERIFY_URL: Type.Optional(Type.String({ pattern: '^https?://.+', description: 'an http:// or https:// URL' })),
   CAPTCHA_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 5000, description: 'milliseconds from 100 to 30000' }),
+  // Passkeys (issue 24): the WebAuthn relying party, the app links, the admin's second factor.
+  PASSKEY_RP_ID: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', maxLength: 253, description: 'the site\'s domain, lower case, e.g. auth.example.com (the passkeys are bound to it for good)' })),
+  PASSKEY_RP_NAME: Type.String({ minLength: 1, maxLength: 64, default: 'phonepass', description: 'the name an authenticator shows, 1 to 64 characters' }),
+  PASSKEY_ORIGINS: Type.String({ pattern: '^(\\s*(https?://[^/,\\s]+|android:apk-key-hash:[A-Za-z0-9_-]{43})\\s*(,\\s*(https?://[^/,\\s]+|android:apk-key-hash:[A-Za-z0-9_-]{43})\\s*)*)?$', default: '', description: 'a comma-separated list of origins, e.g. https://auth.example.com,android:apk-key-hash:<base64url SHA-256 of the signing certificate>' }),
+  PASSKEY_FRESH_MINUTES: Type.Integer({ minimum: 1, maximum: 30, default: 5, description: 'minutes from 1 to 30' }),
+  LIMIT_PASSKEY_OPTIONS_PER_IP_HOUR: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 60, description: 'a whole number from 1 to 1000000' }),
+  ADMIN_PASSKEY: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('optional')], { description: 'one of required, optional (default: required with NODE_ENV=production)' })),
+  APPLE_APP_IDS: Type.String({ pattern: '^(\\s*[A-Z0-9]{10}\\.[A-Za-z0-9.-]+\\s*(,\\s*[A-Z0-9]{10}\\.[A-Za-z0-9.-]+\\s*)*)?$', default: '', description: 'a comma-separated list of TEAMID.bundle.id, e.g. ABCDE12345.com.example.app' }),
+  ANDROID_APP_LINKS: Type.String({ pattern: '^(\\s*[A-Za-z0-9_.]+=[0-9A-F]{2}(:[0-9A-F]{2}){31}\\s*(,\\s*[A-Za-z0-9_.]+=[0-9A-F]{2}(:[0-9A-F]{2}){31}\\s*)*)?$', default: '', description: 'a comma-separated list of package=SHA-256 fingerprint of the signing certificate, e.g. com.example.app=AB:CD:…(32 pairs)' }),
+  // The channels of codes (issue 25: WhatsApp, voice, receipts; channels/settings.ts).
+  ...ChannelEnvSchema,
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -175,6 +190,12 @@ export interface Config {
     readonly rotationDays: number
   }
   readonly sessionTtlDays: number
+  /** What is deleted when (services/retention.ts): ended sessions and spent login codes, in batches. */
+  readonly retention: {
+    readonly sessionDays: number
+    readonly loginCodeDays: number
+    readonly batchSize: number
+  }
   /**
    * A spent refresh token presented again within this many seconds of its spending is refused
    * without ending the session: an app's parallel refreshes, not a thief. Later, it ends it.
@@ -198,6 +219,26 @@ export interface Config {
   readonly adminPhones: ReadonlySet<string>
   /** Admin access (issue 22). */
   readonly adminAccess: AdminAccess
+  /** Passkeys (issue 24); undefined in production without PASSKEY_RP_ID: passkeys off. */
+  readonly passkeys: PasskeyConfig | undefined
+  /** The app links of /.well-known/ (iOS associated domains, Android asset links). */
+  readonly appLinks: { readonly appleAppIds: readonly string[], readonly android: ReadonlyArray<{ packageName: string, fingerprint: string }> }
+  /** How codes reach people: the channels' order and providers, receipts (issue 25). */
+  readonly channels: ChannelSettings
+}
+
+export interface PasskeyConfig {
+  readonly rpId: string
+  readonly rpName: string
+  /** PASSKEY_ORIGINS: where a ceremony may run (web origins and Android apps' apk-key-hash origins). */
+  readonly origins: readonly string[]
+  /** Outside production with no PASSKEY_ORIGINS: any http://localhost port (a developer's machine, the tests). */
+  readonly anyLocalhostPort: boolean
+  /** PASSKEY_FRESH_MINUTES: a sign-in at most this old (ms) may add a passkey without a new code. */
+  readonly freshMs: number
+  /** ADMIN_PASSKEY: the admin pages ask an admin for their passkey after the phone code. */
+  readonly adminRequired: boolean
+  readonly optionsPerIpHour: number
 }
 
 export interface AdminAccess {
@@ -292,11 +333,64 @@ export interface LimitsConfig {
   readonly wrongInvitesPerUserHour: number
 }
 
+/**
+ * The relying party and its origins. Every web origin must be the RP ID or a subdomain of it,
+ * over https (http only for localhost); a passkey made for another domain is of no use here,
+ * and one made here would fail on a domain outside. In production: passkeys are off without
+ * PASSKEY_RP_ID, and need PASSKEY_ORIGINS with it; localhost is refused.
+ */
+function parsePasskeys (env: Env): PasskeyConfig | undefined {
+  const production = env.NODE_ENV === 'production'
+  const adminRequired = (env.ADMIN_PASSKEY ?? (production ? 'required' : 'optional')) === 'required'
+  const origins = env.PASSKEY_ORIGINS.split(',').map(origin => origin.trim()).filter(origin => origin !== '')
+  if (production && env.PASSKEY_RP_ID === undefined) {
+    if (origins.length > 0) throw new ConfigError('Invalid configuration: PASSKEY_ORIGINS needs PASSKEY_RP_ID, the domain the passkeys are bound to, e.g. auth.example.com')
+    if (adminRequired && env.ADMIN_PHONES.trim() !== '') {
+      throw new ConfigError('Invalid configuration: ADMIN_PHONES with NODE_ENV=production asks each admin for a passkey (ADMIN_PASSKEY=required): set PASSKEY_RP_ID and PASSKEY_ORIGINS, or ADMIN_PASSKEY=optional')
+    }
+    return undefined
+  }
+  const rpId = env.PASSKEY_RP_ID ?? 'localhost'
+  if (production && rpId === 'localhost') throw new ConfigError('Invalid configuration: PASSKEY_RP_ID must be the site\'s domain with NODE_ENV=production, not localhost')
+  if (production && origins.length === 0) throw new ConfigError(`Invalid configuration: PASSKEY_ORIGINS is required with PASSKEY_RP_ID when NODE_ENV=production, e.g. https://${rpId}`)
+  for (const origin of origins) {
+    if (origin.startsWith('android:')) continue
+    const url = URL.canParse(origin) ? new URL(origin) : undefined
+    const host = url?.hostname ?? ''
+    const local = host === 'localhost'
+    const consistent = url !== undefined && url.origin === origin && (host === rpId || host.endsWith(`.${rpId}`)) &&
+      (url.protocol === 'https:' || (local && !production))
+    if (!consistent) {
+      throw new ConfigError(`Invalid configuration: PASSKEY_ORIGINS has ${JSON.stringify(origin)}, which is not an https origin of PASSKEY_RP_ID ${JSON.stringify(rpId)} or a subdomain of it`)
+    }
+  }
+  return {
+    rpId,
+    rpName: env.PASSKEY_RP_NAME,
+    origins,
+    anyLocalhostPort: !production && rpId === 'localhost' && origins.length === 0,
+    freshMs: env.PASSKEY_FRESH_MINUTES * 60_000,
+    adminRequired,
+    optionsPerIpHour: env.LIMIT_PASSKEY_OPTIONS_PER_IP_HOUR
+  }
+}
+
+function parseAppLinks (env: Env): Config['appLinks'] {
+  const list = (value: string) => value.split(',').map(item => item.trim()).filter(item => item !== '')
+  return {
+    appleAppIds: list(env.APPLE_APP_IDS),
+    android: list(env.ANDROID_APP_LINKS).map(item => {
+      const [packageName = '', fingerprint = ''] = item.split('=')
+      return { packageName, fingerprint }
+    })
+  }
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS', 'CAPTCHA_SECRET'])
+const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS', 'CAPTCHA_SECRET', 'WHATSAPP_TOKEN', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN'])
 
 const schemaProperties = EnvSchema.properties as Record<string, { description?: string }>
 
@@ -621,6 +715,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       rotationDays: parsed.JWT_KEY_ROTATION_DAYS
     },
     sessionTtlDays: parsed.SESSION_TTL_DAYS,
+    retention: { sessionDays: parsed.RETENTION_SESSION_DAYS, loginCodeDays: parsed.RETENTION_LOGIN_CODE_DAYS, batchSize: parsed.RETENTION_BATCH_SIZE },
     refreshReuseGraceSeconds: parsed.REFRESH_REUSE_GRACE_SECONDS,
     profileInvitedLimit: parsed.PROFILE_INVITED_LIMIT,
     logLevel: parsed.LOG_LEVEL,
@@ -651,6 +746,18 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       sessionMs: parsed.ADMIN_SESSION_HOURS * 3_600_000,
       proofMs: parsed.ADMIN_PROOF_MINUTES * 60_000,
       allowedNetworks: parseAllowedNetworks(parsed.ADMIN_ALLOWED_NETWORKS)
-    }
+    },
+    passkeys: parsePasskeys(parsed),
+    appLinks: parseAppLinks(parsed),
+    channels: parseChannels(parsed)
   })
+}
+
+function parseChannels (env: Env): ChannelSettings {
+  try {
+    return parseChannelSettings(env)
+  } catch (error) {
+    if (error instanceof ChannelSettingsError) throw new ConfigError(`Invalid configuration: ${error.message}`)
+    throw error
+  }
 }

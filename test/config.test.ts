@@ -47,7 +47,7 @@ t.test('webhooks: off without WEBHOOK_URL; with it, a secret, the events, the bo
   const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
   const config = loadConfig({ ...base, WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: `${secret},${secret}`, SMS_WEBHOOK_SECRET: secret })
   t.match(config.webhooks, { url: 'https://crm.example/hooks', secrets: [secret, secret], timeoutMs: 10000, retentionDays: 7, backlogAlertSeconds: 3600 })
-  t.same([...config.webhooks?.events ?? []], ['user.created', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked', 'fraud.destination_suspect'], 'all but user.signed_in by default')
+  t.same([...config.webhooks?.events ?? []], ['user.created', 'invite.activated', 'user.deleted', 'user.phone_changed', 'user.blocked', 'user.unblocked', 'fraud.destination_suspect', 'passkey.added', 'passkey.removed'], 'all but user.signed_in by default')
   t.same(config.sms.webhookSecrets, [secret])
   const chosen = loadConfig({ ...base, WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.signed_in, user.created' })
   t.same([...chosen.webhooks?.events ?? []], ['user.signed_in', 'user.created'])
@@ -56,7 +56,7 @@ t.test('webhooks: off without WEBHOOK_URL; with it, a secret, the events, the bo
     [{ WEBHOOK_URL: 'crm.example' }, 'Invalid configuration: WEBHOOK_URL must be an http:// or https:// URL that receives the events, got "crm.example"'],
     [{ WEBHOOK_SECRET: 'whsec_short' }, 'Invalid configuration: WEBHOOK_SECRET must be whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs), got (hidden)'],
     [{ SMS_WEBHOOK_SECRET: 'not-whsec-0123456789012345678901234567890' }, 'Invalid configuration: SMS_WEBHOOK_SECRET must be whsec_ and a base64 key of 24 to 64 bytes (a comma-separated list when rotating: each one signs), got (hidden)'],
-    [{ WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,user.exploded' }, 'Invalid configuration: WEBHOOK_EVENTS must be a comma-separated list of event types from user.created, user.signed_in, invite.activated, user.deleted, user.phone_changed, user.blocked, user.unblocked, fraud.destination_suspect, got "user.exploded"'],
+    [{ WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,user.exploded' }, 'Invalid configuration: WEBHOOK_EVENTS must be a comma-separated list of event types from user.created, user.signed_in, invite.activated, user.deleted, user.phone_changed, user.blocked, user.unblocked, fraud.destination_suspect, passkey.added, passkey.removed, got "user.exploded"'],
     [{ WEBHOOK_TIMEOUT_MS: '50' }, 'Invalid configuration: WEBHOOK_TIMEOUT_MS must be milliseconds from 100 to 60000, got "50"'],
     [{ WEBHOOK_RETENTION_DAYS: '0' }, 'Invalid configuration: WEBHOOK_RETENTION_DAYS must be days from 1 to 365, got "0"'],
     [{ WEBHOOK_BACKLOG_ALERT_SECONDS: '10' }, 'Invalid configuration: WEBHOOK_BACKLOG_ALERT_SECONDS must be seconds from 60 to 604800, got "10"']
@@ -280,4 +280,23 @@ t.test('production takes random secrets of every shape the docs suggest, from th
   }
   // What the docs' production set-ups start with: app.json's generator (64 hex digits), openssl's base64.
   t.ok(loadConfig({ ...base, PHONEPASS_SECRET: randomBytes(32).toString('hex'), METRICS_TOKEN: randomBytes(32).toString('hex'), TRUST_PROXY: '1' }))
+})
+
+t.test('passkeys: RP ID and origins agree, or start-up stops; in production off without an RP ID', async t => {
+  const production = { DATABASE_URL: 'sqlite::memory:', NODE_ENV: 'production', PHONEPASS_SECRET: randomBytes(32).toString('base64') }
+  t.equal(loadConfig(production).passkeys, undefined, 'production without PASSKEY_RP_ID: off')
+  const on = loadConfig({ ...production, PASSKEY_RP_ID: 'auth.example.com', PASSKEY_ORIGINS: 'https://auth.example.com,https://app.auth.example.com,android:apk-key-hash:' + 'A'.repeat(43) })
+  t.match(on.passkeys, { rpId: 'auth.example.com', anyLocalhostPort: false, adminRequired: true })
+  t.match(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).passkeys, { rpId: 'localhost', anyLocalhostPort: true, adminRequired: false }, 'development: localhost, any port')
+  for (const [env, line] of [
+    [{ PASSKEY_RP_ID: 'auth.example.com', PASSKEY_ORIGINS: 'https://evil.example' }, 'Invalid configuration: PASSKEY_ORIGINS has "https://evil.example", which is not an https origin of PASSKEY_RP_ID "auth.example.com" or a subdomain of it'],
+    [{ PASSKEY_RP_ID: 'auth.example.com', PASSKEY_ORIGINS: 'http://auth.example.com' }, 'Invalid configuration: PASSKEY_ORIGINS has "http://auth.example.com", which is not an https origin of PASSKEY_RP_ID "auth.example.com" or a subdomain of it'],
+    [{ PASSKEY_RP_ID: 'auth.example.com' }, 'Invalid configuration: PASSKEY_ORIGINS is required with PASSKEY_RP_ID when NODE_ENV=production, e.g. https://auth.example.com'],
+    [{ PASSKEY_RP_ID: 'localhost', PASSKEY_ORIGINS: 'http://localhost:3000' }, 'Invalid configuration: PASSKEY_RP_ID must be the site\'s domain with NODE_ENV=production, not localhost'],
+    [{ PASSKEY_ORIGINS: 'https://auth.example.com' }, 'Invalid configuration: PASSKEY_ORIGINS needs PASSKEY_RP_ID, the domain the passkeys are bound to, e.g. auth.example.com'],
+    [{ ADMIN_PHONES: '+79123456789' }, 'Invalid configuration: ADMIN_PHONES with NODE_ENV=production asks each admin for a passkey (ADMIN_PASSKEY=required): set PASSKEY_RP_ID and PASSKEY_ORIGINS, or ADMIN_PASSKEY=optional']
+  ] as const) {
+    t.throws(() => loadConfig({ ...production, ...env }), { name: 'ConfigError', message: line }, line)
+  }
+  t.equal(loadConfig({ ...production, ADMIN_PHONES: '+79123456789', ADMIN_PASSKEY: 'optional' }).passkeys, undefined, 'an operator may relax the admin\'s passkey')
 })

@@ -19,6 +19,12 @@ export const errorStatus = {
   phone_country_not_allowed: 400,
   sms_cap_reached: 503,
   sms_unavailable: 503,
+  /** register: a channel (whatsapp, voice, sms) not offered for this number's country (issue 25). */
+  channel_unavailable: 400,
+  /** register: the voice caps (a phone's calls a day, the service's an hour) are spent. */
+  too_many_calls: 429,
+  /** A provider's callback (a delivery receipt) without a valid signature: refused, nothing changed. */
+  signature_invalid: 403,
   invite_code_invalid: 400,
   invite_own_code: 400,
   invite_not_found: 404,
@@ -35,6 +41,19 @@ export const errorStatus = {
   phone_unchanged: 400,
   /** A change of number not proven by a live code to the current number. */
   phone_change_unproven: 403,
+  /** Passkeys (issue 24): a passkey response that did not verify (unknown or removed passkey, another site or origin, a bad signature, no user verification). */
+  passkey_invalid: 401,
+  /** A passkey ceremony's challenge that is unknown, used, expired or for another purpose. */
+  passkey_challenge_invalid: 400,
+  /** Adding a passkey needs a sign-in by code within PASSKEY_FRESH_MINUTES (a stolen token alone must not). */
+  passkey_sign_in_too_old: 403,
+  /** An admin who has a passkey must confirm with it first (adding another, the admin pages). */
+  passkey_required: 403,
+  /** This passkey is registered already. */
+  passkey_exists: 409,
+  passkey_not_found: 404,
+  /** Passkeys are off (production without PASSKEY_RP_ID). */
+  passkeys_off: 404,
   not_authenticated: 401,
   token_not_valid: 401,
   cross_site_request: 403,

@@ -16,7 +16,38 @@ const events: Record<WebhookEventType, { summary: string, description: string, d
   'user.signed_in': {
     summary: 'A user signed in',
     description: 'Every successful sign-in, the first one included (after its user.created). Sent only when WEBHOOK_EVENTS lists it.',
-    data: { id, phone, kind: { type: 'string', enum: ['api', 'web'], description: 'An app (tokens) or a browser (the pages)' } }
+    data: {
+      id,
+      phone,
+      kind: { type: 'string', enum: ['api', 'web'], description: 'An app (tokens) or a browser (the pages)' },
+      method: { type: 'string', enum: ['phone', 'passkey'], description: 'A code by SMS, or a passkey (no SMS)' }
+    }
+  },
+  'passkey.added': {
+    summary: 'A passkey was added to an account',
+    description: 'After a sign-in by phone code (or a fresh code): the account can now be signed in to with this passkey, without an SMS.',
+    data: {
+      id,
+      phone,
+      passkey: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', description: 'The credential id, base64url' },
+          name: { type: 'string', description: 'The name shown on the profile' },
+          device_type: { type: 'string', enum: ['singleDevice', 'multiDevice'], description: 'multiDevice: a synced passkey' }
+        }
+      }
+    }
+  },
+  'passkey.removed': {
+    summary: 'A passkey was removed from an account',
+    description: 'By the person (profile or API) or by an admin (audited). A deleted account\'s passkeys go with it (user.deleted) without this event.',
+    data: {
+      id,
+      phone,
+      passkey: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } },
+      by: { type: 'string', enum: ['user', 'admin'] }
+    }
   },
   'invite.activated': {
     summary: 'A user activated an invite code',

@@ -11,6 +11,15 @@ type Catalogue = Record<ErrorCode | MessageKey, string>
 export type MessageKey =
   | 'code_sent'
   | 'sms_text'
+  | 'page_code_sent_by_sms'
+  | 'page_code_sent_by_whatsapp'
+  | 'page_code_sent_by_voice'
+  | 'page_send_by_sms'
+  | 'page_send_by_whatsapp'
+  | 'page_send_by_voice'
+  | 'page_other_channels'
+  | 'voice_code'
+  | 'voice_code_again'
   | 'sms_phone_changed'
   | 'signed_out'
   | 'field_required'
@@ -52,6 +61,28 @@ export type MessageKey =
   | 'page_activate'
   | 'page_invited_title'
   | 'page_invited_none'
+  | 'page_passkey_sign_in'
+  | 'page_passkey_or'
+  | 'page_passkeys_title'
+  | 'page_passkeys_intro'
+  | 'page_passkeys_none'
+  | 'page_passkey_add'
+  | 'page_passkey_add_later'
+  | 'page_passkey_no_script'
+  | 'page_passkey_details'
+  | 'page_passkey_never'
+  | 'page_passkey_synced'
+  | 'page_passkey_name_label'
+  | 'page_passkey_rename'
+  | 'page_passkey_remove'
+  | 'page_passkey_added'
+  | 'page_passkey_renamed'
+  | 'page_passkey_removed'
+  | 'page_passkey_failed'
+  | 'page_admin_passkey_title'
+  | 'page_admin_passkey_text'
+  | 'page_admin_passkey_button'
+  | 'page_admin_passkey_add_text'
   | 'page_sessions_title'
   | 'page_session_current'
   | 'page_session_browser'
@@ -268,6 +299,16 @@ export type MessageKey =
   | 'page_admin_fraud_none'
   | 'page_admin_col_destination'
   | 'page_admin_col_sent'
+  | 'page_admin_delivery_title'
+  | 'page_admin_delivery_caption'
+  | 'page_admin_delivery_none'
+  | 'page_admin_col_channel'
+  | 'page_admin_col_country'
+  | 'page_admin_col_handed'
+  | 'page_admin_col_delivered'
+  | 'page_admin_col_undelivered'
+  | 'page_admin_col_failed'
+  | 'page_admin_col_rate'
   | 'page_admin_col_entered'
   | 'page_admin_col_solved'
   | 'page_admin_col_baseline'
@@ -324,6 +365,18 @@ const en: Catalogue = {
   phone_country_not_allowed: 'Codes cannot be sent to numbers in this country.',
   sms_cap_reached: 'We cannot send more text messages right now. Try again in {wait}.',
   sms_unavailable: 'The text message could not be sent right now. Try again in a minute.',
+  channel_unavailable: 'Codes cannot be sent this way to this number. Choose another way.',
+  signature_invalid: 'The signature of this callback is missing or wrong.',
+  too_many_calls: 'Too many calls to this number. Ask for the code by text message, or try again in {wait}.',
+  page_code_sent_by_sms: 'We sent the code by text message.',
+  page_code_sent_by_whatsapp: 'We sent the code by WhatsApp.',
+  page_code_sent_by_voice: 'We are calling you to read out the code.',
+  page_send_by_sms: 'Send by text message instead',
+  page_send_by_whatsapp: 'Send by WhatsApp instead',
+  page_send_by_voice: 'Call me instead',
+  page_other_channels: 'No code? Get it another way:',
+  voice_code: 'Your phonepass code is: {digits}.',
+  voice_code_again: 'Once more, your code is: {digits}.',
   invite_code_invalid: 'An invite code is 6 letters and digits, e.g. K7M2XQ.',
   invite_own_code: 'This is your own invite code. Enter the code of the person who invited you.',
   invite_not_found: 'No one has this invite code. Check it and try again.',
@@ -335,6 +388,13 @@ const en: Catalogue = {
   account_blocked: 'This account has been blocked. Contact support if you think this is a mistake.',
   phone_taken: 'This number already has an account. To move to it, delete that account first or use another number.',
   phone_unchanged: 'This is already your number.',
+  passkey_invalid: 'This passkey could not be used here. Sign in with your phone number instead.',
+  passkey_challenge_invalid: 'This passkey request has expired or was used already. Try again.',
+  passkey_sign_in_too_old: 'To add a passkey, sign in again with a code first: this sign-in is not recent enough.',
+  passkey_required: 'Confirm with your passkey first.',
+  passkey_exists: 'This passkey is added already.',
+  passkey_not_found: 'No such passkey.',
+  passkeys_off: 'Passkeys are not available here.',
   phone_change_unproven: 'First confirm the change with a fresh code sent to your current number.',
   not_found: 'Not found.',
   user_not_found: 'There is no account with this id or phone: it never existed or has been deleted.',
@@ -387,6 +447,28 @@ const en: Catalogue = {
   page_activate: 'Activate',
   page_invited_title: 'Joined with your code: {count}',
   page_invited_none: 'No one yet.',
+  page_passkey_sign_in: 'Sign in with a passkey',
+  page_passkey_or: 'Or, without an SMS:',
+  page_passkeys_title: 'Passkeys',
+  page_passkeys_intro: 'A passkey on this device signs you in next time without an SMS code: with your fingerprint, face or screen lock.',
+  page_passkeys_none: 'No passkeys yet.',
+  page_passkey_add: 'Add a passkey',
+  page_passkey_add_later: 'To add a passkey, sign out and sign in again with a code: adding one needs a recent sign-in.',
+  page_passkey_no_script: 'Adding a passkey needs JavaScript.',
+  page_passkey_details: 'added {created}; last used {used}',
+  page_passkey_never: 'never',
+  page_passkey_synced: 'synced',
+  page_passkey_name_label: 'New name for {name}',
+  page_passkey_rename: 'Rename',
+  page_passkey_remove: 'Remove {name}',
+  page_passkey_added: 'The passkey is added. Next time, sign in with it.',
+  page_passkey_renamed: 'The passkey is renamed.',
+  page_passkey_removed: 'The passkey is removed.',
+  page_passkey_failed: 'The passkey did not work. Try again, or use your phone number.',
+  page_admin_passkey_title: 'Confirm with your passkey',
+  page_admin_passkey_text: 'The support pages ask for your passkey after the phone code, so a stolen SIM card alone is not enough.',
+  page_admin_passkey_button: 'Confirm with a passkey',
+  page_admin_passkey_add_text: 'You have no passkey yet. Add one on this device now; from then on the support pages ask for it after the code.',
   page_sessions_title: 'Where you are signed in',
   page_session_current: 'this browser',
   page_session_browser: 'Browser',
@@ -604,6 +686,16 @@ const en: Catalogue = {
   page_admin_fraud_none: 'No codes were counted in the window.',
   page_admin_col_destination: 'Destination',
   page_admin_col_sent: 'Codes sent',
+  page_admin_delivery_title: 'Delivery by channel',
+  page_admin_delivery_caption: 'Messages of the last 24 hours by channel and country; the rate is of those whose fate a receipt told',
+  page_admin_delivery_none: 'No messages in the last 24 hours.',
+  page_admin_col_channel: 'Channel',
+  page_admin_col_country: 'Country',
+  page_admin_col_handed: 'Handed over',
+  page_admin_col_delivered: 'Delivered',
+  page_admin_col_undelivered: 'Undelivered',
+  page_admin_col_failed: 'Refused (fell back)',
+  page_admin_col_rate: 'Delivery rate',
   page_admin_col_entered: 'Entered',
   page_admin_col_solved: 'Checks passed',
   page_admin_col_baseline: 'Usual per window',
@@ -661,6 +753,18 @@ const ru: Catalogue = {
   phone_country_not_allowed: 'На номера этой страны нельзя отправить код.',
   sms_cap_reached: 'Сейчас мы не можем отправить больше SMS. Повторите через {wait}.',
   sms_unavailable: 'Сейчас не удаётся отправить SMS. Повторите через минуту.',
+  channel_unavailable: 'Этим способом код на этот номер не отправить. Выберите другой.',
+  signature_invalid: 'Подпись этого обратного вызова отсутствует или неверна.',
+  too_many_calls: 'Слишком много звонков на этот номер. Запросите код по SMS или повторите через {wait}.',
+  page_code_sent_by_sms: 'Мы отправили код по SMS.',
+  page_code_sent_by_whatsapp: 'Мы отправили код в WhatsApp.',
+  page_code_sent_by_voice: 'Сейчас мы позвоним и продиктуем код.',
+  page_send_by_sms: 'Прислать по SMS',
+  page_send_by_whatsapp: 'Прислать в WhatsApp',
+  page_send_by_voice: 'Позвонить мне',
+  page_other_channels: 'Код не пришёл? Получите его иначе:',
+  voice_code: 'Ваш код phonepass: {digits}.',
+  voice_code_again: 'Повторяю, ваш код: {digits}.',
   invite_code_invalid: 'Код приглашения — 6 букв и цифр, например K7M2XQ.',
   invite_own_code: 'Это ваш собственный код. Введите код человека, который вас пригласил.',
   invite_not_found: 'Такого кода приглашения нет. Проверьте его и повторите.',
@@ -672,6 +776,13 @@ const ru: Catalogue = {
   account_blocked: 'Эта учётная запись заблокирована. Если вы считаете это ошибкой, обратитесь в поддержку.',
   phone_taken: 'С этим номером уже есть учётная запись. Чтобы перейти на него, сначала удалите ту учётную запись или выберите другой номер.',
   phone_unchanged: 'Это уже ваш номер.',
+  passkey_invalid: 'Этот ключ доступа здесь не подходит. Войдите по номеру телефона.',
+  passkey_challenge_invalid: 'Запрос ключа доступа устарел или уже использован. Попробуйте ещё раз.',
+  passkey_sign_in_too_old: 'Чтобы добавить ключ доступа, сначала войдите заново по коду: этот вход был слишком давно.',
+  passkey_required: 'Сначала подтвердите вход ключом доступа.',
+  passkey_exists: 'Этот ключ доступа уже добавлен.',
+  passkey_not_found: 'Такого ключа доступа нет.',
+  passkeys_off: 'Ключи доступа здесь недоступны.',
   phone_change_unproven: 'Сначала подтвердите смену свежим кодом, отправленным на ваш текущий номер.',
   not_found: 'Не найдено.',
   user_not_found: 'Учётной записи с таким идентификатором или номером нет: её не было или она удалена.',
@@ -724,6 +835,28 @@ const ru: Catalogue = {
   page_activate: 'Активировать',
   page_invited_title: 'Присоединились по вашему коду: {count}',
   page_invited_none: 'Пока никого.',
+  page_passkey_sign_in: 'Войти с ключом доступа',
+  page_passkey_or: 'Или без СМС:',
+  page_passkeys_title: 'Ключи доступа',
+  page_passkeys_intro: 'Ключ доступа на этом устройстве позволит входить без СМС-кода: по отпечатку пальца, лицу или блокировке экрана.',
+  page_passkeys_none: 'Ключей доступа пока нет.',
+  page_passkey_add: 'Добавить ключ доступа',
+  page_passkey_add_later: 'Чтобы добавить ключ доступа, выйдите и войдите снова по коду: для этого нужен недавний вход.',
+  page_passkey_no_script: 'Для добавления ключа доступа нужен JavaScript.',
+  page_passkey_details: 'добавлен {created}; использован {used}',
+  page_passkey_never: 'ни разу',
+  page_passkey_synced: 'синхронизируется',
+  page_passkey_name_label: 'Новое имя для {name}',
+  page_passkey_rename: 'Переименовать',
+  page_passkey_remove: 'Удалить {name}',
+  page_passkey_added: 'Ключ доступа добавлен. В следующий раз входите с ним.',
+  page_passkey_renamed: 'Ключ доступа переименован.',
+  page_passkey_removed: 'Ключ доступа удалён.',
+  page_passkey_failed: 'Ключ доступа не сработал. Попробуйте ещё раз или войдите по номеру телефона.',
+  page_admin_passkey_title: 'Подтвердите ключом доступа',
+  page_admin_passkey_text: 'Страницы поддержки после кода из СМС просят ключ доступа: одной украденной SIM-карты мало.',
+  page_admin_passkey_button: 'Подтвердить ключом доступа',
+  page_admin_passkey_add_text: 'У вас ещё нет ключа доступа. Добавьте его на этом устройстве; дальше страницы поддержки будут просить его после кода.',
   page_sessions_title: 'Где выполнен вход',
   page_session_current: 'этот браузер',
   page_session_browser: 'Браузер',
@@ -941,6 +1074,16 @@ const ru: Catalogue = {
   page_admin_fraud_none: 'За это время кодов не отправлялось.',
   page_admin_col_destination: 'Направление',
   page_admin_col_sent: 'Отправлено кодов',
+  page_admin_delivery_title: 'Доставка по каналам',
+  page_admin_delivery_caption: 'Сообщения за последние 24 часа по каналам и странам; доля — среди тех, о судьбе которых пришёл отчёт',
+  page_admin_delivery_none: 'За последние 24 часа сообщений не было.',
+  page_admin_col_channel: 'Канал',
+  page_admin_col_country: 'Страна',
+  page_admin_col_handed: 'Передано',
+  page_admin_col_delivered: 'Доставлено',
+  page_admin_col_undelivered: 'Не доставлено',
+  page_admin_col_failed: 'Отклонено (следующий канал)',
+  page_admin_col_rate: 'Доля доставленных',
   page_admin_col_entered: 'Введено',
   page_admin_col_solved: 'Проверок пройдено',
   page_admin_col_baseline: 'Обычно за период',

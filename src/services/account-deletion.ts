@@ -1,6 +1,7 @@
 import type { Config } from '../config.js'
 import { deleteLoginCodes, deleteUserSessions, keepDeletedPhone, tombstoneUser } from '../store/accounts.js'
 import type { DbOrTransaction } from '../store/database.js'
+import { deleteUserPasskeys } from '../store/passkeys.js'
 import { withdrawPhoneChangeProof } from '../store/phone-changes.js'
 import type { UserRow } from '../store/schema.js'
 import { findUserById, lockReferralGraph } from '../store/users.js'
@@ -20,8 +21,8 @@ export function createAccountDeletion ({ config, clock, keys }: { config: Config
 
   /**
    * In the caller's transaction: the row made a tombstone (the invite code stays reserved),
-   * the phone's keyed hash kept, every session and refresh token, the login code and a pending
-   * change of number's proof deleted,
+   * the phone's keyed hash kept, every session and refresh token, the login code, a pending
+   * change of number's proof and the passkeys deleted,
    * user.deleted recorded. The referral graph's lock orders it with an activation of this
    * account's code: that lands first and stays, or finds no such code. Returns the user as it
    * was; undefined when there is no account to delete (deleted already, or, with
@@ -37,6 +38,8 @@ export function createAccountDeletion ({ config, clock, keys }: { config: Config
     await deleteUserSessions(trx, userId)
     await deleteLoginCodes(trx, current.phone)
     await withdrawPhoneChangeProof(trx, userId)
+    // The passkeys go with the account: a new account of this phone starts without them.
+    await deleteUserPasskeys(trx, userId)
     await events.record(trx, 'user.deleted', { id: userId, phone: current.phone })
     return current
   }

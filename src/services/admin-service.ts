@@ -201,13 +201,15 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
    * ADMIN_SESSION_HOURS, the pages' own limit, from the session row, whatever the session's
    * lifetime or the cookie's age; `provedAt`: when a code last proved this session's phone.
    */
-  async function adminOfSession (sessionId: string, userId: number): Promise<{ actor: Actor, fresh: boolean, provedAt: number } | undefined> {
+  async function adminOfSession (sessionId: string, userId: number): Promise<{ actor: Actor, fresh: boolean, provedAt: number, passkeyProved: boolean } | undefined> {
     const actor = await actorForUser(userId)
     if (actor === undefined) return undefined
     const session = await findLiveSession(db, sessionId, clock.now())
     if (session === undefined || session.user_id !== userId) return undefined
     const createdAt = Number(session.created_at)
-    return { actor, fresh: clock.now() - createdAt < config.adminAccess.sessionMs, provedAt: createdAt }
+    // ADMIN_PASSKEY: a passkey proved this session (its sign-in, or after the code); else the pages ask for one.
+    const passkeyProved = session.passkey_at !== null || config.passkeys?.adminRequired !== true
+    return { actor, fresh: clock.now() - createdAt < config.adminAccess.sessionMs, provedAt: createdAt, passkeyProved }
   }
 
   function logAction (by: AdminCaller, action: string, userId: number | null): void {

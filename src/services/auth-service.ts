@@ -1,13 +1,13 @@
 import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
-import { checkSmsDestination, maskPhone, normalizePhone } from '../domain/phone.js'
+import { checkSmsDestination, countryOfPhone, maskPhone, normalizePhone } from '../domain/phone.js'
+import type { Channel } from '../channels/settings.js'
 import { translate, type Locale } from '../i18n/catalogue.js'
 import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, spendLoginCode, unspendLoginCode } from '../store/login-codes.js'
 import { hasPhoneChangeProof, provePhoneChange, spendPhoneChangeProof, withdrawPhoneChangeProof } from '../store/phone-changes.js'
 import type { SessionKind, SessionRow } from '../store/schema.js'
 import {
-  findLiveSession, findRefreshToken, insertRefreshToken, insertSession, listLiveSessions,
-  revokeSession, revokeUserSessions, spendRefreshToken, touchSession
+  findLiveSession, findRefreshToken, listLiveSessions, revokeSession, revokeUserSessions, spendRefreshToken, touchSession
 } from '../store/sessions.js'
 import { deleteDeletedPhonesBefore, findDeletedPhone, keepDeletedPhone, movePhone } from '../store/accounts.js'
 import { findUserById, findUserByPhone, insertUser, lockUnblockedUser } from '../store/users.js'
@@ -19,21 +19,20 @@ import { createDeviceTokens } from './device-tokens.js'
 import { createLimits } from './limits.js'
 import { createEventRecorder } from './webhooks.js'
 import { createFraudGuard } from './fraud-guard.js'
-import {
-  generateOpaqueToken, generateSessionId, hashOneTimeCode, hashPhone, hashOpaqueToken, oneTimeCodeMatches, sessionForLog
-} from './keys.js'
+import { createSignInSessions, type TokenPair } from './sign-in-sessions.js'
+import { hashOneTimeCode, hashPhone, hashOpaqueToken, oneTimeCodeMatches, sessionForLog } from './keys.js'
 
 export interface CodeRequested {
   phone: string
   expiresIn: number
   resendIn: number
+  /** The channel the code went by (a test number's: the first of its order, nothing is sent). */
+  channel: Channel
+  /** The channels this number may ask for its next code by, in order. */
+  channels: Channel[]
 }
 
-export interface TokenPair {
-  access: string
-  refresh: string
-  expiresIn: number
-}
+export type { TokenPair } from './sign-in-sessions.js'
 
 export interface SignedIn {
   userId: number
@@ -59,7 +58,7 @@ function secondsUntil (moment: number, now: number): number {
 }
 
 export function createAuthService (context: ServiceContext) {
-  const { db, config, clock, keys, sms, accessTokens, random, logger } = context
+  const { db, config, clock, keys, sms, delivery, accessTokens, random, logger } = context
   const otpKey = keys.otp[0]
   if (otpKey === undefined) throw new Error('at least one OTP key is needed')
   const signingKey: Buffer = otpKey
@@ -72,6 +71,7 @@ export function createAuthService (context: ServiceContext) {
   const events = createEventRecorder(context)
   const accountDeletion = createAccountDeletion(context)
   const fraudGuard = createFraudGuard(context)
+  const { openSession, issueRefreshToken, tokenPair } = createSignInSessions(context)
 
   function normalize (rawPhone: string): string {
     return normalizePhone(rawPhone, {
@@ -84,10 +84,13 @@ export function createAuthService (context: ServiceContext) {
    * Sends a new code, replacing the old one. Known and unknown phones take the same path:
    * no account is looked up, so the answer tells nothing about who has signed up.
    */
-  async function requestCode (rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+  async function requestCode (rawPhone: string, client: ClientInfo, locale: Locale, channel?: Channel): Promise<CodeRequested> {
     const phone = normalize(rawPhone)
     const fixedCode = config.testPhoneNumbers.get(phone)
     const country = fixedCode === undefined ? checkSmsDestination(phone, config.sms.allowedCountries) : undefined
+    // Which channels, in which order; refused here when the one asked for is not offered.
+    // A test number takes its country's order too, so its answer looks like any number's.
+    const sendPlan = delivery.plan(country ?? countryOfPhone(phone), channel)
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
     // Test numbers send nothing: the fraud guard neither counts nor holds them.
     const screening = country === undefined ? undefined : await fraudGuard.screen(phone, country, deviceId !== undefined, { solution: client.challenge, ip: client.ip })
@@ -101,10 +104,11 @@ export function createAuthService (context: ServiceContext) {
     // cooldown, the SMS budget.
     // What is given back if the SMS then fails: the phone's quota and the hour's SMS budget.
     const refundable = await db.transaction().execute(async (trx) => {
-      const guardCounts = screening === undefined ? undefined : await fraudGuard.takeSend(trx, screening, phone, client.challenge)
+      // A call first is counted on the voice caps too, in the same statement (channels/delivery.ts).
+      const guardCounts = delivery.firstChannelCounts(phone, sendPlan, screening === undefined ? undefined : await fraudGuard.takeSend(trx, screening, phone, client.challenge))
       const device = await knownDevice(trx, phone, deviceId, client.deviceToken)
       const stored = await replaceLoginCode(trx, {
-        phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
+        phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip, sendId: sendPlan.sendId, channel: sendPlan.order[0] ?? 'sms'
       }, resendAfter)
       const send = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined, guardCounts)
       if (send.quotaRefusal !== undefined) throw send.quotaRefusal
@@ -119,10 +123,11 @@ export function createAuthService (context: ServiceContext) {
       if (error instanceof DomainError && error.code === 'sms_cap_reached') await limits.smsCapRefused()
       throw error
     })
+    let usedChannel = sendPlan.order[0] ?? 'sms'
     if (fixedCode === undefined) {
       const minutes = Math.round(config.otp.ttlSeconds / 60)
       try {
-        await sms.send({ to: phone, code, body: translate(locale, 'sms_text', { code, minutes }) })
+        usedChannel = (await delivery.deliver(sendPlan, { to: phone, code, locale, minutes })).channel
       } catch (error) {
         // A code that was not delivered must not be usable, nor hold the cooldown; and it is
         // not the person's fault, so the phone's quota is given back (the IP's stays charged),
@@ -131,14 +136,13 @@ export function createAuthService (context: ServiceContext) {
           await deleteLoginCode(trx, phone, codeHash)
           await refundable.giveBack(trx)
         })
-        logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
+        logger.warn({ err: error, phone: maskPhone(phone), channels: sendPlan.order }, 'code not sent by any channel')
         throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })
       }
-      logger.info({ phone: maskPhone(phone), provider: sms.name }, 'SMS code sent')
     }
     // A test number keeps out of the cooldown, but its answer is any number's: from outside,
     // it cannot be picked out by a resend_in of 0.
-    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: config.otp.resendSeconds }
+    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: config.otp.resendSeconds, channel: usedChannel, channels: [...sendPlan.offered] }
   }
 
   async function explainMissingTry (trx: DbOrTransaction, phone: string, now: number): Promise<DomainError> {
@@ -158,32 +162,6 @@ export function createAuthService (context: ServiceContext) {
       // The invite code was taken (or the phone, by a parallel sign-in): look again.
     }
     throw new Error('no free invite code after several tries')
-  }
-
-  async function openSession (trx: DbOrTransaction, userId: number, kind: SessionKind, client: ClientInfo, now: number): Promise<string> {
-    const sessionId = generateSessionId()
-    await insertSession(trx, {
-      id: sessionId,
-      user_id: userId,
-      kind,
-      created_at: now,
-      last_seen_at: now,
-      expires_at: now + config.sessionTtlDays * 86_400_000,
-      revoked_at: null,
-      user_agent: client.userAgent?.slice(0, 256) ?? null,
-      ip: client.ip
-    })
-    return sessionId
-  }
-
-  async function issueRefreshToken (trx: DbOrTransaction, sessionId: string, now: number): Promise<string> {
-    const refresh = generateOpaqueToken()
-    await insertRefreshToken(trx, { tokenHash: hashOpaqueToken(refresh), sessionId, createdAt: now })
-    return refresh
-  }
-
-  function tokenPair (userId: number, sessionId: string, refresh: string): TokenPair {
-    return { access: accessTokens.sign({ userId, sessionId }), refresh, expiresIn: accessTokens.ttlSeconds }
   }
 
   /**
@@ -380,7 +358,7 @@ export function createAuthService (context: ServiceContext) {
       const sessionId = await openSession(trx, user.id, kind, client, now)
       // In the sign-in's transaction: the events exist exactly when the sign-in committed.
       if (created) await events.record(trx, 'user.created', { id: user.id, phone: user.phone, invite_code: user.invite_code })
-      await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind })
+      await events.record(trx, 'user.signed_in', { id: user.id, phone: user.phone, kind, method: 'phone' })
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
       // A device new to this phone gets an identity of its own while the phone's day allows.
       const issuedDevice = device ?? (await limits.takeNewDevice(trx, phone) ? undefined : deviceTokens.sharedId(phone))

@@ -3,7 +3,7 @@ import type { Challenge } from 'altcha-lib/v1/types'
 import type { CaptchaChallenge } from '../domain/errors.js'
 import { DomainError } from '../domain/errors.js'
 import { countryOfPhone, maskPhone } from '../domain/phone.js'
-import { incrementCounter, incrementCounters, type CounterWindow } from '../store/limit-counters.js'
+import { incrementCounter, incrementCounters, maxStripes, stripeOf, type CounterWindow } from '../store/limit-counters.js'
 import { findFraudRules, readCounterFigures, type CounterFigures } from '../store/fraud.js'
 import type { DbOrTransaction } from '../store/database.js'
 import { findUserByPhone } from '../store/users.js'
@@ -346,11 +346,13 @@ export function createFraudGuard (context: Pick<ServiceContext, 'db' | 'config' 
     return country
   }
 
+  let enteredTurn = 0
   /** A code entered right: counted for its destinations, so the share of codes entered is known. */
   async function countEntered (trx: DbOrTransaction, phone: string): Promise<void> {
     if (settings.mode === 'off') return
     const now = clock.now()
-    await incrementCounters(trx, destinationsOf(phone, countryOf(phone)).map(d => bucket(enteredKey(d), now)))
+    // On a row of the bucket's spread (store/limit-counters.ts, maxStripes): every sign-in to a country writes it.
+    await incrementCounters(trx, destinationsOf(phone, countryOf(phone)).map(d => stripeOf(bucket(enteredKey(d), now), enteredTurn++ % maxStripes)))
   }
 
   /** The admin's view of destinations: figures, reasons and verdicts. */

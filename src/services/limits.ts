@@ -1,5 +1,6 @@
 import { DomainError } from '../domain/errors.js'
 import { decrementCounters, deleteExpiredCounters, incrementCounter, incrementCounters, readCounter, type CounterWindow } from '../store/limit-counters.js'
+import { maxStripes, stripeOf, takeSpreadCounters } from '../store/limit-counters.js'
 import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
 
@@ -89,7 +90,9 @@ export function windowOf (key: string, length: number, now: number): CounterWind
  */
 export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext, 'db' | 'config' | 'clock' | 'logger'>) {
   const limits = config.limits
-
+  // Which row of a spread counter this process writes next: taken in turn, so the rows share the load.
+  let spreadTurn = 0
+  const spreadRow = (window: CounterWindow): CounterWindow => stripeOf(window, spreadTurn++ % maxStripes)
 
   function taken (windows: CounterWindow[]): Taken {
     return { giveBack: async (trx) => { await decrementCounters(trx, windows) } }
@@ -101,10 +104,11 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
    * before has a quota of its own, so someone spending the phone's cannot keep the owner
    * from getting a code. Above both, the phone's ceiling counts every code to it however it
    * was asked for, so no number of devices, sign-ins or addresses sends more. And the
-   * service-wide SMS budget, last (its row is the one every send writes: on PostgreSQL it is
-   * locked for the shortest time). Each budget is never overdrawn: at its limit nothing is
-   * counted, and the refusal comes back for the caller to throw, which rolls back every count
-   * (a refused request costs nothing). All in one statement.
+   * service-wide SMS budget, last (the rows every send writes: locked for the shortest time, and
+   * spread over several, store/limit-counters.ts). Each budget is never overdrawn: at its limit
+   * nothing is counted, and the refusal comes back for the caller to throw, which rolls back
+   * every count (a refused request costs nothing). Two statements: the quotas with the uncapped
+   * counts, then the capped budgets (takeSpreadCounters), asked only when no quota refused.
    */
   async function takeCodeSend (trx: DbOrTransaction, phone: string, deviceId: string | undefined, ip: string, isTestNumber: boolean, guard: GuardCounts = noGuardCounts): Promise<CountedSend> {
     if (isTestNumber) return { taken: taken([]) }
@@ -121,22 +125,30 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     // The day's count caps nothing; it is kept for the admin's view of the spend (smsSpend),
     // since the hour's counters are deleted once their hour is over.
     const smsDay = windowOf(smsDayKey, day, now)
-    // The fraud guard's counts ride in the same statement: per destination, and its shares of the cap.
+    // The service-wide counters every send writes are spread over several rows (store/spread-counters.ts):
+    // the uncapped ones (the day's count, the guard's per destination) on one row of their spread,
+    // counted in the quotas' statement; the capped ones (the hour's budget, the guard's shares of it)
+    // in a statement of their own, after the quotas, each never past its ceiling.
+    const guardCapped = guard.windows.flatMap((window, i) => guard.ceilings[i] === uncapped ? [] : [{ window, ceiling: guard.ceilings[i] as number, refusal: guard.refusals[i] }])
+    const guardUncapped = guard.windows.filter((_, i) => guard.ceilings[i] === uncapped).map(spreadRow)
+    const dayRow = spreadRow(smsDay)
     const counts = await incrementCounters(trx,
-      [...phoneQuotas.map(quota => quota.window), ipHour, smsHour, smsDay, ...guard.windows],
-      [...phoneQuotas.map(quota => quota.limit), limits.codesPerIpHour, config.sms.hourlyCap, uncapped, ...guard.ceilings])
-    const [ipCount, smsCount] = counts.slice(phoneQuotas.length)
-    const guardCounts = counts.slice(phoneQuotas.length + 3)
-    const guardRefusal = guard.refusals.find((refusal, i) => refusal !== undefined && guardCounts[i] === undefined)
+      [...phoneQuotas.map(quota => quota.window), ipHour, dayRow, ...guardUncapped],
+      [...phoneQuotas.map(quota => quota.limit), limits.codesPerIpHour, uncapped, ...guardUncapped.map(() => uncapped)])
+    const ipCount = counts[phoneQuotas.length]
     const phoneOver = phoneQuotas.find((_, i) => counts[i] === undefined)
     const quotaRefusal = phoneOver !== undefined
       ? new DomainError('too_many_codes', { field: 'phone', retryAfter: secondsLeft(phoneOver.window, now) })
       : ipCount === undefined ? new DomainError('rate_limited', { field: 'phone', retryAfter: secondsLeft(ipHour, now) }) : undefined
-    const smsCapRefusal = smsCount === undefined ? new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(smsHour, now) }) : guardRefusal
+    // A refused quota is thrown first and rolls everything back: the budget need not be asked.
+    if (quotaRefusal !== undefined) return { taken: taken([]), quotaRefusal }
+    const budgets = await takeSpreadCounters(trx, [{ window: smsHour, ceiling: config.sms.hourlyCap }, ...guardCapped], spreadTurn++)
+    const guardRefusal = guardCapped.find((counter, i) => counter.refusal !== undefined && budgets[i + 1] === undefined)?.refusal
+    const smsCapRefusal = budgets[0] === undefined ? new DomainError('sms_cap_reached', { field: 'phone', retryAfter: secondsLeft(smsHour, now) }) : guardRefusal
+    const takenBudgets = budgets.filter((window): window is CounterWindow => window !== undefined)
     return {
       // The guard's counts are given back too: an SMS that failed was not sent anywhere.
-      taken: taken([...phoneQuotas.map(quota => quota.window), smsHour, smsDay, ...guard.windows]),
-      ...(quotaRefusal === undefined ? {} : { quotaRefusal }),
+      taken: taken([...phoneQuotas.map(quota => quota.window), dayRow, ...guardUncapped, ...takenBudgets]),
       ...(smsCapRefusal === undefined ? {} : { smsCapRefusal })
     }
   }
@@ -211,12 +223,24 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     return { taken: taken([window]) }
   }
 
+  /**
+   * A passkey ceremony's options asked for from this address (LIMIT_PASSKEY_OPTIONS_PER_IP_HOUR):
+   * each stores a challenge, so asking is what is bounded. Never overdrawn: at the limit nothing
+   * is counted and the refusal is thrown.
+   */
+  async function takePasskeyOptions (ip: string, perHour: number): Promise<void> {
+    const now = clock.now()
+    const window = windowOf(`passkey:ip:${ipSubject(ip)}:h`, hour, now)
+    const count = await incrementCounter(db, window, perHour)
+    if (count === undefined) throw new DomainError('rate_limited', { retryAfter: secondsLeft(window, now) })
+  }
+
   /** Deletes ended windows; any instance may run it at any time. */
   async function removeExpired (): Promise<number> {
     return await deleteExpiredCounters(db, clock.now())
   }
 
-  return { takeCodeSend, takeNewDevice, smsSpend, smsCapRefused, countCodeTry, countInviteTry, removeExpired }
+  return { takeCodeSend, takeNewDevice, smsSpend, smsCapRefused, countCodeTry, countInviteTry, takePasskeyOptions, removeExpired }
 }
 
 export type Limits = ReturnType<typeof createLimits>

@@ -17,9 +17,10 @@ export interface DataExport {
   profile: { id: number, phone: string, invite_code: string, created_at: string }
   invited_by: { phone: string | null, invite_code: string, activated_at: string | null } | null
   users_invited: Array<{ phone: string, invited_at: string | null }>
-  sessions: Array<{ kind: string, created_at: string, last_seen_at: string, expires_at: string, revoked_at: string | null, ip: string | null, user_agent: string | null }>
+  sessions: Array<{ kind: string, method: string, created_at: string, last_seen_at: string, expires_at: string, revoked_at: string | null, ip: string | null, user_agent: string | null }>
   login_code: { sent_at: string, expires_at: string, tries: number, ip: string | null, used_at: string | null } | null
   events: Array<{ type: string, created_at: string, delivery: string, data: Record<string, unknown> }>
+  passkeys: Array<{ id: string, name: string, device_type: string, backed_up: boolean, transports: string[], created_at: string, last_used_at: string | null }>
 }
 
 export function createProfileService (context: ServiceContext) {
@@ -106,6 +107,7 @@ export function createProfileService (context: ServiceContext) {
       users_invited: data.invited.map(row => ({ phone: row.phone, invited_at: time(row.invited_at) })),
       sessions: data.sessions.map(row => ({
         kind: row.kind,
+        method: row.method,
         created_at: time(row.created_at) ?? '',
         last_seen_at: time(row.last_seen_at) ?? '',
         expires_at: time(row.expires_at) ?? '',
@@ -116,7 +118,16 @@ export function createProfileService (context: ServiceContext) {
       login_code: data.loginCode === undefined
         ? null
         : { sent_at: time(data.loginCode.created_at) ?? '', expires_at: time(data.loginCode.expires_at) ?? '', tries: data.loginCode.attempts, ip: data.loginCode.ip, used_at: time(data.loginCode.spent_at) },
-      events: data.events.map(row => ({ type: row.type, created_at: time(row.created_at) ?? '', delivery: row.status, data: (JSON.parse(row.payload) as { data: Record<string, unknown> }).data }))
+      events: data.events.map(row => ({ type: row.type, created_at: time(row.created_at) ?? '', delivery: row.status, data: (JSON.parse(row.payload) as { data: Record<string, unknown> }).data })),
+      passkeys: data.passkeys.map(row => ({
+        id: row.id,
+        name: row.name,
+        device_type: row.device_type,
+        backed_up: row.backed_up === 1,
+        transports: JSON.parse(row.transports) as string[],
+        created_at: time(row.created_at) ?? '',
+        last_used_at: time(row.last_used_at)
+      }))
     }
   }
 

@@ -17,13 +17,15 @@ import type { Clock } from './clock.js'
  */
 export interface WebhookEventData {
   'user.created': { id: number, phone: string, invite_code: string }
-  'user.signed_in': { id: number, phone: string, kind: 'api' | 'web' }
+  'user.signed_in': { id: number, phone: string, kind: 'api' | 'web', method: 'phone' | 'passkey' }
   'invite.activated': { id: number, phone: string, activated_invite_code: string, inviter_id: number }
   'user.deleted': { id: number, phone: string }
   'user.phone_changed': { id: number, phone: string, previous_phone: string }
   'user.blocked': { id: number, phone: string }
   'user.unblocked': { id: number, phone: string }
   'fraud.destination_suspect': { destination: string, kind: 'prefix' | 'country', reason: string }
+  'passkey.added': { id: number, phone: string, passkey: { id: string, name: string, device_type: string } }
+  'passkey.removed': { id: number, phone: string, passkey: { id: string, name: string }, by: 'user' | 'admin' }
 }
 
 /**

@@ -71,9 +71,10 @@ export interface UserData {
   user: { id: number, phone: string, invite_code: string, created_at: number, invited_at: number | null }
   inviter: { phone: string, invite_code: string, deleted: boolean } | undefined
   invited: Array<{ phone: string, invited_at: number | null }>
-  sessions: Array<{ kind: string, created_at: number, last_seen_at: number, expires_at: number, revoked_at: number | null, ip: string | null, user_agent: string | null }>
+  sessions: Array<{ kind: string, method: string, created_at: number, last_seen_at: number, expires_at: number, revoked_at: number | null, ip: string | null, user_agent: string | null }>
   loginCode: { created_at: number, expires_at: number, attempts: number, ip: string | null, spent_at: number | null } | undefined
   events: Array<{ type: string, status: string, created_at: number, payload: string }>
+  passkeys: Array<{ id: string, name: string, device_type: string, backed_up: number, transports: string, created_at: number, last_used_at: number | null }>
 }
 
 /** Everything stored about a user, for their own copy (GDPR articles 15 and 20). Session ids stay out: they are credentials. */
@@ -87,19 +88,23 @@ export async function readUserData (db: DbOrTransaction, userId: number): Promis
   const invited = await db.selectFrom('users').select(['phone', 'invited_at'])
     .where('invited_by', '=', userId).orderBy('invited_at').orderBy('id').execute()
   const sessions = await db.selectFrom('sessions')
-    .select(['kind', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'ip', 'user_agent'])
+    .select(['kind', 'method', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'ip', 'user_agent'])
     .where('user_id', '=', userId).orderBy('created_at').execute()
   const loginCode = await db.selectFrom('login_codes').select(['created_at', 'expires_at', 'attempts', 'ip', 'spent_at'])
     .where('phone', '=', user.phone).executeTakeFirst()
   const events = await db.selectFrom('webhook_events').select(['type', 'status', 'created_at', 'payload'])
     .where('user_id', '=', userId).orderBy('id').execute()
+  // The public keys stay out: of no use to the person, and not theirs to carry elsewhere.
+  const passkeys = await db.selectFrom('passkeys').select(['id', 'name', 'device_type', 'backed_up', 'transports', 'created_at', 'last_used_at'])
+    .where('user_id', '=', userId).orderBy('created_at').execute()
   return {
     user: { id: Number(user.id), phone: user.phone, invite_code: user.invite_code, created_at: Number(user.created_at), invited_at: user.invited_at === null ? null : Number(user.invited_at) },
     inviter: inviter === undefined ? undefined : { phone: inviter.phone, invite_code: inviter.invite_code, deleted: inviter.deleted_at !== null },
     invited: invited.map(row => ({ phone: row.phone, invited_at: row.invited_at === null ? null : Number(row.invited_at) })),
     sessions: sessions.map(row => ({ ...row, created_at: Number(row.created_at), last_seen_at: Number(row.last_seen_at), expires_at: Number(row.expires_at), revoked_at: row.revoked_at === null ? null : Number(row.revoked_at) })),
     loginCode: loginCode === undefined ? undefined : { ...loginCode, created_at: Number(loginCode.created_at), expires_at: Number(loginCode.expires_at), spent_at: loginCode.spent_at === null ? null : Number(loginCode.spent_at) },
-    events: events.map(row => ({ ...row, created_at: Number(row.created_at) }))
+    events: events.map(row => ({ ...row, created_at: Number(row.created_at) })),
+    passkeys: passkeys.map(row => ({ ...row, created_at: Number(row.created_at), last_used_at: row.last_used_at === null ? null : Number(row.last_used_at) }))
   }
 }
 

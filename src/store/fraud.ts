@@ -32,7 +32,8 @@ export async function readCounterFigures (db: DbOrTransaction, keys: readonly st
         'key',
         sql<number>`sum(case when ${eb.ref('window_start')} >= ${recent} then ${eb.ref('count')} else 0 end)`.as('recent'),
         sql<number>`sum(case when ${eb.ref('window_start')} < ${past} then ${eb.ref('count')} else 0 end)`.as('past'),
-        sql<number>`sum(case when ${eb.ref('window_start')} < ${pastCount} then 1 else 0 end)`.as('past_windows'),
+        // Windows, not rows: a window's count may be spread over rows a few ms apart (limit-counters.ts, stripeOf).
+        sql<number>`count(distinct case when ${eb.ref('window_start')} < ${pastCount} then ${eb.ref('window_start')} / 1000 end)`.as('past_windows'),
         sql<number | null>`max(case when ${eb.ref('expires_at')} > ${at} then ${eb.ref('expires_at')} end)`.as('open_until')
       ])
       .where('key', 'in', wanted)

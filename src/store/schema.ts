@@ -34,9 +34,16 @@ export interface LoginCodesTable {
   ip: string | null
   /** When the code signed someone in; the row stays, so the time it was sent still spaces the next. */
   spent_at: number | null
+  /** The send this code went out in (messages.send_id); null for a code from before migration 0014. */
+  send_id: Generated<string | null>
+  /** The channel a receipt said did not bring this code: the next may go at once by another. */
+  undelivered_by: Generated<string | null>
 }
 
 export type SessionKind = 'web' | 'api'
+
+/** How a session was signed in: a code by SMS, or a passkey (migration 0013). */
+export type SignInMethod = 'phone' | 'passkey'
 
 export interface SessionsTable {
   id: string
@@ -48,6 +55,9 @@ export interface SessionsTable {
   revoked_at: number | null
   user_agent: string | null
   ip: string | null
+  method: Generated<SignInMethod>
+  /** When a passkey last proved this session: its sign-in, or an admin's second factor after a code. */
+  passkey_at: number | null
 }
 
 export interface RefreshTokensTable {
@@ -144,6 +154,37 @@ export interface FraudRulesTable {
   set_at: number
 }
 
+/** A passkey (WebAuthn credential) of an account (migration 0013). */
+export interface PasskeysTable {
+  /** The credential id, base64url. */
+  id: string
+  user_id: number
+  /** The COSE public key, base64url. */
+  public_key: string
+  /** The authenticator's signature counter, kept to notice a cloned authenticator. */
+  counter: number
+  /** JSON array of transports. */
+  transports: string
+  /** singleDevice or multiDevice (synced). */
+  device_type: string
+  /** 1 when the credential is backed up (synced to a cloud keychain). */
+  backed_up: number
+  name: string
+  created_at: number
+  last_used_at: number | null
+}
+
+export type ChallengePurpose = 'register' | 'authenticate' | 'admin'
+
+/** A WebAuthn challenge the server issued: spent once (deleted), or gone when it expires. */
+export interface WebauthnChallengesTable {
+  challenge: string
+  purpose: ChallengePurpose
+  user_id: number | null
+  session_id: string | null
+  expires_at: number
+}
+
 export interface Database {
   users: UsersTable
   login_codes: LoginCodesTable
@@ -156,6 +197,25 @@ export interface Database {
   admin_audit: AdminAuditTable
   phone_changes: PhoneChangesTable
   fraud_rules: FraudRulesTable
+  passkeys: PasskeysTable
+  webauthn_challenges: WebauthnChallengesTable
+  messages: MessagesTable
+}
+
+/** One message a code went out in, and its fate by the provider's receipts (migration 0014). */
+export interface MessagesTable {
+  id: string
+  send_id: string
+  channel: string
+  provider: string
+  provider_id: string | null
+  /** ISO 3166 code of the number (as the metrics' country label), never the number. */
+  country: string
+  /** sent (handed over), failed (refused at once), delivered, undelivered. */
+  status: string
+  created_at: number
+  updated_at: number
+  delivered_at: number | null
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -168,3 +228,4 @@ export type NewSigningKey = Insertable<SigningKeysTable>
 export type WebhookEventRow = Selectable<WebhookEventsTable>
 export type AdminAuditRow = Selectable<AdminAuditTable>
 export type FraudRuleRow = Selectable<FraudRulesTable>
+export type PasskeyRow = Selectable<PasskeysTable>

@@ -4,9 +4,20 @@ import type { NewSession, SessionRow } from './schema.js'
 
 export async function insertSession (db: DbOrTransaction, session: NewSession): Promise<void> {
   await runPrepared(db, 'insertSession',
-    [session.id, session.user_id, session.kind, session.created_at, session.last_seen_at, session.expires_at, session.user_agent ?? null, session.ip ?? null],
-    (id, userId, kind, createdAt, lastSeenAt, expiresAt, userAgent, ip) => db.insertInto('sessions')
-      .values({ id, user_id: userId, kind, created_at: createdAt, last_seen_at: lastSeenAt, expires_at: expiresAt, user_agent: userAgent, ip }))
+    [session.id, session.user_id, session.kind, session.created_at, session.last_seen_at, session.expires_at, session.user_agent ?? null, session.ip ?? null, session.method ?? 'phone', session.passkey_at ?? null],
+    (id, userId, kind, createdAt, lastSeenAt, expiresAt, userAgent, ip, method, passkeyAt) => db.insertInto('sessions')
+      .values({ id, user_id: userId, kind, created_at: createdAt, last_seen_at: lastSeenAt, expires_at: expiresAt, user_agent: userAgent, ip, method, passkey_at: passkeyAt }))
+}
+
+/** A passkey proved this live session now (an admin's second factor); false when the session is gone. */
+export async function notePasskeyProof (db: DbOrTransaction, sessionId: string, userId: number, now: number): Promise<boolean> {
+  const row = await db.updateTable('sessions').set({ passkey_at: now })
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst()
+  return row !== undefined
 }
 
 export async function findLiveSession (db: DbOrTransaction, sessionId: string, now: number): Promise<SessionRow | undefined> {

@@ -152,3 +152,17 @@ t.test('limits hold across two instances on one database', async t => {
   two.clock.advance(minute + 1000)
   t.equal((await register(two.app, '+79123456789')).json().code, 'too_many_codes', 'the 4th is refused on the other instance')
 })
+
+t.test('SMS_HOURLY_CAP spread over rows: 200 sends at once give exactly the cap, and the admin\'s count says so', async t => {
+  // 150 is shared out among three rows of 50 (store/limit-counters.ts, stripesFor): a send whose
+  // row is full moves to the next, so none is refused before all 150 are sent.
+  const { app, sms } = await buildTestApp(t, { SMS_HOURLY_CAP: '150', LIMIT_CODES_PER_IP_HOUR: '1000', SMS_MAX_IN_FLIGHT: '1000' })
+  const answers = await Promise.all(Array.from({ length: 200 }, async (_, i) => await register(app, `+7912346${String(i).padStart(4, '0')}`, `198.51.${i % 200}.1`)))
+  t.equal(answers.filter(res => res.statusCode === 200).length, 150)
+  t.equal(answers.filter(res => res.json().code === 'sms_cap_reached').length, 50)
+  t.equal(sms.messages.length, 150, 'nothing was sent over the cap')
+  const rows = await app.db.selectFrom('limit_counters').select(['window_start', 'count']).where('key', '=', 'sms:all:h').orderBy('window_start').execute()
+  t.equal(rows.length, 3, 'three rows')
+  t.same(rows.map(row => row.count), [50, 50, 50], 'each full to its share')
+  t.same(rows.map(row => Number(row.window_start) - Number(rows[0]?.window_start)), [0, 1, 2], 'a millisecond apart in one window')
+})

@@ -50,3 +50,21 @@ t.test('PostgreSQL, two instances: the phone\'s day budget and the IP\'s send bu
   t.equal(sends.filter(res => res.statusCode === 200).length, 10, 'the IP\'s 10 codes an hour, across both instances')
   t.equal(one.sms.messages.length + two.sms.messages.length, 1 + 10)
 })
+
+t.test('PostgreSQL, two instances: the hour\'s SMS cap spread over rows gives exactly the cap, no deadlock, none refused early', async t => {
+  const url = await sharedSchemaUrl(t)
+  const env = { DATABASE_URL: url, SMS_HOURLY_CAP: '200', LIMIT_CODES_PER_IP_HOUR: '1000', FRAUD_GUARD: 'enforce', FRAUD_MIN_SENDS_PREFIX: '100000', FRAUD_MIN_SENDS_COUNTRY: '100000', FRAUD_RESERVED_CAP_PERCENT: '20' }
+  const one = await buildTestApp(t, env)
+  const two = await buildTestApp(t, env)
+  // New numbers: each send takes the hour's budget (200, four rows of 50) and the unknown share
+  // (160, three rows of 53–54), both moving to another row when theirs is full: the smaller
+  // refuses first, at exactly 160.
+  const answers = await Promise.all(Array.from({ length: 240 }, async (_, i) => await (i % 2 === 0 ? one : two).app.inject({
+    method: 'POST', url: '/api/users/register/', payload: { phone: `+7912347${String(i).padStart(4, '0')}` }, remoteAddress: `198.51.${i}.7`
+  })))
+  t.equal(answers.filter(res => res.statusCode === 200).length, 160, 'the unknown share of the cap, exactly')
+  t.same([...new Set(answers.filter(res => res.statusCode !== 200).map(res => res.json().code))], ['sms_cap_reached'], 'every other send refused by the cap, none by a deadlock')
+  t.equal(one.sms.messages.length + two.sms.messages.length, 160)
+  const hour = await one.app.db.selectFrom('limit_counters').select(eb => eb.fn.sum<number>('count').as('sent')).where('key', '=', 'sms:all:h').executeTakeFirstOrThrow()
+  t.equal(Number(hour.sent), 160, 'the hour\'s rows add up to what was sent')
+})

@@ -105,8 +105,8 @@ t.test('user.signed_in is sent when WEBHOOK_EVENTS lists it, after user.created'
   t.same(await drain(context.dispatcher), { claimed: 3, delivered: 3, retried: 0, failed: 0 })
   t.same(context.receiver.delivered().map(event => [event.type, event.body.data]), [
     ['user.created', { id: alice.user.id, phone: '+79123450111', invite_code: alice.user.invite_code }],
-    ['user.signed_in', { id: alice.user.id, phone: '+79123450111', kind: 'api' }],
-    ['user.signed_in', { id: alice.user.id, phone: '+79123450111', kind: 'api' }]
+    ['user.signed_in', { id: alice.user.id, phone: '+79123450111', kind: 'api', method: 'phone' }],
+    ['user.signed_in', { id: alice.user.id, phone: '+79123450111', kind: 'api', method: 'phone' }]
   ])
   t.same(context.receiver.rejected, [])
 })
@@ -138,11 +138,11 @@ t.test('sign-up and activation through the pages send the same events', async t 
   const of = (id: number | undefined) => context.receiver.delivered().filter(event => event.body.data.id === id).map(event => [event.type, event.body.data])
   t.same(of(a?.id), [
     ['user.created', { id: a?.id, phone: a?.phone, invite_code: a?.invite_code }],
-    ['user.signed_in', { id: a?.id, phone: a?.phone, kind: 'web' }]
+    ['user.signed_in', { id: a?.id, phone: a?.phone, kind: 'web', method: 'phone' }]
   ])
   t.same(of(b?.id), [
     ['user.created', { id: b?.id, phone: b?.phone, invite_code: b?.invite_code }],
-    ['user.signed_in', { id: b?.id, phone: b?.phone, kind: 'web' }],
+    ['user.signed_in', { id: b?.id, phone: b?.phone, kind: 'web', method: 'phone' }],
     ['invite.activated', { id: b?.id, phone: b?.phone, activated_invite_code: code, inviter_id: a?.id }]
   ])
   t.equal(context.receiver.received.length, 5, 'each once')

@@ -5,20 +5,24 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { DomainError } from '../../domain/errors.js'
 import { formatPhoneForDisplay } from '../../domain/phone.js'
-import { translate, type MessageKey } from '../../i18n/catalogue.js'
+import { keptFormat, translate, type MessageKey } from '../../i18n/catalogue.js'
 import type { Actor, AdminCaller, AdminService, AdminUserView } from '../../services/admin-service.js'
 import { clientIp } from '../client-ip.js'
 import { serverRequestIdOf } from '../request-id.js'
 import { adminUserView, auditEntryView, counterView, fraudOverviewView, sessionView, spendView, userSummaryView } from './admin-view-model.js'
 import { freshForm, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
 import { readDeviceToken, rememberDevice } from './session.js'
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
+import { AuthenticationResponse } from '../api/passkey-schemas.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** On the support pages: the admin signed in now, as the audit log names them. */
     adminActor?: Actor
+    /** On the support pages: the admin's account. */
+    adminUserId?: number
     /** On the support pages: whether the admin's sign-in is recent enough (ADMIN_SESSION_HOURS), and when a code last proved it. */
-    adminSignIn?: { fresh: boolean, provedAt: number }
+    adminSignIn?: { fresh: boolean, provedAt: number, passkeyProved: boolean }
   }
 }
 
@@ -100,17 +104,20 @@ function filled (text: string | undefined): string | undefined {
  */
 export async function adminPageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auth, admin, fraudAdmin } = app.services
+  const { auth, admin, fraudAdmin, passkeys } = app.services
 
   // An unknown path reads no body of another type (no 415); nor do these paths for a stranger.
   // An admin posting one gets the form's "fields missing" message.
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })
 
-  async function signedInAdmin (request: FastifyRequest): Promise<{ actor: Actor, fresh: boolean, provedAt: number } | undefined> {
+  async function signedInAdmin (request: FastifyRequest): Promise<{ actor: Actor, fresh: boolean, provedAt: number, passkeyProved: boolean } | undefined> {
     const sid = request.session.get('sid')
     if (sid === undefined) return undefined
     try {
-      return await admin.adminOfSession(sid, (await auth.authenticateSession(sid)).userId)
+      const userId = (await auth.authenticateSession(sid)).userId
+      const found = await admin.adminOfSession(sid, userId)
+      if (found !== undefined) request.adminUserId = userId
+      return found
     } catch (error) {
       if (error instanceof DomainError && error.code === 'token_not_valid') return undefined
       throw error
@@ -123,7 +130,7 @@ export async function adminPageRoutes (fastify: FastifyInstance, { config, clock
     const found = await signedInAdmin(request)
     if (found === undefined) return
     request.adminActor = found.actor
-    request.adminSignIn = { fresh: found.fresh, provedAt: found.provedAt }
+    request.adminSignIn = { fresh: found.fresh, provedAt: found.provedAt, passkeyProved: found.passkeyProved }
     request.answersAsUnknownPath = false
   })
 
@@ -144,7 +151,46 @@ export async function adminPageRoutes (fastify: FastifyInstance, { config, clock
       const hours = Math.round(config.adminAccess.sessionMs / 3_600_000)
       return await renderPage(request, reply, 'error', { title: 'page_admin_signed_in_too_long_title', text: translate(locale, 'page_admin_signed_in_too_long_text', { hours }) }, 403)
     }
+    // ADMIN_PASSKEY: after the phone code, the admin's own passkey (a SIM swap alone is not
+    // admin access). Until then every page but the passkey step sends there.
+    if (request.adminSignIn.passkeyProved !== true && !isPasskeyStep(request.url)) {
+      if (request.method === 'GET') return seeOther(reply, '/admin/passkey')
+      return await renderPage(request, reply, 'error', { title: 'page_forbidden_title', text: translate(locale, 'passkey_required') }, 403)
+    }
   })
+
+  function isPasskeyStep (url: string): boolean {
+    return /^\/admin\/passkey(?:\/options)?\/?(?:\?|$)/.test(url)
+  }
+
+  /** The admin's second factor: confirm with their passkey, or add the first one (at the first sign-in). */
+  app.get('/admin/passkey', async (request, reply) => {
+    const { userId } = signedInSession(request)
+    const hasPasskey = await passkeys.hasPasskey(userId)
+    return await renderPage(request, reply, 'admin/passkey', {
+      title: 'page_admin_passkey_title',
+      flash: takeFlash(request),
+      hasPasskey,
+      proved: request.adminSignIn?.passkeyProved === true
+    })
+  })
+
+  app.post('/admin/passkey/options', async (request, reply) => {
+    const options = await passkeys.proofOptions(signedInSession(request), clientOf(request))
+    return await reply.header('cache-control', 'no-store').send(options)
+  })
+
+  app.post('/admin/passkey', { schema: { body: Type.Object({ response: AuthenticationResponse }) } }, async (request, reply) => {
+    await passkeys.proveSession(signedInSession(request), request.body.response as unknown as AuthenticationResponseJSON)
+    return await reply.header('cache-control', 'no-store').send({ next: '/admin' })
+  })
+
+  function signedInSession (request: FastifyRequest): { userId: number, sessionId: string } {
+    const sid = request.session.get('sid')
+    const userId = request.adminActor === undefined ? undefined : request.adminUserId
+    if (sid === undefined || userId === undefined) throw new DomainError('not_found')
+    return { userId, sessionId: sid }
+  }
 
   function clientOf (request: FastifyRequest) {
     return { ip: clientIp(request), userAgent: request.headers['user-agent'], deviceToken: readDeviceToken(request) }
@@ -398,7 +444,11 @@ export async function adminPageRoutes (fastify: FastifyInstance, { config, clock
   async function renderFraud (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
     const locale = localeOf(request)
     const overview = fraudOverviewView(locale, await fraudAdmin.overview(caller(request)))
+    const percent = keptFormat(`percent:${locale}`, () => new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }))
+    // Delivery by channel and country, from the receipts (issue 25): beside the guard's figures.
+    const delivery = (await app.services.channels.deliveryRates()).map(rate => ({ ...rate, rate: rate.rate === null ? '—' : percent.format(rate.rate) }))
     return await renderPage(request, reply, 'admin/fraud', {
+      delivery,
       title: 'page_admin_fraud_title',
       wide: true,
       current: 'fraud',

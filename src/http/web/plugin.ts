@@ -64,6 +64,17 @@ async function webPages (app: FastifyInstance, { config, keys, clock }: WebOptio
     etag: true,
     lastModified: true
   })
+  // @simplewebauthn/browser's ES module build, served from here (no CDN): the CSP's script-src
+  // 'self' allows it, and public/passkeys.js imports it.
+  await app.register(fastifyStatic, {
+    root: join(projectRoot, 'node_modules', '@simplewebauthn', 'browser', 'esm'),
+    prefix: '/assets/webauthn/',
+    decorateReply: false,
+    maxAge: '1d',
+    etag: true,
+    lastModified: true,
+    allowedPath: (path) => path.endsWith('.js')
+  })
   await app.register(pageRoutes, { config, clock })
 }
 

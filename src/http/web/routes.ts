@@ -11,9 +11,10 @@ import { isCrossSite } from '../cross-site.js'
 import { describeError } from '../error-mapping.js'
 import { adminPageRoutes } from './admin-routes.js'
 import { localPathOr } from './local-path.js'
+import { passkeyPageRoutes } from './passkey-routes.js'
 import { freshForm, languageCookie, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
 import { isHttps, readDeviceToken, rememberDevice } from './session.js'
-import { profileView } from './view-model.js'
+import { passkeysView, profileView } from './view-model.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -87,7 +88,7 @@ function typedValues (body: unknown): Record<string, string> {
 
 export async function pageRoutes (fastify: FastifyInstance, { config, clock }: { config: Config, clock: Clock }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auth, profile, admin } = app.services
+  const { auth, profile, admin, passkeys } = app.services
 
   app.addHook('onRequest', async (request) => {
     if (request.method === 'POST') refuseCrossSite(request)
@@ -123,7 +124,8 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
       flash: takeFlash(request),
       form: state,
       phone: state.values.phone ?? (pending === undefined ? '' : formatPhoneForDisplay(pending)),
-      next: state.values.next ?? query.next ?? ''
+      next: state.values.next ?? query.next ?? '',
+      passkeys: passkeys.enabled
     }, state.status)
   }
 
@@ -132,6 +134,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (phone === undefined) return seeOther(reply, '/login')
     const locale = localeOf(request)
     const waitMs = (request.session.get('resendAt') ?? 0) - clock.now()
+    const sentBy = request.session.get('sentBy')
     return await renderPage(request, reply, 'code', {
       title: 'page_code_title',
       flash: takeFlash(request),
@@ -139,7 +142,10 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
       phone: formatPhoneForDisplay(phone),
       codeLength: config.otp.length,
       resendWait: waitMs > 0 ? formatWait(locale, waitMs / 1000) : undefined,
-      attemptsLeft: state.attemptsLeft
+      attemptsLeft: state.attemptsLeft,
+      // "Send by WhatsApp instead", "Call me instead": the number's other channels (issue 25).
+      sentBy,
+      otherChannels: app.services.channels.channelsForPhone(phone).filter(channel => channel !== sentBy)
     }, state.status)
   }
 
@@ -149,7 +155,9 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (request.auth === undefined) await requireSignIn(request, reply)
     if (reply.sent) return reply
     const { userId, sessionId } = signedIn(request)
-    const [person, sessions, adminActor] = await Promise.all([profile.getProfile(userId), auth.listSessions(userId), admin.actorForUser(userId)])
+    const [person, sessions, adminActor, passkeyState] = await Promise.all([
+      profile.getProfile(userId), auth.listSessions(userId), admin.actorForUser(userId), passkeys.profileState({ userId, sessionId })
+    ])
     // Once a code is activated the invite form is gone: a refusal of a post from a page opened
     // before (another tab) is shown above the page, not beside a field that is not there.
     const inviteErrors = state.fieldErrors.invite_code
@@ -163,7 +171,8 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
       inviteValue: state.values.invite_code ?? '',
       // Only an admin learns the support pages are there.
       supportPages: adminActor !== undefined,
-      ...profileView(localeOf(request), person, sessions, sessionId)
+      ...profileView(localeOf(request), person, sessions, sessionId),
+      passkeys: passkeysView(localeOf(request), passkeyState)
     }, state.status)
   }
 
@@ -245,6 +254,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     const sent = await auth.requestCode(request.body.phone, clientOf(request), localeOf(request))
     request.session.set('pendingPhone', sent.phone)
     request.session.set('resendAt', clock.now() + sent.resendIn * 1000)
+    request.session.set('sentBy', sent.channel)
     request.session.set('next', localPathOr(request.body.next, '/profile'))
     return seeOther(reply, '/login/code')
   })
@@ -274,13 +284,14 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   })
 
   app.post('/login/resend', {
-    schema: { body: Type.Object({ challenge: Challenge }) },
+    schema: { body: Type.Object({ challenge: Challenge, channel: Type.Optional(Type.Union([Type.Literal('sms'), Type.Literal('whatsapp'), Type.Literal('voice')])) }) },
     config: { form: { fields: [], render: renderCode }, staleForm: { page: '/login/code', done: 'signedIn' } }
   }, async (request, reply) => {
     const phone = request.session.get('pendingPhone')
     if (phone === undefined) return seeOther(reply, '/login')
-    const sent = await auth.requestCode(phone, clientOf(request), localeOf(request))
+    const sent = await auth.requestCode(phone, clientOf(request), localeOf(request), request.body.channel)
     request.session.set('resendAt', clock.now() + sent.resendIn * 1000)
+    request.session.set('sentBy', sent.channel)
     request.session.set('flash', { key: 'page_code_resent' })
     return seeOther(reply, '/login/code')
   })
@@ -429,6 +440,8 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     request.session.regenerate()
     return seeOther(reply, '/account-deleted')
   })
+
+  passkeyPageRoutes(fastify, { requireSignIn })
 
   app.get('/account-deleted', async (request, reply) => await renderPage(request, reply, 'deleted', { title: 'page_deleted_title' }))
 

@@ -2,6 +2,8 @@ import { formatPhoneForDisplay } from '../../domain/phone.js'
 import { keptFormat, type Locale } from '../../i18n/catalogue.js'
 import type { SessionRow } from '../../store/schema.js'
 import type { Profile } from '../../services/profile-service.js'
+import type { Passkey } from '../../services/passkey-service.js'
+import { translate } from '../../i18n/catalogue.js'
 
 export function formatMoment (locale: Locale, epochMs: number): string {
   const format = keptFormat(`moment ${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }))
@@ -31,6 +33,23 @@ export function profileView (locale: Locale, profile: Profile, sessions: Session
       kind: session.kind,
       device: describeDevice(session.user_agent),
       since: formatMoment(locale, session.created_at)
+    }))
+  }
+}
+
+export function passkeysView (locale: Locale, state: { enabled: boolean, list: Passkey[], mayAdd: boolean, addQuietly: boolean }) {
+  return {
+    enabled: state.enabled,
+    mayAdd: state.mayAdd,
+    addQuietly: state.addQuietly,
+    list: state.list.map(passkey => ({
+      id: passkey.id,
+      name: passkey.name,
+      synced: passkey.backedUp,
+      details: translate(locale, 'page_passkey_details', {
+        created: formatMoment(locale, passkey.createdAt),
+        used: passkey.lastUsedAt === null ? translate(locale, 'page_passkey_never') : formatMoment(locale, passkey.lastUsedAt)
+      })
     }))
   }
 }
