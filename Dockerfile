@@ -1,26 +1,24 @@
 # syntax=docker/dockerfile:1
 # phonepass: one container, SQLite on the /data volume (or PostgreSQL via DATABASE_URL).
 # `npm run smoke:prod` repeats the runtime stage's steps without Docker: keep them in step.
-# Node 22 LTS, not 24: better-sqlite3 12 (the last major that runs on Node 20, which
-# development uses) aborts on Node 24 when a statement is garbage-collected or at exit
-# (`Assertion failed: (env) != nullptr` in RemoveEnvironmentCleanupHook; better-sqlite3 #1515,
-# fixed in 13, which needs Node >= 22). .ci/node-lts.sh caught it. Move to 24 with better-sqlite3 13.
-ARG NODE_VERSION=22
+# Node 24 LTS. better-sqlite3 12 (node::ObjectWrap) can abort on Node 24 when a statement is
+# collected outside JavaScript (nodejs/node#65446, better-sqlite3 #1515); from Node 22 on,
+# phonepass loads better-sqlite3 13 instead (Node-API, its binaries inside the package: nothing
+# to compile), installed beside 12 as better-sqlite3-napi (src/store/sqlite-driver.ts).
+ARG NODE_VERSION=24
 FROM node:${NODE_VERSION}-slim AS base
 WORKDIR /app
 
-# Production dependencies, compiled for this image's Node (better-sqlite3 is native: build
-# tools are here in case no prebuilt binary matches).
+# Production dependencies. No install scripts: better-sqlite3 13 and sodium-native load the
+# binaries inside their packages; better-sqlite3 12 (Node 20's) is not used on this Node and
+# stays unbuilt, so no compiler is needed.
 FROM base AS deps
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
 
 # TypeScript → dist/ (src and migrations).
 FROM deps AS build
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
 RUN npm run build && mkdir -p views public
 

@@ -1,4 +1,4 @@
-import SqliteDatabase from 'better-sqlite3'
+import { SqliteDatabase } from '../src/store/sqlite-driver.js'
 import { createAccessTokens } from '../src/services/access-tokens.js'
 import { systemClock } from '../src/services/clock.js'
 import { deriveKeys, generateOpaqueToken, hashOpaqueToken } from '../src/services/keys.js'

@@ -135,8 +135,9 @@ async function main () {
     // instead. Every other package, and whether it is a runtime dependency, is as in the image.
     const reuseNative = process.env.SMOKE_REUSE_NATIVE_BUILD === '1'
     run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', ...(reuseNative ? ['--ignore-scripts'] : [])], { cwd: depsDir, env: { ...process.env, JOBS: 'max' } })
-    if (reuseNative) {
-      const addon = 'node_modules/better-sqlite3/build'
+    // From Node 22 on, better-sqlite3 13 (prebuilt, inside its package) is loaded and 12 needs no build.
+    const addon = 'node_modules/better-sqlite3/build'
+    if (reuseNative && existsSync(join(root, addon))) {
       cpSync(join(root, addon), join(depsDir, addon), { recursive: true })
       log(`reused ${addon} from this checkout`)
     }

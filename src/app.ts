@@ -36,6 +36,8 @@ import { closeConnectionsWhenClosing } from './ops/shutdown.js'
 import { consoleRevealsCodes, databaseOptions, metricsExposure, migrateAndAnnounce, signingKeyOptions } from './ops/start-up.js'
 import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, watchWebhookBacklog, type Metrics } from './ops/metrics.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhooks.js'
+import { traceSmsSender } from './ops/spans.js'
+import type { Tracing } from './ops/tracing.js'
 import { createCodeDelivery, smsChannel } from './channels/delivery.js'
 import { createWhatsAppSender } from './channels/whatsapp-sender.js'
 import { createVoiceSender } from './channels/voice-sender.js'
@@ -78,6 +80,8 @@ export interface AppDeps {
   metrics?: Metrics
   /** What GET /metrics answers; this app's own registry when not given (a cluster worker: every worker's sum). */
   scrapeMetrics?: () => Promise<string>
+  /** OpenTelemetry, started by the caller before anything opened the database (ops/tracing.ts). */
+  tracing?: Tracing
 }
 
 function createSmsSender (config: Config, logger: FastifyBaseLogger): SmsSender {
@@ -117,6 +121,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
   // Each face sets its own; this one answers what neither handles (see answerJsonError).
   app.setErrorHandler(answerJsonError)
+  // First, so that every route and hook registered after it runs inside the request's span.
+  if (deps.tracing !== undefined) await app.register(deps.tracing.plugin)
 
   const ownsDatabase = deps.db === undefined
   const db = deps.db ?? createDatabase(config.databaseUrl, databaseOptions(config))
@@ -143,7 +149,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     stampPollMs: deps.keyStampPollMs ?? keyStampPollMs
   }, async () => { await signingKeys.reload() })
   app.addHook('preClose', async () => { await keyChanges.close() })
-  const sms = instrumentSmsSender(limitInFlight(deps.sms ?? createSmsSender(config, app.log), config.sms.maxInFlight), metrics)
+  const sms = instrumentSmsSender(limitInFlight(traceSmsSender(deps.sms ?? createSmsSender(config, app.log)), config.sms.maxInFlight), metrics)
   const { whatsapp, voice, publicUrl } = config.channels
   // Every channel's provider; the order per country picks among them (channels/settings.ts).
   const delivery = createCodeDelivery({

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import pino, { type Logger } from 'pino'
 import type { Config } from './config.js'
+import { spansRecorded, traceIdsForLog } from './ops/spans.js'
 import { redactCredentials } from './redact.js'
 
 /** pino-pretty is a devDependency: used in development when it is installed, never in production. */
@@ -27,6 +28,8 @@ export function loggerOptions (config: LoggerConfig): pino.LoggerOptions {
     level: config.logLevel,
     ...(transport === undefined ? {} : { transport }),
     hooks: { streamWrite: redactCredentials },
+    // With traces on, each line written inside a span carries its trace and span ids.
+    ...(spansRecorded() ? { mixin: traceIdsForLog } : {}),
     redact: {
       paths: [
         'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',

@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createLogger } from './logger.js'
+import { tracesExporterOf } from './ops/traces-setting.js'
 import { drainOnFirstSignal, runPrimary, shutdownGraceMs, workerAppDeps, workerSignals } from './ops/cluster.js'
 
 async function start (config: Config): Promise<void> {
@@ -11,10 +12,14 @@ async function start (config: Config): Promise<void> {
     await runPrimary(config)
     return
   }
+  // OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables: traces, started before the app
+  // opens its database (pg is instrumented when first loaded). Off: nothing of it is loaded.
+  const tracesExporter = tracesExporterOf(process.env)
+  const tracing = tracesExporter === undefined ? undefined : await (await import('./ops/tracing.js')).startTracing(tracesExporter)
   // Loaded here, not above: a primary never builds an app, and fastify with all it brings
   // would cost it some 35 MB of memory.
   const { buildApp } = await import('./app.js')
-  const app = await buildApp(config, cluster.isWorker ? workerAppDeps(config) : {})
+  const app = await buildApp(config, { ...(cluster.isWorker ? workerAppDeps(config) : {}), ...(tracing === undefined ? {} : { tracing }) })
 
   // SIGTERM/SIGINT: stop accepting, let requests in flight finish (bounded), close the database.
   const closing = closeWithGrace({ delay: shutdownGraceMs, ...(cluster.isWorker ? { skip: [...workerSignals] } : {}) }, async ({ signal, err, manual }) => {
@@ -22,6 +27,8 @@ async function start (config: Config): Promise<void> {
     // A worker's drain is started by drainOnFirstSignal, which says so itself.
     else if (manual !== true) app.log.info({ signal }, 'shutting down')
     await app.close()
+    // The spans of the last requests are sent before the process ends.
+    await tracing?.shutdown()
   })
   if (cluster.isWorker) drainOnFirstSignal(app.log, closing.close)
 

@@ -7,6 +7,7 @@ import {
   anyEventDue, claimDueEvents, deleteDeliveredEvents, insertWebhookEvent, readBacklog, recordAttempt, type Backlog
 } from '../store/outbox.js'
 import type { WebhookEventRow } from '../store/schema.js'
+import { inSpan } from '../ops/spans.js'
 import type { Clock } from './clock.js'
 
 /**
@@ -113,6 +114,15 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
   }
 
   async function deliver (event: WebhookEventRow, startedAt: number): Promise<AttemptResult | undefined> {
+    // The receiver's call is a child of this span (undici's, with traceparent), its record one too.
+    return await inSpan('webhook deliver', { 'phonepass.webhook.type': event.type, 'phonepass.webhook.attempt': event.attempts }, async span => {
+      const result = await deliverOnce(event, startedAt)
+      span?.setAttribute('phonepass.webhook.result', result ?? 'unrecorded')
+      return result
+    })
+  }
+
+  async function deliverOnce (event: WebhookEventRow, startedAt: number): Promise<AttemptResult | undefined> {
     const { status, error } = await send(event)
     const delivered = error === null
     const delay = retryDelaysMs[event.attempts - 1]
@@ -143,14 +153,19 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
   async function deliverDue (limit = batchSize): Promise<RoundReport> {
     const now = clock.now()
     if (!await anyEventDue(db, now)) return { claimed: 0, delivered: 0, retried: 0, failed: 0 }
-    const events = await claimDueEvents(db, now, now + leaseMs, limit)
-    const results = await Promise.all(events.map(async event => await deliver(event, now)))
-    return {
-      claimed: events.length,
-      delivered: results.filter(r => r === 'delivered').length,
-      retried: results.filter(r => r === 'retried').length,
-      failed: results.filter(r => r === 'failed').length
-    }
+    // A span only for a round that has work: an idle poll every second would be noise.
+    return await inSpan('webhooks dispatch', {}, async span => {
+      const events = await claimDueEvents(db, now, now + leaseMs, limit)
+      const results = await Promise.all(events.map(async event => await deliver(event, now)))
+      const report = {
+        claimed: events.length,
+        delivered: results.filter(r => r === 'delivered').length,
+        retried: results.filter(r => r === 'retried').length,
+        failed: results.filter(r => r === 'failed').length
+      }
+      span?.setAttributes({ 'phonepass.webhooks.claimed': report.claimed, 'phonepass.webhooks.delivered': report.delivered })
+      return report
+    })
   }
 
   /** Deletes delivered events older than WEBHOOK_RETENTION_DAYS. */

@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
-import SqliteDatabase from 'better-sqlite3'
 import type pg from 'pg'
 import {
   CompiledQuery, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, SqliteAdapter, SqliteDialect, SqliteDriver, sql,
@@ -9,6 +8,8 @@ import {
   type MigrationLockOptions, type SqliteDialectConfig, type SqliteStatement, type TableMetadata, type Transaction
 } from 'kysely'
 import type { Database } from './schema.js'
+import { SqliteDatabase } from './sqlite-driver.js'
+import { inSyncSpan } from '../ops/spans.js'
 
 export type Db = Kysely<Database>
 /** Store functions take either, so the service decides which writes belong together. */
@@ -75,9 +76,9 @@ interface ConnectionState {
 // Every write transaction takes SQLite's write lock at BEGIN, so a transaction that reads
 // and then writes never fails half-way when another process wrote in between.
 class ImmediateSqliteDriver extends SqliteDriver {
-  readonly #database: SqliteDatabase.Database
+  readonly #database: SqliteDatabase
   readonly #state: ConnectionState
-  constructor (config: SqliteDialectConfig, database: SqliteDatabase.Database, state: ConnectionState) {
+  constructor (config: SqliteDialectConfig, database: SqliteDatabase, state: ConnectionState) {
     super(config)
     this.#database = database
     this.#state = state
@@ -121,7 +122,7 @@ class DirectSqliteAdapter extends SqliteAdapter {
 }
 
 /** The direct side of the connection: which statements may run at once, and read transactions. */
-function directSqlite (database: SqliteDatabase.Database, statements: { prepare: (sql: string) => SqliteStatement }, state: ConnectionState): DirectSqlite {
+function directSqlite (database: SqliteDatabase, statements: { prepare: (sql: string) => SqliteStatement }, state: ConnectionState): DirectSqlite {
   // The Kysely of the read transaction open, if any (one at a time: it holds the connection).
   const readers = new WeakSet<DbOrTransaction>()
   const free = (): boolean => !state.held && state.claim === undefined && state.waiting === 0 && !database.inTransaction && database.open
@@ -160,10 +161,10 @@ function directSqlite (database: SqliteDatabase.Database, statements: { prepare:
 
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig
-  readonly #database: SqliteDatabase.Database
+  readonly #database: SqliteDatabase
   readonly #state: ConnectionState
   readonly #direct: DirectSqlite
-  constructor (database: SqliteDatabase.Database, lockTimeoutMs: number) {
+  constructor (database: SqliteDatabase, lockTimeoutMs: number) {
     const state: ConnectionState = { held: false, claim: undefined, waiting: 0, readOnly: false }
     const statements = withStatementCache(database, failFastWhileLocked(database, lockTimeoutMs), state)
     const config = { database: statements }
@@ -216,7 +217,7 @@ type Watch = <T>(writes: boolean, call: () => T) => T
  * So once a write has waited the whole timeout in vain, the next ones do not wait: they fail
  * at once (503) until one gets the lock, and from then on writes wait again.
  */
-function failFastWhileLocked (database: SqliteDatabase.Database, lockTimeoutMs: number): Watch {
+function failFastWhileLocked (database: SqliteDatabase, lockTimeoutMs: number): Watch {
   let waiting = true
   return (writes, call) => {
     let result
@@ -242,7 +243,7 @@ function failFastWhileLocked (database: SqliteDatabase.Database, lockTimeoutMs: 
  * text is prepared once. The set of SQL texts is fixed by the code, so the cache stays small.
  * The same statements serve kysely and the direct statements (store/prepared.ts).
  */
-function withStatementCache (database: SqliteDatabase.Database, watch: Watch, state: ConnectionState): SqliteDialectConfig['database'] & { prepare: (sql: string) => SqliteStatement } {
+function withStatementCache (database: SqliteDatabase, watch: Watch, state: ConnectionState): SqliteDialectConfig['database'] & { prepare: (sql: string) => SqliteStatement } {
   const statements = new Map<string, SqliteStatement>()
   return {
     close: () => database.close(),
@@ -252,9 +253,12 @@ function withStatementCache (database: SqliteDatabase.Database, watch: Watch, st
         const prepared = database.prepare(sql)
         // BEGIN IMMEDIATE writes nothing itself, but getting through it means holding the lock.
         const writes = !prepared.readonly || /^begin immediate/i.test(sql)
+        // A span per statement when tracing is on: the SQL with its placeholders, never the values.
+        const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toLowerCase() ?? 'statement'
+        const attributes = { 'db.system.name': 'sqlite', 'db.operation.name': operation, 'db.query.text': sql }
         const run = <T>(call: () => T): T => {
           if (writes && state.readOnly) throw new Error(`a write in a read transaction (readTogether): ${sql}`)
-          return watch(writes, call)
+          return inSyncSpan(operation, attributes, () => watch(writes, call))
         }
         statement = {
           reader: prepared.reader,
@@ -271,7 +275,7 @@ function withStatementCache (database: SqliteDatabase.Database, watch: Watch, st
 
 const sqliteLockTimeoutMs = 2000
 
-export function openSqlite (file: string, options: DatabaseOptions = {}): SqliteDatabase.Database {
+export function openSqlite (file: string, options: DatabaseOptions = {}): SqliteDatabase {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
   const database = new SqliteDatabase(file, { timeout: options.lockTimeoutMs ?? sqliteLockTimeoutMs })
   database.pragma('journal_mode = WAL')

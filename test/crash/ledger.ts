@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import SqliteDatabase from 'better-sqlite3'
+import { SqliteDatabase } from '../../src/store/sqlite-driver.js'
 
 // What the crash test's clients were promised. Only an answer is a promise: a 2xx is recorded
 // here the moment it arrives; a request whose answer was lost (the server died with it in

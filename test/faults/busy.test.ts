@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import SqliteDatabase from 'better-sqlite3'
+import { SqliteDatabase, sqlitePackage } from '../../src/store/sqlite-driver.js'
 import type { LightMyRequestResponse } from 'fastify'
 import { sql } from 'kysely'
 import { bearer, buildTestApp, post, signIn } from '../helpers/app.js'
@@ -129,7 +129,7 @@ t.test('while the lock stays held, one write waits for it and the next are refus
   // briefly (less than the timeout) delays a write, it does not fail it.
   t.equal((await post(app, '/api/users/register/', { phone: '+79123457000' })).statusCode, 200, 'the first write after the lock is let go')
   const brief = spawn(process.execPath, ['-e', `
-    const db = new (require('better-sqlite3'))(${JSON.stringify(database.url.slice('sqlite:'.length))})
+    const db = new (require('${sqlitePackage}'))(${JSON.stringify(database.url.slice('sqlite:'.length))})
     db.exec('begin immediate')
     console.log('locked')
     setTimeout(() => { db.exec('commit'); db.close(); console.log('released') }, ${Math.round(timeoutMs / 3)})

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export interface SinkMessage {
@@ -11,6 +11,8 @@ export type SinkBehaviour = (message: SinkMessage, response: ServerResponse) => 
 export interface SmsSink {
   url: string
   messages: SinkMessage[]
+  /** Each request's headers, in the order of messages (traceparent, signatures). */
+  headers: IncomingHttpHeaders[]
   /** The code in the newest SMS to this phone. */
   lastCode: (phone: string) => string
   /** Changes how the sink answers: e.g. a 500, or no answer at all. */
@@ -25,6 +27,7 @@ const accept: SinkBehaviour = (_message, response) => {
 /** A real HTTP server standing in for an SMS gateway, for the webhook provider to call. */
 export async function startSmsSink (): Promise<SmsSink> {
   const messages: SinkMessage[] = []
+  const headers: IncomingHttpHeaders[] = []
   const hanging = new Set<ServerResponse>()
   let behaviour = accept
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
@@ -34,6 +37,7 @@ export async function startSmsSink (): Promise<SmsSink> {
     request.on('end', () => {
       const message = JSON.parse(raw) as SinkMessage
       messages.push(message)
+      headers.push(request.headers)
       hanging.add(response)
       response.on('close', () => hanging.delete(response))
       behaviour(message, response)
@@ -44,6 +48,7 @@ export async function startSmsSink (): Promise<SmsSink> {
   return {
     url: `http://127.0.0.1:${port}/sms`,
     messages,
+    headers,
     lastCode (phone) {
       const message = messages.filter(m => m.to === phone).at(-1)
       const code = message?.body.match(/\b(\d{4,8})\b/)?.[1]
