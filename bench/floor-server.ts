@@ -180,7 +180,7 @@ app.post('/api/users/register/', { schema: { body: RegisterBody, response: { 200
     if (over === 5) throw new Refusal('sms_cap_reached', 503)
   })
   await sendSms(phone, translate('en', 'sms_text', { code, minutes: Math.round(config.otp.ttlSeconds / 60) }))
-  return { phone, expires_in: config.otp.ttlSeconds, resend_in: config.otp.resendSeconds, detail: translate('en', 'code_sent', { phone }) }
+  return { phone, expires_in: config.otp.ttlSeconds, resend_in: config.otp.resendSeconds, detail: translate('en', 'code_sent', { phone }), channel: 'sms' as const, channels: ['sms' as const] }
 })
 
 app.post('/api/users/verify_code/', { schema: { body: VerifyBody, response: { 200: VerifyReply } } }, async (req, reply) => {

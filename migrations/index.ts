@@ -11,6 +11,7 @@ import * as phoneChanges from './0009_phone_changes.js'
 import * as adminAuditReads from './0010_admin_audit_reads.js'
 import * as fraudRules from './0012_fraud_rules.js'
 import * as passkeys from './0013_passkeys.js'
+import * as messages from './0014_messages.js'
 import * as retentionIndexes from './0015_retention_indexes.js'
 
 /** Every migration, in order. Listed statically so the built and the test runs find the same set. */
@@ -27,5 +28,6 @@ export const migrations: Record<string, Migration> = {
   '0010_admin_audit_reads': adminAuditReads,
   '0012_fraud_rules': fraudRules,
   '0013_passkeys': passkeys,
+  '0014_messages': messages,
   '0015_retention_indexes': retentionIndexes
 }

@@ -36,11 +36,16 @@ import { closeConnectionsWhenClosing } from './ops/shutdown.js'
 import { consoleRevealsCodes, databaseOptions, metricsExposure, migrateAndAnnounce, signingKeyOptions } from './ops/start-up.js'
 import { countPasskeySignIns, countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, watchWebhookBacklog, type Metrics } from './ops/metrics.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhooks.js'
+import { createCodeDelivery, smsChannel } from './channels/delivery.js'
+import { createWhatsAppSender } from './channels/whatsapp-sender.js'
+import { createVoiceSender } from './channels/voice-sender.js'
+import { createChannelService, type ChannelService } from './services/channel-service.js'
+import { providerCallbackRoutes } from './http/provider-callbacks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db
-    services: { auth: AuthService, profile: ProfileService, admin: AdminService, fraudAdmin: FraudAdmin, passkeys: PasskeyService }
+    services: { auth: AuthService, profile: ProfileService, admin: AdminService, fraudAdmin: FraudAdmin, passkeys: PasskeyService, channels: ChannelService }
     metrics: Metrics
     signingKeys: SigningKeys
     /** The outbox's dispatcher; undefined when WEBHOOK_URL is not set. */
@@ -138,6 +143,21 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     stampPollMs: deps.keyStampPollMs ?? keyStampPollMs
   }, async () => { await signingKeys.reload() })
   app.addHook('preClose', async () => { await keyChanges.close() })
+  const sms = instrumentSmsSender(limitInFlight(deps.sms ?? createSmsSender(config, app.log), config.sms.maxInFlight), metrics)
+  const { whatsapp, voice, publicUrl } = config.channels
+  // Every channel's provider; the order per country picks among them (channels/settings.ts).
+  const delivery = createCodeDelivery({
+    db,
+    clock,
+    logger: app.log,
+    settings: config.channels,
+    metrics,
+    senders: {
+      sms: smsChannel(sms, publicUrl),
+      ...(whatsapp === undefined ? {} : { whatsapp: createWhatsAppSender(whatsapp, config.sms.timeoutMs) }),
+      ...(voice === undefined ? {} : { voice: createVoiceSender(voice, config.sms.timeoutMs) })
+    }
+  })
   const context = {
     db,
     config,
@@ -145,7 +165,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     random: deps.random ?? cryptoRandomInt,
     keys,
     accessTokens: createAccessTokens(signingKeys, { ttlSeconds: config.accessTokenTtlSeconds, issuer: config.jwt.issuer, audience: config.jwt.audience }, clock),
-    sms: instrumentSmsSender(limitInFlight(deps.sms ?? createSmsSender(config, app.log), config.sms.maxInFlight), metrics),
+    sms,
+    delivery,
     logger: app.log
   }
   app.decorate('services', {
@@ -153,7 +174,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     profile: countRefusals(createProfileService(context), metrics),
     admin: createAdminService(context),
     fraudAdmin: createFraudAdmin(context),
-    passkeys: countRefusals(countPasskeySignIns(createPasskeyService(context), metrics), metrics)
+    passkeys: countRefusals(countPasskeySignIns(createPasskeyService(context), metrics), metrics),
+    channels: createChannelService(context, metrics)
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })
 
@@ -222,6 +244,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(docsRoutes)
   await app.register(jwksRoutes)
   await app.register(appLinkRoutes, { config })
+  await app.register(providerCallbackRoutes)
   await app.register(healthRoutes)
   return app
 }

@@ -11,6 +11,7 @@ import type { TrustProxy } from './http/trust-proxy.js'
 import { redactUrl } from './redact.js'
 import { secretWeakness } from './secret-strength.js'
 import { captchaVerifyUrls, type CaptchaSettings } from './services/captcha.js'
+import { ChannelEnvSchema, ChannelSettingsError, parseChannelSettings, type ChannelSettings } from './channels/settings.js'
 
 /** Every event phonepass may send (docs/OPERATIONS.md, the OpenAPI document's x-webhooks). */
 export const webhookEventTypes = [
@@ -127,6 +128,8 @@ export const EnvSchema = Type.Object({
   ADMIN_PASSKEY: Type.Optional(Type.Union([Type.Literal('required'), Type.Literal('optional')], { description: 'one of required, optional (default: required with NODE_ENV=production)' })),
   APPLE_APP_IDS: Type.String({ pattern: '^(\\s*[A-Z0-9]{10}\\.[A-Za-z0-9.-]+\\s*(,\\s*[A-Z0-9]{10}\\.[A-Za-z0-9.-]+\\s*)*)?$', default: '', description: 'a comma-separated list of TEAMID.bundle.id, e.g. ABCDE12345.com.example.app' }),
   ANDROID_APP_LINKS: Type.String({ pattern: '^(\\s*[A-Za-z0-9_.]+=[0-9A-F]{2}(:[0-9A-F]{2}){31}\\s*(,\\s*[A-Za-z0-9_.]+=[0-9A-F]{2}(:[0-9A-F]{2}){31}\\s*)*)?$', default: '', description: 'a comma-separated list of package=SHA-256 fingerprint of the signing certificate, e.g. com.example.app=AB:CD:…(32 pairs)' }),
+  // The channels of codes (issue 25: WhatsApp, voice, receipts; channels/settings.ts).
+  ...ChannelEnvSchema,
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info', description: 'one of fatal, error, warn, info, debug, trace, silent' })
 })
 
@@ -220,6 +223,8 @@ export interface Config {
   readonly passkeys: PasskeyConfig | undefined
   /** The app links of /.well-known/ (iOS associated domains, Android asset links). */
   readonly appLinks: { readonly appleAppIds: readonly string[], readonly android: ReadonlyArray<{ packageName: string, fingerprint: string }> }
+  /** How codes reach people: the channels' order and providers, receipts (issue 25). */
+  readonly channels: ChannelSettings
 }
 
 export interface PasskeyConfig {
@@ -385,7 +390,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS', 'CAPTCHA_SECRET'])
+const secretVariables = new Set(['PHONEPASS_SECRET', 'TWILIO_AUTH_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'SMS_WEBHOOK_SECRET', 'PHONEPASS_ADMIN_KEYS', 'CAPTCHA_SECRET', 'WHATSAPP_TOKEN', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN'])
 
 const schemaProperties = EnvSchema.properties as Record<string, { description?: string }>
 
@@ -743,6 +748,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       allowedNetworks: parseAllowedNetworks(parsed.ADMIN_ALLOWED_NETWORKS)
     },
     passkeys: parsePasskeys(parsed),
-    appLinks: parseAppLinks(parsed)
+    appLinks: parseAppLinks(parsed),
+    channels: parseChannels(parsed)
   })
+}
+
+function parseChannels (env: Env): ChannelSettings {
+  try {
+    return parseChannelSettings(env)
+  } catch (error) {
+    if (error instanceof ChannelSettingsError) throw new ConfigError(`Invalid configuration: ${error.message}`)
+    throw error
+  }
 }

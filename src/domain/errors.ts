@@ -19,6 +19,12 @@ export const errorStatus = {
   phone_country_not_allowed: 400,
   sms_cap_reached: 503,
   sms_unavailable: 503,
+  /** register: a channel (whatsapp, voice, sms) not offered for this number's country (issue 25). */
+  channel_unavailable: 400,
+  /** register: the voice caps (a phone's calls a day, the service's an hour) are spent. */
+  too_many_calls: 429,
+  /** A provider's callback (a delivery receipt) without a valid signature: refused, nothing changed. */
+  signature_invalid: 403,
   invite_code_invalid: 400,
   invite_own_code: 400,
   invite_not_found: 404,

@@ -11,6 +11,15 @@ type Catalogue = Record<ErrorCode | MessageKey, string>
 export type MessageKey =
   | 'code_sent'
   | 'sms_text'
+  | 'page_code_sent_by_sms'
+  | 'page_code_sent_by_whatsapp'
+  | 'page_code_sent_by_voice'
+  | 'page_send_by_sms'
+  | 'page_send_by_whatsapp'
+  | 'page_send_by_voice'
+  | 'page_other_channels'
+  | 'voice_code'
+  | 'voice_code_again'
   | 'sms_phone_changed'
   | 'signed_out'
   | 'field_required'
@@ -305,6 +314,16 @@ export type MessageKey =
   | 'page_admin_fraud_none'
   | 'page_admin_col_destination'
   | 'page_admin_col_sent'
+  | 'page_admin_delivery_title'
+  | 'page_admin_delivery_caption'
+  | 'page_admin_delivery_none'
+  | 'page_admin_col_channel'
+  | 'page_admin_col_country'
+  | 'page_admin_col_handed'
+  | 'page_admin_col_delivered'
+  | 'page_admin_col_undelivered'
+  | 'page_admin_col_failed'
+  | 'page_admin_col_rate'
   | 'page_admin_col_entered'
   | 'page_admin_col_solved'
   | 'page_admin_col_baseline'
@@ -361,6 +380,18 @@ const en: Catalogue = {
   phone_country_not_allowed: 'Codes cannot be sent to numbers in this country.',
   sms_cap_reached: 'We cannot send more text messages right now. Try again in {wait}.',
   sms_unavailable: 'The text message could not be sent right now. Try again in a minute.',
+  channel_unavailable: 'Codes cannot be sent this way to this number. Choose another way.',
+  signature_invalid: 'The signature of this callback is missing or wrong.',
+  too_many_calls: 'Too many calls to this number. Ask for the code by text message, or try again in {wait}.',
+  page_code_sent_by_sms: 'We sent the code by text message.',
+  page_code_sent_by_whatsapp: 'We sent the code by WhatsApp.',
+  page_code_sent_by_voice: 'We are calling you to read out the code.',
+  page_send_by_sms: 'Send by text message instead',
+  page_send_by_whatsapp: 'Send by WhatsApp instead',
+  page_send_by_voice: 'Call me instead',
+  page_other_channels: 'No code? Get it another way:',
+  voice_code: 'Your phonepass code is: {digits}.',
+  voice_code_again: 'Once more, your code is: {digits}.',
   invite_code_invalid: 'An invite code is 6 letters and digits, e.g. K7M2XQ.',
   invite_own_code: 'This is your own invite code. Enter the code of the person who invited you.',
   invite_not_found: 'No one has this invite code. Check it and try again.',
@@ -685,6 +716,16 @@ const en: Catalogue = {
   page_admin_fraud_none: 'No codes were counted in the window.',
   page_admin_col_destination: 'Destination',
   page_admin_col_sent: 'Codes sent',
+  page_admin_delivery_title: 'Delivery by channel',
+  page_admin_delivery_caption: 'Messages of the last 24 hours by channel and country; the rate is of those whose fate a receipt told',
+  page_admin_delivery_none: 'No messages in the last 24 hours.',
+  page_admin_col_channel: 'Channel',
+  page_admin_col_country: 'Country',
+  page_admin_col_handed: 'Handed over',
+  page_admin_col_delivered: 'Delivered',
+  page_admin_col_undelivered: 'Undelivered',
+  page_admin_col_failed: 'Refused (fell back)',
+  page_admin_col_rate: 'Delivery rate',
   page_admin_col_entered: 'Entered',
   page_admin_col_solved: 'Checks passed',
   page_admin_col_baseline: 'Usual per window',
@@ -742,6 +783,18 @@ const ru: Catalogue = {
   phone_country_not_allowed: 'На номера этой страны нельзя отправить код.',
   sms_cap_reached: 'Сейчас мы не можем отправить больше SMS. Повторите через {wait}.',
   sms_unavailable: 'Сейчас не удаётся отправить SMS. Повторите через минуту.',
+  channel_unavailable: 'Этим способом код на этот номер не отправить. Выберите другой.',
+  signature_invalid: 'Подпись этого обратного вызова отсутствует или неверна.',
+  too_many_calls: 'Слишком много звонков на этот номер. Запросите код по SMS или повторите через {wait}.',
+  page_code_sent_by_sms: 'Мы отправили код по SMS.',
+  page_code_sent_by_whatsapp: 'Мы отправили код в WhatsApp.',
+  page_code_sent_by_voice: 'Сейчас мы позвоним и продиктуем код.',
+  page_send_by_sms: 'Прислать по SMS',
+  page_send_by_whatsapp: 'Прислать в WhatsApp',
+  page_send_by_voice: 'Позвонить мне',
+  page_other_channels: 'Код не пришёл? Получите его иначе:',
+  voice_code: 'Ваш код phonepass: {digits}.',
+  voice_code_again: 'Повторяю, ваш код: {digits}.',
   invite_code_invalid: 'Код приглашения — 6 букв и цифр, например K7M2XQ.',
   invite_own_code: 'Это ваш собственный код. Введите код человека, который вас пригласил.',
   invite_not_found: 'Такого кода приглашения нет. Проверьте его и повторите.',
@@ -1066,6 +1119,16 @@ const ru: Catalogue = {
   page_admin_fraud_none: 'За это время кодов не отправлялось.',
   page_admin_col_destination: 'Направление',
   page_admin_col_sent: 'Отправлено кодов',
+  page_admin_delivery_title: 'Доставка по каналам',
+  page_admin_delivery_caption: 'Сообщения за последние 24 часа по каналам и странам; доля — среди тех, о судьбе которых пришёл отчёт',
+  page_admin_delivery_none: 'За последние 24 часа сообщений не было.',
+  page_admin_col_channel: 'Канал',
+  page_admin_col_country: 'Страна',
+  page_admin_col_handed: 'Передано',
+  page_admin_col_delivered: 'Доставлено',
+  page_admin_col_undelivered: 'Не доставлено',
+  page_admin_col_failed: 'Отклонено (следующий канал)',
+  page_admin_col_rate: 'Доля доставленных',
   page_admin_col_entered: 'Введено',
   page_admin_col_solved: 'Проверок пройдено',
   page_admin_col_baseline: 'Обычно за период',

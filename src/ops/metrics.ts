@@ -20,6 +20,10 @@ export interface Metrics {
   readonly webhookDeliveries: Counter<'result'>
   /** Codes handed to the provider, by the country of the number (ISO 3166, never a prefix: bounded). */
   readonly codesSent: Counter<'country'>
+  /** Messages a code went out in, by channel (sms, whatsapp, voice), country and outcome (sent, failed): issue 25. */
+  readonly channelMessages: Counter<'channel' | 'country' | 'outcome'>
+  /** Receipts that settled a message, by channel, country and fate (delivered, undelivered); the rate is delivered / sent. */
+  readonly channelReceipts: Counter<'channel' | 'country' | 'status'>
 }
 
 export function createMetrics (): Metrics {
@@ -53,6 +57,18 @@ export function createMetrics (): Metrics {
       help: 'Codes handed to the SMS provider, by the number\'s country (ISO 3166 code; +<calling code> for a number of no country, unknown when unreadable)',
       labelNames: ['country'],
       registers
+    }),
+    channelMessages: new Counter({
+      name: 'phonepass_channel_messages_total',
+      help: 'Messages a code went out in, by channel, the number\'s country and outcome (sent: the provider took it; failed: refused or no answer, the next channel is tried)',
+      labelNames: ['channel', 'country', 'outcome'],
+      registers
+    }),
+    channelReceipts: new Counter({
+      name: 'phonepass_channel_receipts_total',
+      help: 'Delivery receipts that settled a message, by channel, country and status (delivered, undelivered); delivery rate = delivered / sent',
+      labelNames: ['channel', 'country', 'status'],
+      registers
     })
   }
 }
@@ -68,8 +84,9 @@ export function instrumentSmsSender (sender: SmsSender, metrics: Metrics): SmsSe
     name: sender.name,
     async send (message) {
       const stop = metrics.smsDuration.startTimer(labels)
+      let sent
       try {
-        await sender.send(message)
+        sent = await sender.send(message)
       } catch (error) {
         stop({ outcome: 'failed' })
         metrics.smsFailed.inc(labels)
@@ -78,6 +95,7 @@ export function instrumentSmsSender (sender: SmsSender, metrics: Metrics): SmsSe
       stop({ outcome: 'sent' })
       metrics.smsSent.inc(labels)
       if (message.code !== '') metrics.codesSent.inc({ country: countryOfPhone(message.to) })
+      return sent
     }
   }
 }

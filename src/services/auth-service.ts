@@ -1,6 +1,7 @@
 import { generateInviteCode, generateOneTimeCode } from '../domain/codes.js'
 import { DomainError } from '../domain/errors.js'
-import { checkSmsDestination, maskPhone, normalizePhone } from '../domain/phone.js'
+import { checkSmsDestination, countryOfPhone, maskPhone, normalizePhone } from '../domain/phone.js'
+import type { Channel } from '../channels/settings.js'
 import { translate, type Locale } from '../i18n/catalogue.js'
 import { countLoginAttempt, deleteLoginCode, findLoginCode, replaceLoginCode, spendLoginCode, unspendLoginCode } from '../store/login-codes.js'
 import { hasPhoneChangeProof, provePhoneChange, spendPhoneChangeProof, withdrawPhoneChangeProof } from '../store/phone-changes.js'
@@ -25,6 +26,10 @@ export interface CodeRequested {
   phone: string
   expiresIn: number
   resendIn: number
+  /** The channel the code went by (a test number's: the first of its order, nothing is sent). */
+  channel: Channel
+  /** The channels this number may ask for its next code by, in order. */
+  channels: Channel[]
 }
 
 export type { TokenPair } from './sign-in-sessions.js'
@@ -53,7 +58,7 @@ function secondsUntil (moment: number, now: number): number {
 }
 
 export function createAuthService (context: ServiceContext) {
-  const { db, config, clock, keys, sms, accessTokens, random, logger } = context
+  const { db, config, clock, keys, sms, delivery, accessTokens, random, logger } = context
   const otpKey = keys.otp[0]
   if (otpKey === undefined) throw new Error('at least one OTP key is needed')
   const signingKey: Buffer = otpKey
@@ -79,10 +84,13 @@ export function createAuthService (context: ServiceContext) {
    * Sends a new code, replacing the old one. Known and unknown phones take the same path:
    * no account is looked up, so the answer tells nothing about who has signed up.
    */
-  async function requestCode (rawPhone: string, client: ClientInfo, locale: Locale): Promise<CodeRequested> {
+  async function requestCode (rawPhone: string, client: ClientInfo, locale: Locale, channel?: Channel): Promise<CodeRequested> {
     const phone = normalize(rawPhone)
     const fixedCode = config.testPhoneNumbers.get(phone)
     const country = fixedCode === undefined ? checkSmsDestination(phone, config.sms.allowedCountries) : undefined
+    // Which channels, in which order; refused here when the one asked for is not offered.
+    // A test number takes its country's order too, so its answer looks like any number's.
+    const sendPlan = delivery.plan(country ?? countryOfPhone(phone), channel)
     const deviceId = deviceTokens.verify(client.deviceToken, phone)
     // Test numbers send nothing: the fraud guard neither counts nor holds them.
     const screening = country === undefined ? undefined : await fraudGuard.screen(phone, country, deviceId !== undefined, { solution: client.challenge, ip: client.ip })
@@ -96,10 +104,11 @@ export function createAuthService (context: ServiceContext) {
     // cooldown, the SMS budget.
     // What is given back if the SMS then fails: the phone's quota and the hour's SMS budget.
     const refundable = await db.transaction().execute(async (trx) => {
-      const guardCounts = screening === undefined ? undefined : await fraudGuard.takeSend(trx, screening, phone, client.challenge)
+      // A call first is counted on the voice caps too, in the same statement (channels/delivery.ts).
+      const guardCounts = delivery.firstChannelCounts(phone, sendPlan, screening === undefined ? undefined : await fraudGuard.takeSend(trx, screening, phone, client.challenge))
       const device = await knownDevice(trx, phone, deviceId, client.deviceToken)
       const stored = await replaceLoginCode(trx, {
-        phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip
+        phone, codeHash, createdAt: now, expiresAt: now + config.otp.ttlSeconds * 1000, ip: client.ip, sendId: sendPlan.sendId, channel: sendPlan.order[0] ?? 'sms'
       }, resendAfter)
       const send = await limits.takeCodeSend(trx, phone, device, client.ip, fixedCode !== undefined, guardCounts)
       if (send.quotaRefusal !== undefined) throw send.quotaRefusal
@@ -114,10 +123,11 @@ export function createAuthService (context: ServiceContext) {
       if (error instanceof DomainError && error.code === 'sms_cap_reached') await limits.smsCapRefused()
       throw error
     })
+    let usedChannel = sendPlan.order[0] ?? 'sms'
     if (fixedCode === undefined) {
       const minutes = Math.round(config.otp.ttlSeconds / 60)
       try {
-        await sms.send({ to: phone, code, body: translate(locale, 'sms_text', { code, minutes }) })
+        usedChannel = (await delivery.deliver(sendPlan, { to: phone, code, locale, minutes })).channel
       } catch (error) {
         // A code that was not delivered must not be usable, nor hold the cooldown; and it is
         // not the person's fault, so the phone's quota is given back (the IP's stays charged),
@@ -126,14 +136,13 @@ export function createAuthService (context: ServiceContext) {
           await deleteLoginCode(trx, phone, codeHash)
           await refundable.giveBack(trx)
         })
-        logger.warn({ err: error, phone: maskPhone(phone), provider: sms.name }, 'SMS not sent')
+        logger.warn({ err: error, phone: maskPhone(phone), channels: sendPlan.order }, 'code not sent by any channel')
         throw new DomainError('sms_unavailable', { field: 'phone', retryAfter: 30 })
       }
-      logger.info({ phone: maskPhone(phone), provider: sms.name }, 'SMS code sent')
     }
     // A test number keeps out of the cooldown, but its answer is any number's: from outside,
     // it cannot be picked out by a resend_in of 0.
-    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: config.otp.resendSeconds }
+    return { phone, expiresIn: config.otp.ttlSeconds, resendIn: config.otp.resendSeconds, channel: usedChannel, channels: [...sendPlan.offered] }
   }
 
   async function explainMissingTry (trx: DbOrTransaction, phone: string, now: number): Promise<DomainError> {

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import type { RandomInt } from '../domain/codes.js'
+import type { CodeDelivery } from '../channels/delivery.js'
 import type { SmsSender } from '../sms/sms-sender.js'
 import type { Db } from '../store/database.js'
 import type { AccessTokens } from './access-tokens.js'
@@ -16,6 +17,8 @@ export interface ServiceContext {
   keys: Keys
   accessTokens: AccessTokens
   sms: SmsSender
+  /** Codes go out through it: by the channels of the number's country, falling back in order (issue 25). */
+  delivery: CodeDelivery
   logger: FastifyBaseLogger
 }
 

@@ -1,8 +1,9 @@
-import { deleteDeliveredEventsBatch, deleteEndedCounters, deleteEndedSessions, deleteExpiredLoginCodes, deleteForgettablePhones } from '../store/retention.js'
+import { deleteDeliveredEventsBatch, deleteEndedCounters, deleteEndedSessions, deleteExpiredLoginCodes, deleteForgettablePhones, deleteOldMessages } from '../store/retention.js'
 import { deleteExpiredChallenges } from '../store/passkeys.js'
 import type { ServiceContext } from './context.js'
 
 const day = 86_400_000
+const messagesKeptDays = 30
 
 /** How many rows one sweep deleted, by what they were. */
 export interface Swept {
@@ -12,6 +13,7 @@ export interface Swept {
   deletedPhones: number
   deliveredEvents: number
   passkeyChallenges: number
+  messages: number
 }
 
 /**
@@ -25,6 +27,8 @@ export interface Swept {
  * - deleted phones' hashes kept for device tokens once those tokens have expired
  *   (DEVICE_TOKEN_TTL_DAYS); those that had activated an invite code are kept for good;
  * - delivered webhook events after WEBHOOK_RETENTION_DAYS;
+ * - messages (a code's channel and fate, no phone, no code) after 30 days: the admin's rates look
+ *   back a day, the metrics keep the long view;
  * - passkey challenges once expired (a ceremony given up; a spent one is deleted when spent);
  * - the admin audit log is never deleted here.
  * Each table is swept in batches of RETENTION_BATCH_SIZE rows, each its own short statement,
@@ -54,7 +58,8 @@ export function createRetention ({ db, config, clock }: Pick<ServiceContext, 'db
       deliveredEvents: webhooks === undefined
         ? 0
         : await inBatches(async () => await deleteDeliveredEventsBatch(db, now - webhooks.retentionDays * day, batch)),
-      passkeyChallenges: await inBatches(async () => await deleteExpiredChallenges(db, now, batch))
+      passkeyChallenges: await inBatches(async () => await deleteExpiredChallenges(db, now, batch)),
+      messages: await inBatches(async () => await deleteOldMessages(db, now - messagesKeptDays * day, batch))
     }
   }
 

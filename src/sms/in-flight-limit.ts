@@ -15,7 +15,7 @@ export function limitInFlight (sender: SmsSender, max: number): SmsSender {
       if (inFlight >= max) throw new SmsDeliveryError(`${max} SMS sends already wait on the provider`)
       inFlight++
       try {
-        await sender.send(message)
+        return await sender.send(message)
       } finally {
         inFlight--
       }

@@ -39,8 +39,9 @@ export function createTwilioSender (twilio: TwilioConfig, timeoutMs: number, log
 
   return {
     name: 'twilio',
-    async send ({ to, body }) {
+    async send ({ to, body, statusCallback }) {
       const form = new URLSearchParams({ To: to, Body: body })
+      if (statusCallback !== undefined) form.set('StatusCallback', statusCallback)
       if (twilio.messagingServiceSid !== undefined) form.set('MessagingServiceSid', twilio.messagingServiceSid)
       else if (twilio.from !== undefined) form.set('From', twilio.from)
       let sid
@@ -52,6 +53,7 @@ export function createTwilioSender (twilio: TwilioConfig, timeoutMs: number, log
         sid = await post(form)
       }
       logger.info({ phone: maskPhone(to), provider: 'twilio', messageSid: sid }, 'Twilio accepted the SMS')
+      return { providerId: sid }
     }
   }
 }

@@ -9,17 +9,23 @@ export interface NewLoginCode {
   createdAt: number
   expiresAt: number
   ip: string | null
+  /** The send the code goes out in (messages.send_id). */
+  sendId: string
+  /** The channel it is sent by first: a code reported undelivered by another lets it go at once. */
+  channel: string
 }
 
 /**
  * Stores a new code for the phone, replacing the old one, unless the old one is younger than
- * `resendAfter`. One statement, so two parallel requests cannot both pass the cooldown.
+ * `resendAfter` and was not reported undelivered by a channel other than this one. One
+ * statement, so two parallel requests cannot both pass the cooldown: the first clears
+ * undelivered_by and the time, and the others meet the cooldown again.
  * Returns false when the cooldown refused it.
  */
 export async function replaceLoginCode (db: DbOrTransaction, code: NewLoginCode, resendAfter: number): Promise<boolean> {
-  const rows = await runPrepared(db, 'replaceLoginCode', [code.phone, code.codeHash, code.createdAt, code.expiresAt, code.ip, resendAfter],
-    (phone, codeHash, createdAt, expiresAt, ip, cutoff) => db.insertInto('login_codes')
-      .values({ phone, code_hash: codeHash, created_at: createdAt, expires_at: expiresAt, ip })
+  const rows = await runPrepared(db, 'replaceLoginCode', [code.phone, code.codeHash, code.createdAt, code.expiresAt, code.ip, code.sendId, resendAfter, code.channel],
+    (phone, codeHash, createdAt, expiresAt, ip, sendId, cutoff, channel) => db.insertInto('login_codes')
+      .values({ phone, code_hash: codeHash, created_at: createdAt, expires_at: expiresAt, ip, send_id: sendId })
       .onConflict(oc => oc.column('phone')
         .doUpdateSet(eb => ({
           code_hash: eb.ref('excluded.code_hash'),
@@ -27,9 +33,14 @@ export async function replaceLoginCode (db: DbOrTransaction, code: NewLoginCode,
           created_at: eb.ref('excluded.created_at'),
           expires_at: eb.ref('excluded.expires_at'),
           ip: eb.ref('excluded.ip'),
-          spent_at: sql<null>`null`
+          spent_at: sql<null>`null`,
+          send_id: eb.ref('excluded.send_id'),
+          undelivered_by: sql<null>`null`
         }))
-        .where('login_codes.created_at', '<=', cutoff))
+        .where(eb => eb.or([
+          eb('login_codes.created_at', '<=', cutoff),
+          eb.and([eb('login_codes.undelivered_by', 'is not', null), eb('login_codes.undelivered_by', '<>', channel)])
+        ])))
       .returning('phone'))
   return rows.length > 0
 }

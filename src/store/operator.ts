@@ -44,7 +44,7 @@ export async function deleteSendCounters (db: DbOrTransaction, phone: string): P
   return Number(result.numDeletedRows)
 }
 
-export async function findLoginCodeState (db: DbOrTransaction, phone: string): Promise<Omit<LoginCodeRow, 'code_hash'> | undefined> {
+export async function findLoginCodeState (db: DbOrTransaction, phone: string): Promise<Omit<LoginCodeRow, 'code_hash' | 'send_id' | 'undelivered_by'> | undefined> {
   return await db.selectFrom('login_codes')
     .select(['phone', 'attempts', 'created_at', 'expires_at', 'ip', 'spent_at'])
     .where('phone', '=', phone)

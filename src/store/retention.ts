@@ -50,3 +50,10 @@ export async function deleteDeliveredEventsBatch (db: DbOrTransaction, before: n
   const result = await db.deleteFrom('webhook_events').where('id', 'in', due).executeTakeFirst()
   return Number(result.numDeletedRows)
 }
+
+/** Messages (issue 25: a code's channel, provider id and fate) created before `before`. */
+export async function deleteOldMessages (db: DbOrTransaction, before: number, batch: number): Promise<number> {
+  const due = skippingLocked(db, db.selectFrom('messages').select('id').where('created_at', '<', before).limit(batch))
+  const result = await db.deleteFrom('messages').where('id', 'in', due).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}

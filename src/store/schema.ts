@@ -34,6 +34,10 @@ export interface LoginCodesTable {
   ip: string | null
   /** When the code signed someone in; the row stays, so the time it was sent still spaces the next. */
   spent_at: number | null
+  /** The send this code went out in (messages.send_id); null for a code from before migration 0014. */
+  send_id: Generated<string | null>
+  /** The channel a receipt said did not bring this code: the next may go at once by another. */
+  undelivered_by: Generated<string | null>
 }
 
 export type SessionKind = 'web' | 'api'
@@ -195,6 +199,23 @@ export interface Database {
   fraud_rules: FraudRulesTable
   passkeys: PasskeysTable
   webauthn_challenges: WebauthnChallengesTable
+  messages: MessagesTable
+}
+
+/** One message a code went out in, and its fate by the provider's receipts (migration 0014). */
+export interface MessagesTable {
+  id: string
+  send_id: string
+  channel: string
+  provider: string
+  provider_id: string | null
+  /** ISO 3166 code of the number (as the metrics' country label), never the number. */
+  country: string
+  /** sent (handed over), failed (refused at once), delivered, undelivered. */
+  status: string
+  created_at: number
+  updated_at: number
+  delivered_at: number | null
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -50,7 +50,7 @@ t.test('the PostgreSQL pass leaves out exactly the database-agnostic files it na
     if (file.endsWith('/database.test.js') || file.endsWith('/migrations.test.js')) continue
     t.ok(files.includes(file), `runs ${file}`)
   }
-  for (const left of ['dist/test/crash/crash.test.js', 'dist/test/config.test.js', 'dist/test/faults/sms-provider.test.js', 'dist/test/ops/worker-lifecycle.test.js', 'dist/test/ops/test-passes.test.js', 'dist/test/web/browser.test.js', 'dist/test/web/admin-browser.test.js', 'dist/test/web/account-browser.test.js', 'dist/test/web/fraud-challenge-browser.test.js', 'dist/test/web/passkey-browser.test.js', 'dist/test/bench/servers.test.js']) {
+  for (const left of ['dist/test/crash/crash.test.js', 'dist/test/config.test.js', 'dist/test/faults/sms-provider.test.js', 'dist/test/ops/worker-lifecycle.test.js', 'dist/test/ops/test-passes.test.js', 'dist/test/web/browser.test.js', 'dist/test/web/admin-browser.test.js', 'dist/test/web/account-browser.test.js', 'dist/test/web/fraud-challenge-browser.test.js', 'dist/test/web/passkey-browser.test.js', 'dist/test/web/channels-browser.test.js', 'dist/test/bench/servers.test.js']) {
     t.notOk(files.includes(left), `leaves out ${left}`)
   }
   t.ok(files.length < allTests.length - 20, `${files.length} of ${allTests.length} files`)

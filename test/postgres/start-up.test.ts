@@ -61,7 +61,7 @@ t.test('migrations go up, down and up again on PostgreSQL', async t => {
   t.teardown(async () => { await db.destroy() })
   const tables = async (): Promise<string[]> => (await adminQuery(`select table_name from information_schema.tables where table_schema = '${schema}' and table_name not like 'kysely_%' order by 1`)).rows.map(row => row.table_name as string)
   t.same(await migrateToLatest(db), migrationNames.map(name => `Up ${name}`))
-  t.same(await tables(), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'passkeys', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webauthn_challenges', 'webhook_events'])
+  t.same(await tables(), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'messages', 'passkeys', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webauthn_challenges', 'webhook_events'])
   for (const name of [...migrationNames].reverse()) t.same(await migrateDown(db), [`Down ${name}`])
   t.same(await tables(), [])
   t.same(await migrateToLatest(db), migrationNames.map(name => `Up ${name}`))

@@ -67,7 +67,7 @@ t.test('sign-in: a right code gets 403 account_blocked in both faces; a wrong co
   // Register answers as for anyone: no account is looked up, so nothing tells a stranger of the block.
   const registered = await post(context.app, '/api/users/register/', { phone })
   t.equal(registered.statusCode, 200)
-  t.same(Object.keys(registered.json()).sort(), ['detail', 'expires_in', 'phone', 'resend_in'])
+  t.same(Object.keys(registered.json()).sort(), ['channel', 'channels', 'detail', 'expires_in', 'phone', 'resend_in'])
   const code = context.sms.lastCode(phone)
   const wrong = code === '0000' ? '1111' : '0000'
   const wrongAnswer = await post(context.app, '/api/users/verify_code/', { phone, auth_code: wrong })

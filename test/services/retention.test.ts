@@ -60,6 +60,10 @@ t.test('a sweep deletes what is past its keeping, in batches, and nothing live',
   await db.insertInto('webhook_events').values([event('msg_old', 'delivered', now - 8 * day), event('msg_new', 'delivered', now - day), event('msg_pending', 'pending', null)]).execute()
   const liveCounters = await db.selectFrom('limit_counters').select(['key', 'window_start']).where('expires_at', '>', now).execute()
 
+  // Messages (issue 25): one from 31 days ago (goes), one from yesterday (kept).
+  const message = (id: string, at: number) => ({ id, send_id: 's', channel: 'sms', provider: 'webhook', provider_id: null, country: 'RU', status: 'sent', created_at: at, updated_at: at, delivered_at: null })
+  await db.insertInto('messages').values([message('message-old', now - 31 * day), message('message-new', now - day)]).execute()
+
   // Two instances sweep at once.
   const [first, second] = await Promise.all([createRetention({ db, config, clock }).sweep(), createRetention({ db, config, clock }).sweep()])
   const total = (field: keyof typeof first) => first[field] + second[field]
@@ -68,6 +72,8 @@ t.test('a sweep deletes what is past its keeping, in batches, and nothing live',
   t.equal(total('limitCounters'), 15, 'the ended windows')
   t.equal(total('deletedPhones'), 1, 'the forgettable deleted phone')
   t.equal(total('deliveredEvents'), 1, 'the event delivered over 7 days ago')
+  t.equal(total('messages'), 1, 'the message sent over 30 days ago')
+  t.same((await db.selectFrom('messages').select('id').where('id', 'like', 'message-%').execute()).map(row => row.id), ['message-new'])
 
   const kept = await db.selectFrom('sessions').select('id').orderBy('id').execute()
   t.same(kept.map(row => row.id).filter(id => !/^[a-f0-9]{32}$/i.test(id) && id.length < 32), ['expired-recently', 'revoked-recently'])
@@ -82,5 +88,5 @@ t.test('a sweep deletes what is past its keeping, in batches, and nothing live',
   // The person is still signed in, and the refresh token still turns.
   t.equal((await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(live.access) })).statusCode, 200)
   t.equal((await app.inject({ method: 'POST', url: '/api/token/refresh/', payload: { refresh: live.refresh } })).statusCode, 200)
-  t.same(await createRetention({ db, config, clock }).sweep(), { sessions: 0, loginCodes: 0, limitCounters: 0, deletedPhones: 0, deliveredEvents: 0, passkeyChallenges: 0 }, 'a second sweep finds nothing')
+  t.same(await createRetention({ db, config, clock }).sweep(), { sessions: 0, loginCodes: 0, limitCounters: 0, deletedPhones: 0, deliveredEvents: 0, passkeyChallenges: 0, messages: 0 }, 'a second sweep finds nothing')
 })

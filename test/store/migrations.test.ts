@@ -21,8 +21,8 @@ async function auditColumns (db: ReturnType<typeof createDatabase>): Promise<str
 t.test('migrations go up, down and up again', async t => {
   const db = createDatabase('sqlite::memory:')
   t.teardown(async () => { await db.destroy() })
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks', 'Up 0007_account_deletion', 'Up 0008_admin_audit', 'Up 0009_phone_changes', 'Up 0010_admin_audit_reads', 'Up 0012_fraud_rules', 'Up 0013_passkeys', 'Up 0015_retention_indexes'])
-  t.same(await tables(db), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'passkeys', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webauthn_challenges', 'webhook_events'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks', 'Up 0007_account_deletion', 'Up 0008_admin_audit', 'Up 0009_phone_changes', 'Up 0010_admin_audit_reads', 'Up 0012_fraud_rules', 'Up 0013_passkeys', 'Up 0014_messages', 'Up 0015_retention_indexes'])
+  t.same(await tables(db), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'messages', 'passkeys', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webauthn_challenges', 'webhook_events'])
   t.same(await migrateToLatest(db), [], 'a second run does nothing')
   t.same(await userColumns(db), ['blocked_at', 'blocked_reason', 'created_at', 'deleted_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
   await db.insertInto('users').values([
@@ -34,6 +34,8 @@ t.test('migrations go up, down and up again', async t => {
   t.same(await db.selectFrom('admin_audit').select('target_user_id').execute(), [{ target_user_id: 99 }], 'an entry may name a user that is not there (no foreign key)')
   t.same(await auditColumns(db), ['action', 'actor', 'actor_kind', 'at', 'details', 'id', 'ip', 'request_id', 'server_request_id', 'target_phone', 'target_user_id'])
   t.same(await migrateDown(db), ['Down 0015_retention_indexes'])
+  t.same(await migrateDown(db), ['Down 0014_messages'])
+  t.same(await tables(db), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'passkeys', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webauthn_challenges', 'webhook_events'])
   t.same(await migrateDown(db), ['Down 0013_passkeys'])
   t.same(await tables(db), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webhook_events'])
   t.same(await migrateDown(db), ['Down 0012_fraud_rules'])
@@ -61,8 +63,8 @@ t.test('migrations go up, down and up again', async t => {
   t.same(await migrateDown(db), ['Down 0002_invited_order'])
   t.same(await migrateDown(db), ['Down 0001_initial'])
   t.same(await tables(db), [])
-  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks', 'Up 0007_account_deletion', 'Up 0008_admin_audit', 'Up 0009_phone_changes', 'Up 0010_admin_audit_reads', 'Up 0012_fraud_rules', 'Up 0013_passkeys', 'Up 0015_retention_indexes'])
-  t.same(await tables(db), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'passkeys', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webauthn_challenges', 'webhook_events'])
+  t.same(await migrateToLatest(db), ['Up 0001_initial', 'Up 0002_invited_order', 'Up 0003_login_code_spent', 'Up 0004_signing_keys', 'Up 0005_webhook_events', 'Up 0006_user_blocks', 'Up 0007_account_deletion', 'Up 0008_admin_audit', 'Up 0009_phone_changes', 'Up 0010_admin_audit_reads', 'Up 0012_fraud_rules', 'Up 0013_passkeys', 'Up 0014_messages', 'Up 0015_retention_indexes'])
+  t.same(await tables(db), ['admin_audit', 'deleted_phones', 'fraud_rules', 'limit_counters', 'login_codes', 'messages', 'passkeys', 'phone_changes', 'refresh_tokens', 'sessions', 'signing_keys', 'users', 'webauthn_challenges', 'webhook_events'])
   t.same(await userColumns(db), ['blocked_at', 'blocked_reason', 'created_at', 'deleted_at', 'id', 'invite_code', 'invited_at', 'invited_by', 'phone'])
 })
 

@@ -85,19 +85,21 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
   app.post('/users/register/', {
     schema: {
       tags: ['auth'],
-      summary: 'Send a one-time code by SMS',
-      description: 'Answers alike for known and unknown phones. 400 for numbers that cannot take an SMS or are outside the allowed countries; 429 with Retry-After while the previous code is younger than the resend interval or a per-phone or per-IP quota is spent, or while new numbers of an abused destination cool off (destination_cooling_off); 503 when the SMS provider fails or the hourly SMS cap is reached. 403 challenge_required only for a new number in a destination the fraud guard holds suspect (SMS pumping): solve the challenge in the body and send register again with `challenge`; numbers with an account and requests with this phone\'s device_token never meet one.',
+      summary: 'Send a one-time code by SMS, WhatsApp or a call',
+      description: 'Answers alike for known and unknown phones. The code goes by `channel` when given, else by the first channel of the number\'s country; when a provider fails the next channel is tried at once, and `channel` in the answer says which one brought it. A code a delivery receipt reported undelivered may be replaced at once by a code by another channel (no resend wait). 429 too_many_calls when the voice caps are spent. 400 for numbers that cannot take an SMS or are outside the allowed countries; 429 with Retry-After while the previous code is younger than the resend interval or a per-phone or per-IP quota is spent, or while new numbers of an abused destination cool off (destination_cooling_off); 503 when the SMS provider fails or the hourly SMS cap is reached. 403 challenge_required only for a new number in a destination the fraud guard holds suspect (SMS pumping): solve the challenge in the body and send register again with `challenge`; numbers with an account and requests with this phone\'s device_token never meet one.',
       body: RegisterBody,
       response: { 200: RegisterReply, ...errorResponses(400, 403, 429, 503) }
     }
   }, async (request) => {
     const locale = pickLocale(request.headers['accept-language'])
-    const sent = await auth.requestCode(request.body.phone, { ...clientOf(request), deviceToken: request.body.device_token, challenge: request.body.challenge }, locale)
+    const sent = await auth.requestCode(request.body.phone, { ...clientOf(request), deviceToken: request.body.device_token, challenge: request.body.challenge }, locale, request.body.channel)
     return {
       phone: sent.phone,
       expires_in: sent.expiresIn,
       resend_in: sent.resendIn,
-      detail: translate(locale, 'code_sent', { phone: sent.phone })
+      detail: translate(locale, 'code_sent', { phone: sent.phone }),
+      channel: sent.channel,
+      channels: sent.channels
     }
   })
 
@@ -170,7 +172,7 @@ export async function apiRoutes (fastify: FastifyInstance, { corsOrigins }: ApiO
     const locale = pickLocale(request.headers['accept-language'])
     const { phone, auth_code: code, device_token: deviceToken, challenge } = request.body
     const sent = await auth.requestPhoneChangeCode(authOf(request).userId, phone, code, { ...clientOf(request), deviceToken, challenge }, locale)
-    return { phone: sent.phone, expires_in: sent.expiresIn, resend_in: sent.resendIn, detail: translate(locale, 'code_sent', { phone: sent.phone }) }
+    return { phone: sent.phone, expires_in: sent.expiresIn, resend_in: sent.resendIn, detail: translate(locale, 'code_sent', { phone: sent.phone }), channel: sent.channel, channels: sent.channels }
   })
 
   app.post('/users/me/phone/verify/', {

@@ -62,13 +62,16 @@ export const ChallengeInput = Type.String({ maxLength: 2048, description: 'Only 
 export const RegisterBody = Type.Object({
   phone: PhoneInput,
   device_token: Type.Optional(DeviceTokenInput),
-  challenge: Type.Optional(ChallengeInput)
+  challenge: Type.Optional(ChallengeInput),
+  channel: Type.Optional(Type.Union([Type.Literal('sms'), Type.Literal('whatsapp'), Type.Literal('voice')], { description: 'How to send the code: tried first, then the rest of the number\'s channels in order if its provider fails. Left out: the order for the number\'s country (CHANNELS, CHANNELS_BY_COUNTRY). 400 channel_unavailable when not offered for the number.' }))
 })
 export const RegisterReply = Type.Object({
   phone: Type.String({ description: 'The number the code was sent to, E.164' }),
   expires_in: Type.Integer({ description: 'Seconds the code lives' }),
   resend_in: Type.Integer({ description: 'Seconds until a new code may be asked for' }),
-  detail: Type.String()
+  detail: Type.String(),
+  channel: Type.Union([Type.Literal('sms'), Type.Literal('whatsapp'), Type.Literal('voice')], { description: 'The channel the code went by (after any fallback)' }),
+  channels: Type.Array(Type.Union([Type.Literal('sms'), Type.Literal('whatsapp'), Type.Literal('voice')]), { description: 'The channels this number may ask for a code by, in order (offer the others as "send by … instead")' })
 })
 
 export const VerifyBody = Type.Object({

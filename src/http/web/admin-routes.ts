@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { DomainError } from '../../domain/errors.js'
 import { formatPhoneForDisplay } from '../../domain/phone.js'
-import { translate, type MessageKey } from '../../i18n/catalogue.js'
+import { keptFormat, translate, type MessageKey } from '../../i18n/catalogue.js'
 import type { Actor, AdminCaller, AdminService, AdminUserView } from '../../services/admin-service.js'
 import { clientIp } from '../client-ip.js'
 import { serverRequestIdOf } from '../request-id.js'
@@ -491,7 +491,11 @@ export async function adminPageRoutes (fastify: FastifyInstance, { config, clock
   async function renderFraud (request: FastifyRequest, reply: FastifyReply, state: FormState): Promise<FastifyReply> {
     const locale = localeOf(request)
     const overview = fraudOverviewView(locale, await fraudAdmin.overview(caller(request)))
+    const percent = keptFormat(`percent:${locale}`, () => new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }))
+    // Delivery by channel and country, from the receipts (issue 25): beside the guard's figures.
+    const delivery = (await app.services.channels.deliveryRates()).map(rate => ({ ...rate, rate: rate.rate === null ? '—' : percent.format(rate.rate) }))
     return await renderPage(request, reply, 'admin/fraud', {
+      delivery,
       title: 'page_admin_fraud_title',
       wide: true,
       current: 'fraud',

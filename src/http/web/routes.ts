@@ -134,6 +134,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     if (phone === undefined) return seeOther(reply, '/login')
     const locale = localeOf(request)
     const waitMs = (request.session.get('resendAt') ?? 0) - clock.now()
+    const sentBy = request.session.get('sentBy')
     return await renderPage(request, reply, 'code', {
       title: 'page_code_title',
       flash: takeFlash(request),
@@ -141,7 +142,10 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
       phone: formatPhoneForDisplay(phone),
       codeLength: config.otp.length,
       resendWait: waitMs > 0 ? formatWait(locale, waitMs / 1000) : undefined,
-      attemptsLeft: state.attemptsLeft
+      attemptsLeft: state.attemptsLeft,
+      // "Send by WhatsApp instead", "Call me instead": the number's other channels (issue 25).
+      sentBy,
+      otherChannels: app.services.channels.channelsForPhone(phone).filter(channel => channel !== sentBy)
     }, state.status)
   }
 
@@ -250,6 +254,7 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
     const sent = await auth.requestCode(request.body.phone, clientOf(request), localeOf(request))
     request.session.set('pendingPhone', sent.phone)
     request.session.set('resendAt', clock.now() + sent.resendIn * 1000)
+    request.session.set('sentBy', sent.channel)
     request.session.set('next', localPathOr(request.body.next, '/profile'))
     return seeOther(reply, '/login/code')
   })
@@ -279,13 +284,14 @@ export async function pageRoutes (fastify: FastifyInstance, { config, clock }: {
   })
 
   app.post('/login/resend', {
-    schema: { body: Type.Object({ challenge: Challenge }) },
+    schema: { body: Type.Object({ challenge: Challenge, channel: Type.Optional(Type.Union([Type.Literal('sms'), Type.Literal('whatsapp'), Type.Literal('voice')])) }) },
     config: { form: { fields: [], render: renderCode }, staleForm: { page: '/login/code', done: 'signedIn' } }
   }, async (request, reply) => {
     const phone = request.session.get('pendingPhone')
     if (phone === undefined) return seeOther(reply, '/login')
-    const sent = await auth.requestCode(phone, clientOf(request), localeOf(request))
+    const sent = await auth.requestCode(phone, clientOf(request), localeOf(request), request.body.channel)
     request.session.set('resendAt', clock.now() + sent.resendIn * 1000)
+    request.session.set('sentBy', sent.channel)
     request.session.set('flash', { key: 'page_code_resent' })
     return seeOther(reply, '/login/code')
   })

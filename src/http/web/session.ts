@@ -11,6 +11,8 @@ declare module '@fastify/secure-session' {
     pendingPhone: string
     /** When a new code may be asked for (epoch ms), to show the wait. */
     resendAt: number
+    /** The channel the last code went by (sms, whatsapp, voice), to say so on the code page. */
+    sentBy: string
     /** The new number a change of number's code went to, between its two steps. */
     newPhone: string
     attemptsLeft: number
