@@ -34,7 +34,7 @@ import { createDatabase, type Db } from './store/database.js'
 import { createLogger } from './logger.js'
 import { closeConnectionsWhenClosing } from './ops/shutdown.js'
 import { consoleRevealsCodes, databaseOptions, metricsExposure, migrateAndAnnounce, signingKeyOptions } from './ops/start-up.js'
-import { countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, watchWebhookBacklog, type Metrics } from './ops/metrics.js'
+import { countPasskeySignIns, countRefusals, countSignIns, createMetrics, instrumentSmsSender, installMetrics, watchWebhookBacklog, type Metrics } from './ops/metrics.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhooks.js'
 import { traceSmsSender } from './ops/spans.js'
 import type { Tracing } from './ops/tracing.js'
@@ -180,7 +180,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     profile: countRefusals(createProfileService(context), metrics),
     admin: createAdminService(context),
     fraudAdmin: createFraudAdmin(context),
-    passkeys: countRefusals(createPasskeyService(context), metrics),
+    passkeys: countRefusals(countPasskeySignIns(createPasskeyService(context), metrics), metrics),
     channels: createChannelService(context, metrics)
   })
   app.addHook('onClose', async () => { await context.sms.close?.() })

@@ -287,6 +287,21 @@ export type MessageKey =
   | 'page_admin_audit_fraud_allow'
   | 'page_admin_audit_fraud_block'
   | 'page_admin_audit_fraud_clear'
+  | 'page_admin_passkeys_title'
+  | 'page_admin_passkeys_caption'
+  | 'page_admin_col_passkey_name'
+  | 'page_admin_col_passkey_type'
+  | 'page_admin_col_backed_up'
+  | 'page_admin_passkey_single'
+  | 'page_admin_passkey_multi'
+  | 'page_admin_yes'
+  | 'page_admin_no'
+  | 'page_admin_action_remove_passkey'
+  | 'page_admin_confirm_remove_passkey'
+  | 'page_admin_confirm_remove_passkey_text'
+  | 'page_admin_do_remove_passkey'
+  | 'page_admin_done_remove_passkey'
+  | 'page_admin_audit_passkey_remove'
   | 'page_admin_audit_read_fraud'
   | 'page_admin_audit_destination'
   | 'page_admin_fraud_title'
@@ -674,6 +689,21 @@ const en: Catalogue = {
   page_admin_audit_fraud_allow: 'Destination allowed (fraud guard)',
   page_admin_audit_fraud_block: 'Destination blocked (fraud guard)',
   page_admin_audit_fraud_clear: 'Verdict cleared (fraud guard)',
+  page_admin_passkeys_title: 'Passkeys ({count})',
+  page_admin_passkeys_caption: 'Passkeys: a sign-in without an SMS; the phone stays the way in',
+  page_admin_col_passkey_name: 'Name',
+  page_admin_col_passkey_type: 'Kind',
+  page_admin_col_backed_up: 'Backed up',
+  page_admin_passkey_single: 'this device only',
+  page_admin_passkey_multi: 'synced',
+  page_admin_yes: 'yes',
+  page_admin_no: 'no',
+  page_admin_action_remove_passkey: 'Remove…',
+  page_admin_confirm_remove_passkey: 'Remove this passkey of {phone}?',
+  page_admin_confirm_remove_passkey_text: 'It signs nothing in from now on; the person still signs in with a code to their phone.',
+  page_admin_do_remove_passkey: 'Remove the passkey',
+  page_admin_done_remove_passkey: 'The passkey is removed.',
+  page_admin_audit_passkey_remove: 'Passkey removed',
   page_admin_audit_read_fraud: 'Viewed the fraud guard',
   page_admin_audit_destination: 'Destination: {destination}',
   page_admin_fraud_title: 'Fraud guard',
@@ -1062,6 +1092,21 @@ const ru: Catalogue = {
   page_admin_audit_fraud_allow: 'Направление разрешено (защита от накрутки)',
   page_admin_audit_fraud_block: 'Направление заблокировано (защита от накрутки)',
   page_admin_audit_fraud_clear: 'Решение снято (защита от накрутки)',
+  page_admin_passkeys_title: 'Ключи доступа ({count})',
+  page_admin_passkeys_caption: 'Ключи доступа: вход без СМС; телефон остаётся способом входа',
+  page_admin_col_passkey_name: 'Название',
+  page_admin_col_passkey_type: 'Вид',
+  page_admin_col_backed_up: 'Резервная копия',
+  page_admin_passkey_single: 'только это устройство',
+  page_admin_passkey_multi: 'синхронизируется',
+  page_admin_yes: 'да',
+  page_admin_no: 'нет',
+  page_admin_action_remove_passkey: 'Удалить…',
+  page_admin_confirm_remove_passkey: 'Удалить этот ключ доступа {phone}?',
+  page_admin_confirm_remove_passkey_text: 'Он больше ничего не открывает; человек по-прежнему входит по коду на свой телефон.',
+  page_admin_do_remove_passkey: 'Удалить ключ доступа',
+  page_admin_done_remove_passkey: 'Ключ доступа удалён.',
+  page_admin_audit_passkey_remove: 'Ключ доступа удалён',
   page_admin_audit_read_fraud: 'Просмотр защиты от накрутки',
   page_admin_audit_destination: 'Направление: {destination}',
   page_admin_fraud_title: 'Защита от накрутки SMS',

@@ -15,7 +15,7 @@ export interface Metrics {
   readonly smsSent: Counter<'provider'>
   readonly smsFailed: Counter<'provider'>
   readonly smsDuration: Histogram<'provider' | 'outcome'>
-  readonly signIns: Counter<'kind' | 'created'>
+  readonly signIns: Counter<'kind' | 'created' | 'method'>
   readonly refusals: Counter<'code'>
   readonly webhookDeliveries: Counter<'result'>
   /** Codes handed to the provider, by the country of the number (ISO 3166, never a prefix: bounded). */
@@ -49,7 +49,7 @@ export function createMetrics (): Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers
     }),
-    signIns: new Counter({ name: 'phonepass_sign_ins_total', help: 'Successful sign-ins by session kind (web, api) and whether the account was created', labelNames: ['kind', 'created'], registers }),
+    signIns: new Counter({ name: 'phonepass_sign_ins_total', help: 'Successful sign-ins by session kind (web, api), whether the account was created, and the method (phone, passkey)', labelNames: ['kind', 'created', 'method'], registers }),
     refusals: new Counter({ name: 'phonepass_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'], registers }),
     webhookDeliveries: new Counter({ name: 'phonepass_webhook_deliveries_total', help: 'Webhook attempts by result: delivered, retried (will try again), failed (no tries left)', labelNames: ['result'], registers }),
     codesSent: new Counter({
@@ -232,7 +232,24 @@ export function countSignIns<S extends SignInService> (auth: S, metrics: Metrics
     ...auth,
     verifyCode: async (...args: Parameters<S['verifyCode']>) => {
       const signedIn = await verifyCode(...args)
-      metrics.signIns.inc({ kind: String(args[2]), created: String(signedIn.created) })
+      metrics.signIns.inc({ kind: String(args[2]), created: String(signedIn.created), method: 'phone' })
+      return signedIn
+    }
+  }
+}
+
+interface PasskeySignInService {
+  signIn: (...args: never[]) => Promise<unknown>
+}
+
+/** Counts successful passkey sign-ins (method passkey; never a new account); the kind is signIn's second argument. */
+export function countPasskeySignIns<S extends PasskeySignInService> (passkeys: S, metrics: Metrics): S {
+  const signIn = passkeys.signIn
+  return {
+    ...passkeys,
+    signIn: async (...args: Parameters<S['signIn']>) => {
+      const signedIn = await signIn(...args)
+      metrics.signIns.inc({ kind: String(args[1]), created: 'false', method: 'passkey' })
       return signedIn
     }
   }

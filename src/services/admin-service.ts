@@ -25,10 +25,14 @@ import { listInvitees, listRecentUserEvents, listUsers } from '../store/admin.js
 import { listLimitCounters } from '../store/operator.js'
 import { findLiveSession, listLiveSessions } from '../store/sessions.js'
 import { findUserById, findUserByPhone } from '../store/users.js'
+import { deletePasskey, listUserPasskeys } from '../store/passkeys.js'
+import { DomainError } from '../domain/errors.js'
 import type { UserRow } from '../store/schema.js'
 import { recordAdminAction, type Actor, type AdminCaller, type AuditEntry, type AuditRead, type AuditTarget } from './audit.js'
 import type { ServiceContext } from './context.js'
 import { createLimits, type SmsSpend } from './limits.js'
+import { toPasskey, type Passkey } from './passkey-service.js'
+import { createEventRecorder } from './webhooks.js'
 import { createOperatorService, type BlockResult, type DeleteResult, type LimitsResult, type SessionsResult, type UserState } from './operator-service.js'
 
 export type { Actor, AdminCaller, AuditEntry } from './audit.js'
@@ -104,6 +108,8 @@ export interface AdminUserView {
   invitees: { count: number, latest: Array<{ id: number, phone: string, invitedAt: number | null }> }
   /** Live sessions only, most recently seen first. */
   sessions: AdminSession[]
+  /** The account's passkeys, oldest first: name, times, device type, backup flag; never the public key. */
+  passkeys: Passkey[]
   loginCode: UserState['loginCode']
   /** The limit counters whose key names this phone (sends, wrong codes, device budgets). */
   limits: AdminLimitCounter[]
@@ -146,6 +152,7 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
   const { db, config, clock, logger } = context
   const operator = createOperatorService({ db, config, clock, logger })
   const limits = createLimits(context)
+  const events = createEventRecorder({ config, clock })
   // Digests of equal length, so timingSafeEqual compares every key whatever was presented.
   const keyDigests = config.adminKeys.map(key => ({ name: key.name, digest: digest(key.secret) }))
 
@@ -273,6 +280,7 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
         ip: session.ip,
         userAgent: session.user_agent
       })),
+      passkeys: (await listUserPasskeys(db, user.id)).map(toPasskey),
       loginCode: state.loginCode,
       limits: state.limits.map(toCounter),
       events: (await listRecentUserEvents(db, user.id, recentCount)).map(row => ({
@@ -330,6 +338,26 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
     return await logged(by, 'limits.clear', null, operator.clearLimits(rawPhone, by, reason))
   }
 
+  /**
+   * Removes one of the account's passkeys (the id must be this account's: passkey_not_found
+   * otherwise), recording passkey.removed (by: admin) and the audit entry in one transaction.
+   * It only takes a way in away: the phone stays the way in.
+   */
+  async function removePasskey (by: AdminCaller, userId: number, passkeyId: string, reason?: string): Promise<{ removed: Passkey }> {
+    const given = operator.optionalReason(reason)
+    const user = await operator.requireUser({ id: userId })
+    const removed = await db.transaction().execute(async (trx) => {
+      const row = await deletePasskey(trx, passkeyId, user.id)
+      if (row === undefined) throw new DomainError('passkey_not_found')
+      const now = clock.now()
+      await events.record(trx, 'passkey.removed', { id: user.id, phone: user.phone, passkey: { id: row.id, name: row.name }, by: 'admin' })
+      await recordAdminAction(trx, now, by, 'passkey.remove', { userId: user.id, phone: user.phone }, { reason: given, passkey: { id: row.id, name: row.name } })
+      return toPasskey(row)
+    })
+    logAction(by, 'passkey.remove', user.id)
+    return { removed }
+  }
+
   async function smsSpend (): Promise<SmsSpend> {
     return await limits.smsSpend()
   }
@@ -364,6 +392,7 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
     deleteUser,
     clearLimits,
     clearPhoneLimits,
+    removePasskey,
     smsSpend,
     listAudit
   }

@@ -27,7 +27,7 @@ export interface AdminCaller {
   serverRequestId?: string | null
 }
 
-export const auditActions = ['session.revoke', 'sessions.revoke_all', 'user.block', 'user.unblock', 'user.delete', 'limits.clear', 'fraud.allow', 'fraud.block', 'fraud.clear'] as const
+export const auditActions = ['session.revoke', 'sessions.revoke_all', 'user.block', 'user.unblock', 'user.delete', 'limits.clear', 'fraud.allow', 'fraud.block', 'fraud.clear', 'passkey.remove'] as const
 export type AuditAction = typeof auditActions[number]
 
 /**

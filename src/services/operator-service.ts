@@ -314,7 +314,7 @@ export function createOperatorService ({ db, config, clock, logger }: { db: Db, 
   }
 
   return {
-    normalizePhone: normalize, requireUser, showUser, signOutUser, revokeSession, blockUser, unblockUser, deleteUser, clearLimits, inviteTree, listAudit,
+    normalizePhone: normalize, requireUser, optionalReason, showUser, signOutUser, revokeSession, blockUser, unblockUser, deleteUser, clearLimits, inviteTree, listAudit,
     listKeys, rotateKeys, importKey, revokeKey, listWebhookEvents, resendWebhookEvents
   }
 }

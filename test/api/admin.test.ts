@@ -46,6 +46,7 @@ const routes: Array<[InjectOptions['method'], string, unknown]> = [
   ['POST', '/api/admin/users/1/unblock/', {}],
   ['DELETE', '/api/admin/users/1/', undefined],
   ['POST', '/api/admin/users/1/limits/clear/', {}],
+  ['DELETE', '/api/admin/users/1/passkeys/bm90LWEtcGFzc2tleQ/', undefined],
   ['GET', '/api/admin/limits/?phone=%2B79123490001', undefined],
   ['POST', '/api/admin/limits/clear/', { phone: '+79123490001' }],
   ['GET', '/api/admin/sms-spend/', undefined],

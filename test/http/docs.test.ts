@@ -10,8 +10,9 @@ t.test('the OpenAPI document is generated from the route schemas', async t => {
   t.same(Object.keys(doc.paths).sort(), [
     '/.well-known/jwks.json',
     '/api/admin/audit/', '/api/admin/fraud/', '/api/admin/fraud/rules/', '/api/admin/fraud/rules/{destination}/', '/api/admin/limits/', '/api/admin/limits/clear/', '/api/admin/sms-spend/', '/api/admin/users/', '/api/admin/users/{id}/',
-    '/api/admin/users/{id}/block/', '/api/admin/users/{id}/limits/clear/', '/api/admin/users/{id}/sessions/revoke/', '/api/admin/users/{id}/unblock/',
-    '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/export/', '/api/users/me/invited/', '/api/users/me/phone/', '/api/users/me/phone/verify/', '/api/users/register/', '/api/users/verify_code/'
+    '/api/admin/users/{id}/block/', '/api/admin/users/{id}/limits/clear/', '/api/admin/users/{id}/passkeys/{passkey_id}/', '/api/admin/users/{id}/sessions/revoke/', '/api/admin/users/{id}/unblock/',
+    '/api/profile/', '/api/token/refresh/', '/api/token/verify/', '/api/users/logout/', '/api/users/me/', '/api/users/me/export/', '/api/users/me/invited/', '/api/users/me/passkeys/', '/api/users/me/passkeys/{id}/', '/api/users/me/phone/', '/api/users/me/phone/verify/',
+    '/api/users/passkeys/authentication/', '/api/users/passkeys/authentication/options/', '/api/users/passkeys/registration/', '/api/users/passkeys/registration/options/', '/api/users/register/', '/api/users/verify_code/'
   ])
   t.ok(doc.paths['/api/users/verify_code/'].post.requestBody.content['application/json'].schema.properties.auth_code)
   t.ok(doc.components.schemas.Profile, 'shared schemas are components')
@@ -31,7 +32,7 @@ t.test('the admin API is in the document under its own tag, behind its own secur
   const adminOperations = Object.entries(doc.paths as Record<string, Record<string, { tags: string[], security: unknown, responses: Record<string, { description: string }> }>>)
     .filter(([path]) => path.startsWith('/api/admin/'))
     .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ name: `${method} ${path}`, operation })))
-  t.equal(adminOperations.length, 14)
+  t.equal(adminOperations.length, 15)
   for (const { name, operation } of adminOperations) {
     t.same(operation.tags, ['admin'], name)
     t.same(operation.security, [{ adminKey: [] }], `${name}: the admin key, not a user's token`)
@@ -49,7 +50,7 @@ t.test('the admin API is in the document under its own tag, behind its own secur
 t.test('the events sent to WEBHOOK_URL are in the document, under x-webhooks (OpenAPI 3.0), as ReDoc reads them', async t => {
   const { app } = await buildTestApp(t)
   const doc = (await app.inject({ url: '/openapi.json' })).json()
-  t.same(Object.keys(doc['x-webhooks']), ['user.created', 'user.signed_in', 'invite.activated', 'user.deleted', 'fraud.destination_suspect', 'user.phone_changed', 'user.blocked', 'user.unblocked'])
+  t.same(Object.keys(doc['x-webhooks']), ['user.created', 'user.signed_in', 'passkey.added', 'passkey.removed', 'invite.activated', 'user.deleted', 'fraud.destination_suspect', 'user.phone_changed', 'user.blocked', 'user.unblocked'])
   const created = doc['x-webhooks']['user.created'].post
   t.same(created.parameters.map((p: { name: string }) => p.name), ['webhook-id', 'webhook-timestamp', 'webhook-signature'])
   const schema = created.requestBody.content['application/json'].schema

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { buildTestApp, post, signIn, testSecret } from '../helpers/app.js'
 
-/** The value of one sample line, e.g. sample(text, 'phonepass_sign_ins_total{kind="api",created="true"}'). */
+/** The value of one sample line, e.g. sample(text, 'phonepass_sign_ins_total{kind="api",created="true",method="phone"}'). */
 function sample (text: string, series: string): number | undefined {
   const line = text.split('\n').find(l => l.startsWith(series + ' '))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
@@ -35,7 +35,7 @@ t.test('a sign-in shows in the metrics, by provider, kind, route and status', as
   expectSamples(t, text, {
     'phonepass_sms_sent_total{provider="webhook"}': 1,
     'phonepass_sms_provider_duration_seconds_count{provider="webhook",outcome="sent"}': 1,
-    'phonepass_sign_ins_total{kind="api",created="true"}': 1,
+    'phonepass_sign_ins_total{kind="api",created="true",method="phone"}': 1,
     'phonepass_refusals_total{code="code_not_found"}': 1,
     'phonepass_refusals_total{code="validation_error"}': 1,
     'phonepass_http_request_duration_seconds_count{method="POST",route="/api/users/verify_code/",status="200"}': 1,
@@ -68,8 +68,8 @@ t.test('each app counts for itself', async t => {
   const second = await buildTestApp(t)
   await signIn(first, '+79123456789')
   const text = (await second.app.inject({ method: 'GET', url: '/metrics' })).body
-  t.equal(sample(text, 'phonepass_sign_ins_total{kind="api",created="true"}'), undefined)
-  t.equal(sample((await first.app.inject({ method: 'GET', url: '/metrics' })).body, 'phonepass_sign_ins_total{kind="api",created="true"}'), 1)
+  t.equal(sample(text, 'phonepass_sign_ins_total{kind="api",created="true",method="phone"}'), undefined)
+  t.equal(sample((await first.app.inject({ method: 'GET', url: '/metrics' })).body, 'phonepass_sign_ins_total{kind="api",created="true",method="phone"}'), 1)
 })
 
 t.test('METRICS_TOKEN protects /metrics', async t => {

@@ -373,7 +373,7 @@ t.test('the backlog: a metric of its age and one alert line when it is older tha
   const summed = await AggregatorRegistry.aggregate([await worker(), await worker()]).metrics()
   t.match(summed, 'phonepass_webhook_events{status="pending"} 1')
   t.match(summed, 'phonepass_webhook_oldest_pending_seconds 600')
-  t.match(summed, 'phonepass_sign_ins_total{kind="api",created="true"} 2')
+  t.match(summed, 'phonepass_sign_ins_total{kind="api",created="true",method="phone"} 2')
   // The outbox unreadable (here: gone): the scrape still answers, the gauges keep their values.
   await sql`drop table webhook_events`.execute(context.app.db)
   const scrape = await context.app.inject({ url: '/metrics' })

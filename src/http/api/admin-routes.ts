@@ -8,7 +8,7 @@ import { clientIp } from '../client-ip.js'
 import { serverRequestIdOf } from '../request-id.js'
 import {
   AdminUser, AuditEntry, AuditPage, AuditQuery, BlockBody, BlockReply, LimitsReply, PhoneLimits, PhoneLimitsBody, PhoneQuery, ReasonBody,
-  RevokeSessionsBody, SessionsReply, SmsSpendReply, UserIdParams, UserPage, UserQuery,
+  PasskeyRemovedReply, RevokeSessionsBody, SessionsReply, UserPasskeyParams, SmsSpendReply, UserIdParams, UserPage, UserQuery,
   FraudDestinationParams, FraudOverviewReply, FraudQuery, FraudRuleBody, FraudRuleReply
 } from './admin-schemas.js'
 import { ignoreTypeOfEmptyBody } from './empty-body.js'
@@ -69,6 +69,14 @@ function toAdminUser (user: AdminUserView) {
       expires_at: time(session.expiresAt),
       ip: session.ip,
       user_agent: session.userAgent
+    })),
+    passkeys: user.passkeys.map(passkey => ({
+      id: passkey.id,
+      name: passkey.name,
+      device_type: passkey.deviceType,
+      backed_up: passkey.backedUp,
+      created_at: time(passkey.createdAt),
+      last_used_at: timeOrNull(passkey.lastUsedAt)
     })),
     login_code: user.loginCode === undefined
       ? null
@@ -234,6 +242,22 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     await admin.deleteUser(callerOf(request), request.params.id, request.body?.reason)
     return await reply.code(204).send(null)
+  })
+
+  app.delete('/users/:id/passkeys/:passkey_id/', {
+    onRequest: ignoreTypeOfEmptyBody,
+    schema: {
+      tags,
+      summary: 'Remove one of the account\'s passkeys',
+      description: 'It signs nothing in from now on; the phone stays the way in. A passkey id that is not this account\'s gets 404 passkey_not_found. Audited as passkey.remove; passkey.removed is sent with by: admin.',
+      security: adminSecurity,
+      params: UserPasskeyParams,
+      body: ReasonBody,
+      response: { 200: PasskeyRemovedReply, ...userErrors(400) }
+    }
+  }, async (request) => {
+    const { removed } = await admin.removePasskey(callerOf(request), request.params.id, request.params.passkey_id, request.body?.reason)
+    return { removed: { id: removed.id, name: removed.name } }
   })
 
   app.post('/users/:id/limits/clear/', {

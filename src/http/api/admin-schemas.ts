@@ -41,7 +41,7 @@ export const AuditEntry = Type.Object({
     kind: Type.String({ description: 'key (an admin API key), phone (an admin on the admin pages) or cli (the operator CLI)' }),
     name: Type.String({ description: 'The key\'s name, the admin\'s phone, or the OS user of the CLI' })
   }),
-  action: Type.String({ description: 'session.revoke, sessions.revoke_all, user.block, user.unblock, user.delete, limits.clear, fraud.allow, fraud.block or fraud.clear; reads: read.users, read.user, read.limits, read.audit, read.fraud' }),
+  action: Type.String({ description: 'session.revoke, sessions.revoke_all, user.block, user.unblock, user.delete, limits.clear, passkey.remove, fraud.allow, fraud.block or fraud.clear; reads: read.users, read.user, read.limits, read.audit, read.fraud' }),
   target: Type.Object({
     user_id: Nullable(Type.Integer()),
     phone: Nullable(Type.String({ description: 'The phone the account had at the time: kept after the account is deleted' }))
@@ -96,6 +96,14 @@ export const AdminUser = Type.Object({
     ip: Nullable(Type.String()),
     user_agent: Nullable(Type.String())
   }), { description: 'Live sessions, most recently seen first' }),
+  passkeys: Type.Array(Type.Object({
+    id: Type.String({ description: 'The credential id, base64url: what DELETE …/passkeys/{passkey_id}/ takes' }),
+    name: Type.String(),
+    device_type: Type.String({ description: 'singleDevice, or multiDevice (a synced passkey)' }),
+    backed_up: Type.Boolean(),
+    created_at: Time,
+    last_used_at: Nullable(Time)
+  }), { description: 'The account\'s passkeys, oldest first; never the public key' }),
   login_code: Nullable(Type.Object({
     state: Type.String({ description: 'live, expired or spent' }),
     attempts: Type.Integer({ description: 'Wrong tries at it so far' }),
@@ -112,6 +120,15 @@ export const AdminUser = Type.Object({
   }), { description: 'Webhook events about the account still in the outbox, newest first (at most 20)' }),
   audit: Type.Array(Type.Ref('AuditEntry'), { description: 'The latest 20 admin actions on the account, newest first' })
 }, { description: 'One account, as support sees it' })
+
+export const UserPasskeyParams = Type.Object({
+  id: UserId,
+  passkey_id: Type.String({ minLength: 1, maxLength: 1400, pattern: '^[A-Za-z0-9_-]+$', description: 'The credential id, base64url, as in the account\'s passkeys' })
+})
+
+export const PasskeyRemovedReply = Type.Object({
+  removed: Type.Object({ id: Type.String(), name: Type.String() }, { description: 'The passkey that went' })
+})
 
 export const PhoneQuery = Type.Object({ phone: PhoneInput })
 

@@ -9,7 +9,7 @@ import { keptFormat, translate, type MessageKey } from '../../i18n/catalogue.js'
 import type { Actor, AdminCaller, AdminService, AdminUserView } from '../../services/admin-service.js'
 import { clientIp } from '../client-ip.js'
 import { serverRequestIdOf } from '../request-id.js'
-import { adminUserView, auditEntryView, counterView, fraudOverviewView, sessionView, spendView, userSummaryView } from './admin-view-model.js'
+import { adminUserView, auditEntryView, counterView, fraudOverviewView, passkeyView, sessionView, spendView, userSummaryView } from './admin-view-model.js'
 import { freshForm, localeOf, renderPage, seeOther, takeFlash, type FormState } from './render.js'
 import { readDeviceToken, rememberDevice } from './session.js'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
@@ -32,6 +32,8 @@ const CursorQuery = Type.Object({ cursor: Type.Optional(Type.Integer({ minimum: 
 // The service bounds a reason (reason_invalid, beside the field); the schema only bounds the body.
 const Reason = Type.Optional(Text(2000))
 const SessionId = Text(64)
+// A credential id, base64url (as the passkey API's paths take it).
+const PasskeyId = Text(1400)
 
 // What each action on an account is called on its confirmation page. `proof`: the action cannot be undone (sessions ended, a block's sessions, a deletion), so it
 // asks for a fresh code to the admin's own phone unless one was proved in ADMIN_PROOF_MINUTES.
@@ -420,6 +422,51 @@ export async function adminPageRoutes (fastify: FastifyInstance, { config, clock
   }, async (request, reply) => {
     const result = await admin.revokeSession(caller(request), request.params.id, request.body.session_id, filled(request.body.reason))
     request.session.set('flash', { key: 'page_admin_done_end_sessions', count: result.revoked })
+    return seeOther(reply, `/admin/users/${request.params.id}`)
+  })
+
+  /** Removing a passkey: its id travels in a form, as a session's; it needs a fresh proof, as other actions that take something away. */
+  async function renderPasskeyConfirm (request: FastifyRequest, reply: FastifyReply, state: ConfirmState): Promise<FastifyReply> {
+    const user = await loadUser(request, reply)
+    if (user === undefined) return reply
+    const locale = localeOf(request)
+    const passkey = user.passkeys.find(candidate => candidate.id === state.values.passkey_id)
+    if (passkey === undefined) {
+      // Removed meanwhile or never this account's: the account's page says so.
+      return await renderUser(request, reply, { ...freshForm, status: 404, formError: state.formError ?? translate(locale, 'passkey_not_found') })
+    }
+    const view = adminUserView(locale, user)
+    return await renderPage(request, reply, 'admin/confirm', {
+      title: 'page_admin_confirm_remove_passkey',
+      titleParams: { phone: view.phone },
+      wide: true,
+      form: state,
+      reason: state.values.reason ?? '',
+      action: { text: 'page_admin_confirm_remove_passkey_text', button: 'page_admin_do_remove_passkey', reasonRequired: false, danger: true, href: `/admin/users/${user.id}/passkeys/remove` },
+      hidden: { passkey_id: passkey.id },
+      passkey: passkeyView(locale, passkey),
+      proofNeeded: !provedRecently(request),
+      codeSent: state.codeSent === true,
+      user: view,
+      back: `/admin/users/${user.id}`
+    }, state.status)
+  }
+
+  app.post('/admin/users/:id/passkeys/confirm', {
+    schema: { params: UserParams, body: Type.Object({ passkey_id: PasskeyId }) },
+    config: { form: { fields: [], render: renderUser }, staleForm: { page: '/admin' } }
+  }, async (request, reply) => await renderPasskeyConfirm(request, reply, { ...freshForm, values: { passkey_id: request.body.passkey_id } }))
+
+  app.post('/admin/users/:id/passkeys/remove', {
+    schema: { params: UserParams, body: Type.Object({ passkey_id: PasskeyId, reason: Reason, auth_code: Type.Optional(Text(16)), send_code: Type.Optional(Text(8)) }) },
+    config: { form: { fields: ['reason', 'auth_code'], render: renderPasskeyConfirm }, staleForm: { page: '/admin' } }
+  }, async (request, reply) => {
+    const { passkey_id: passkeyId, reason } = request.body
+    if (!provedRecently(request) && await proveAdmin(request, reply, request.body) === 'sent') {
+      return await renderPasskeyConfirm(request, reply, { ...freshForm, values: { passkey_id: passkeyId, reason: reason ?? '' }, codeSent: true })
+    }
+    await admin.removePasskey(caller(request), request.params.id, passkeyId, filled(reason))
+    request.session.set('flash', { key: 'page_admin_done_remove_passkey' })
     return seeOther(reply, `/admin/users/${request.params.id}`)
   })
 

@@ -2,6 +2,7 @@ import { formatPhoneForDisplay } from '../../domain/phone.js'
 import { keptFormat, translate, type Locale, type MessageKey } from '../../i18n/catalogue.js'
 import type { AdminLimitCounter, AdminSession, AdminUserSummary, AdminUserView, AuditEntry, SmsSpend } from '../../services/admin-service.js'
 import type { FraudOverview, FraudRule } from '../../services/fraud-admin.js'
+import type { Passkey } from '../../services/passkey-service.js'
 import { describeDevice, formatMoment } from './view-model.js'
 
 // What the support pages show, worked out from the admin service's answers: texts in the
@@ -27,6 +28,7 @@ const actionKeys: Record<string, MessageKey> = {
   'fraud.allow': 'page_admin_audit_fraud_allow',
   'fraud.block': 'page_admin_audit_fraud_block',
   'fraud.clear': 'page_admin_audit_fraud_clear',
+  'passkey.remove': 'page_admin_audit_passkey_remove',
   'read.fraud': 'page_admin_audit_read_fraud'
 }
 
@@ -117,6 +119,17 @@ export function sessionView (locale: Locale, session: AdminSession) {
   }
 }
 
+export function passkeyView (locale: Locale, passkey: Passkey) {
+  return {
+    id: passkey.id,
+    name: passkey.name,
+    kind: translate(locale, passkey.deviceType === 'multiDevice' ? 'page_admin_passkey_multi' : 'page_admin_passkey_single'),
+    backedUp: translate(locale, passkey.backedUp ? 'page_admin_yes' : 'page_admin_no'),
+    created: formatMoment(locale, passkey.createdAt),
+    lastUsed: passkey.lastUsedAt === null ? translate(locale, 'page_passkey_never') : formatMoment(locale, passkey.lastUsedAt)
+  }
+}
+
 function loginCodeText (locale: Locale, code: AdminUserView['loginCode']): string {
   if (code === undefined) return translate(locale, 'page_admin_code_none')
   if (code.state === 'live') return translate(locale, 'page_admin_code_live', { date: formatMoment(locale, code.expiresAt), count: code.attempts })
@@ -146,6 +159,7 @@ export function adminUserView (locale: Locale, user: AdminUserView) {
       invitedAt: invitee.invitedAt === null ? '' : formatMoment(locale, invitee.invitedAt)
     })),
     sessions: user.sessions.map(session => sessionView(locale, session)),
+    passkeys: user.passkeys.map(passkey => passkeyView(locale, passkey)),
     loginCode: loginCodeText(locale, user.loginCode),
     limits: user.limits.map(counter => counterView(locale, counter)),
     events: user.events.map(event => ({ type: event.type, status: event.status, attempts: event.attempts, created: formatMoment(locale, event.createdAt) })),
