@@ -66,6 +66,7 @@ export function traceSmsSender (sender: SmsSender): SmsSender {
   return {
     ...sender,
     name: sender.name,
-    send: async message => { await inSpan('sms send', { 'phonepass.sms.provider': sender.name }, async () => { await sender.send(message) }) }
+    // The sender's answer (the provider's message id) goes back: delivery receipts find the message by it.
+    send: async message => await inSpan('sms send', { 'phonepass.sms.provider': sender.name }, async () => await sender.send(message))
   }
 }
