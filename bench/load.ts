@@ -126,11 +126,22 @@ function call (url: string, method: string, body?: unknown, headers: Record<stri
   })
 }
 
+/** What the loops of a run count: each success's time, failures and refusals. */
+interface Tally { durations: number[], errors: number, non2xx: number }
+
+/** Runs `job.connections` copies of `loop` at once (each given its slot) and sums up what they counted. */
+async function timedLoops (tally: Tally, loop: (slot: number) => Promise<void>): Promise<LoadResult> {
+  const started = Date.now()
+  await Promise.all(Array.from({ length: job.connections }, async (_, slot) => { await loop(slot) }))
+  const seconds = (Date.now() - started) / 1000
+  const durations = tally.durations.sort((a, b) => a - b)
+  const at = (q: number): number => Math.round(durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0)
+  return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors: tally.errors, non2xx: tally.non2xx, total: durations.length }
+}
+
 /** register → code from the SMS sink → verify, by `connections` loops at once. */
 async function runSignIns (): Promise<LoadResult> {
-  const durations: number[] = []
-  let errors = 0
-  let non2xx = 0
+  const tally: Tally = { durations: [], errors: 0, non2xx: 0 }
   const end = Date.now() + job.seconds * 1000
   const paths = job.signIn ?? { registerPath: '/api/users/register/', verifyPath: '/api/users/verify_code/', phoneField: 'phone', codeField: 'auth_code' }
   async function loop (): Promise<void> {
@@ -139,22 +150,17 @@ async function runSignIns (): Promise<LoadResult> {
       const number = phone()
       try {
         const registered = await call(`${job.url}${paths.registerPath}`, 'POST', { [paths.phoneField]: number }, addressOf(number))
-        if (registered.status !== 200) { non2xx++; continue }
+        if (registered.status !== 200) { tally.non2xx++; continue }
         const code = await call(`${job.sinkUrl}/code/${encodeURIComponent(number)}`, 'GET')
         const verified = await call(`${job.url}${paths.verifyPath}`, 'POST', { [paths.phoneField]: number, [paths.codeField]: code.text }, addressOf(number))
-        if (verified.status !== 200) { non2xx++; continue }
-        durations.push(performance.now() - started)
+        if (verified.status !== 200) { tally.non2xx++; continue }
+        tally.durations.push(performance.now() - started)
       } catch {
-        errors++
+        tally.errors++
       }
     }
   }
-  const started = Date.now()
-  await Promise.all(Array.from({ length: job.connections }, loop))
-  const seconds = (Date.now() - started) / 1000
-  durations.sort((a, b) => a - b)
-  const at = (q: number): number => Math.round(durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0)
-  return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors, non2xx, total: durations.length }
+  return await timedLoops(tally, loop)
 }
 
 /**
@@ -162,9 +168,7 @@ async function runSignIns (): Promise<LoadResult> {
  * it for the next pair again and again, so a pool of `connections` tokens lasts any run.
  */
 async function runRotations (): Promise<LoadResult> {
-  const durations: number[] = []
-  let errors = 0
-  let non2xx = 0
+  const tally: Tally = { durations: [], errors: 0, non2xx: 0 }
   const end = Date.now() + job.seconds * 1000
   async function loop (slot: number): Promise<void> {
     let refresh = job.pool?.[slot] ?? ''
@@ -172,27 +176,20 @@ async function runRotations (): Promise<LoadResult> {
       const started = performance.now()
       try {
         const answer = await call(`${job.url}${job.path}`, 'POST', { refresh })
-        if (answer.status !== 200) { non2xx++; return }
+        if (answer.status !== 200) { tally.non2xx++; return }
         refresh = (JSON.parse(answer.text) as { refresh: string }).refresh
-        durations.push(performance.now() - started)
+        tally.durations.push(performance.now() - started)
       } catch {
-        errors++
+        tally.errors++
       }
     }
   }
-  const started = Date.now()
-  await Promise.all(Array.from({ length: job.connections }, async (_, slot) => { await loop(slot) }))
-  const seconds = (Date.now() - started) / 1000
-  durations.sort((a, b) => a - b)
-  const at = (q: number): number => Math.round(durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0)
-  return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors, non2xx, total: durations.length }
+  return await timedLoops(tally, loop)
 }
 
 /** Passkey sign-in: options → an assertion signed here → verification, by `connections` loops at once. No SMS. */
 async function runPasskeySignIns (): Promise<LoadResult> {
-  const durations: number[] = []
-  let errors = 0
-  let non2xx = 0
+  const tally: Tally = { durations: [], errors: 0, non2xx: 0 }
   const end = Date.now() + job.seconds * 1000
   const passkeys = job.passkeys ?? []
   async function loop (): Promise<void> {
@@ -202,22 +199,17 @@ async function runPasskeySignIns (): Promise<LoadResult> {
       if (passkey === undefined) throw new Error('no passkeys to sign in with')
       try {
         const options = await call(`${job.url}/api/users/passkeys/authentication/options/`, 'POST', {})
-        if (options.status !== 200) { non2xx++; continue }
+        if (options.status !== 200) { tally.non2xx++; continue }
         const { challenge } = JSON.parse(options.text) as { challenge: string }
         const verified = await call(`${job.url}/api/users/passkeys/authentication/`, 'POST', { response: signAssertion(passkey, challenge) })
-        if (verified.status !== 200) { non2xx++; continue }
-        durations.push(performance.now() - started)
+        if (verified.status !== 200) { tally.non2xx++; continue }
+        tally.durations.push(performance.now() - started)
       } catch {
-        errors++
+        tally.errors++
       }
     }
   }
-  const started = Date.now()
-  await Promise.all(Array.from({ length: job.connections }, loop))
-  const seconds = (Date.now() - started) / 1000
-  durations.sort((a, b) => a - b)
-  const at = (q: number): number => Math.round(durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0)
-  return { requestsPerSecond: durations.length / seconds, p50: at(0.5), p99: at(0.99), errors, non2xx, total: durations.length }
+  return await timedLoops(tally, loop)
 }
 
 const cpuBefore = process.cpuUsage()

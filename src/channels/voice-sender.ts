@@ -1,5 +1,6 @@
 import { translate, type Locale } from '../i18n/catalogue.js'
 import { SmsDeliveryError } from '../sms/sms-sender.js'
+import { twilioFormPoster } from '../sms/twilio-sender.js'
 import { readJson, type ChannelSender } from './channel-sender.js'
 import type { VoiceSettings } from './settings.js'
 
@@ -31,8 +32,7 @@ export function codeCallTwiml (code: string, locale: Locale): string {
  * taken. Not tried twice: a second call could ring the person twice.
  */
 export function createVoiceSender (settings: VoiceSettings, timeoutMs: number): ChannelSender {
-  const url = `${settings.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Calls.json`
-  const authorization = 'Basic ' + Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')
+  const postForm = twilioFormPoster(settings, 'Calls', timeoutMs)
   return {
     channel: 'voice',
     provider: 'twilio',
@@ -44,12 +44,7 @@ export function createVoiceSender (settings: VoiceSettings, timeoutMs: number): 
       }
       let response: Response
       try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-          body: form,
-          signal: AbortSignal.timeout(timeoutMs)
-        })
+        response = await postForm(form)
       } catch (error) {
         const reason = (error as Error).name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : (error as Error).message
         throw new SmsDeliveryError(`Twilio call: ${reason}`, { cause: error })

@@ -3,6 +3,24 @@ import type { TwilioConfig } from '../config.js'
 import { maskPhone } from '../domain/phone.js'
 import { SmsDeliveryError, type SmsSender } from './sms-sender.js'
 
+/** The account's Twilio credentials and the base URL (a local stand-in in tests). */
+export interface TwilioAccount { baseUrl: string, accountSid: string, authToken: string }
+
+/**
+ * A form POST to one of the account's REST resources (`/2010-04-01/Accounts/{sid}/{resource}.json`,
+ * Basic auth), given up after `timeoutMs`: the SMS and the voice senders each map its failures.
+ */
+export function twilioFormPoster (account: TwilioAccount, resource: 'Messages' | 'Calls', timeoutMs: number): (form: URLSearchParams) => Promise<Response> {
+  const url = `${account.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(account.accountSid)}/${resource}.json`
+  const authorization = 'Basic ' + Buffer.from(`${account.accountSid}:${account.authToken}`).toString('base64')
+  return async form => await fetch(url, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: form,
+    signal: AbortSignal.timeout(timeoutMs)
+  })
+}
+
 /** Worth one more try: the request may never have reached Twilio, or Twilio failed inside. */
 class Retryable extends SmsDeliveryError {}
 
@@ -13,18 +31,12 @@ class Retryable extends SmsDeliveryError {}
  * Twilio may have accepted it and a second try could send the code twice.
  */
 export function createTwilioSender (twilio: TwilioConfig, timeoutMs: number, logger: FastifyBaseLogger): SmsSender {
-  const url = `${twilio.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(twilio.accountSid)}/Messages.json`
-  const authorization = 'Basic ' + Buffer.from(`${twilio.accountSid}:${twilio.authToken}`).toString('base64')
+  const postForm = twilioFormPoster(twilio, 'Messages', timeoutMs)
 
   async function post (form: URLSearchParams): Promise<string | undefined> {
     let response: Response
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: form,
-        signal: AbortSignal.timeout(timeoutMs)
-      })
+      response = await postForm(form)
     } catch (error) {
       if ((error as Error).name === 'TimeoutError') throw new SmsDeliveryError(`Twilio: no answer in ${timeoutMs} ms`, { cause: error })
       throw new Retryable(`Twilio: ${(error as Error).message}`, { cause: error })
