@@ -1,5 +1,5 @@
 import { DomainError } from '../domain/errors.js'
-import { decrementCounters, deleteExpiredCounters, incrementCounter, incrementCounters, readCounter, type CounterWindow } from '../store/limit-counters.js'
+import { decrementCounters, incrementCounter, incrementCounters, readCounter, type CounterWindow } from '../store/limit-counters.js'
 import { maxStripes, stripeOf, takeSpreadCounters } from '../store/limit-counters.js'
 import type { DbOrTransaction } from '../store/database.js'
 import type { ServiceContext } from './context.js'
@@ -235,12 +235,7 @@ export function createLimits ({ db, config, clock, logger }: Pick<ServiceContext
     if (count === undefined) throw new DomainError('rate_limited', { retryAfter: secondsLeft(window, now) })
   }
 
-  /** Deletes ended windows; any instance may run it at any time. */
-  async function removeExpired (): Promise<number> {
-    return await deleteExpiredCounters(db, clock.now())
-  }
-
-  return { takeCodeSend, takeNewDevice, smsSpend, smsCapRefused, countCodeTry, countInviteTry, takePasskeyOptions, removeExpired }
+  return { takeCodeSend, takeNewDevice, smsSpend, smsCapRefused, countCodeTry, countInviteTry, takePasskeyOptions }
 }
 
 export type Limits = ReturnType<typeof createLimits>

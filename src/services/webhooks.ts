@@ -4,7 +4,7 @@ import type { Config, WebhookEventType, WebhooksConfig } from '../config.js'
 import { newMessageId, signWebhook, webhookKey } from '../domain/webhook-signature.js'
 import type { Db, DbOrTransaction } from '../store/database.js'
 import {
-  anyEventDue, claimDueEvents, deleteDeliveredEvents, insertWebhookEvent, readBacklog, recordAttempt, type Backlog
+  anyEventDue, claimDueEvents, insertWebhookEvent, readBacklog, recordAttempt, type Backlog
 } from '../store/outbox.js'
 import type { WebhookEventRow } from '../store/schema.js'
 import { inSpan } from '../ops/spans.js'
@@ -168,11 +168,6 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
     })
   }
 
-  /** Deletes delivered events older than WEBHOOK_RETENTION_DAYS. */
-  async function prune (): Promise<number> {
-    return await deleteDeliveredEvents(db, clock.now() - webhooks.retentionDays * 86_400_000)
-  }
-
   async function backlog (): Promise<Backlog> {
     return await readBacklog(db)
   }
@@ -217,7 +212,8 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
     stopped = false
     schedule(0)
     housekeeping = setInterval(() => {
-      prune().then(async () => await checkBacklog()).catch((error: unknown) => { logger.warn({ err: error }, 'webhook housekeeping failed') })
+      // Delivered events are deleted by the retention sweep (services/retention.ts), in batches.
+      checkBacklog().catch((error: unknown) => { logger.warn({ err: error }, 'webhook housekeeping failed') })
     }, housekeepingIntervalMs).unref()
   }
 
@@ -231,7 +227,7 @@ export function createWebhookDispatcher ({ db, webhooks, clock, logger, onAttemp
     await agent.close()
   }
 
-  return { deliverDue, prune, backlog, checkBacklog, start, stop }
+  return { deliverDue, backlog, checkBacklog, start, stop }
 }
 
 export type WebhookDispatcher = ReturnType<typeof createWebhookDispatcher>

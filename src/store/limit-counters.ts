@@ -138,9 +138,3 @@ export async function readCounter (db: DbOrTransaction, window: CounterWindow): 
     .executeTakeFirst()
   return Number(row?.count ?? 0)
 }
-
-/** Deletes the counters of windows that have ended; returns how many. */
-export async function deleteExpiredCounters (db: DbOrTransaction, now: number): Promise<number> {
-  const result = await db.deleteFrom('limit_counters').where('expires_at', '<=', now).executeTakeFirst()
-  return Number(result.numDeletedRows)
-}

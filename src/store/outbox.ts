@@ -98,15 +98,6 @@ export async function recordAttempt (db: DbOrTransaction, id: number, attempt: n
   return row !== undefined
 }
 
-/** Deletes delivered events finished before `before`; returns how many. */
-export async function deleteDeliveredEvents (db: DbOrTransaction, before: number): Promise<number> {
-  const result = await db.deleteFrom('webhook_events')
-    .where('status', '=', 'delivered')
-    .where('finished_at', '<', before)
-    .executeTakeFirst()
-  return Number(result.numDeletedRows)
-}
-
 export interface Backlog {
   pending: number
   failed: number

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createLimits, ipSubject } from '../../src/services/limits.js'
+import { ipSubject } from '../../src/services/limits.js'
+import { createRetention } from '../../src/services/retention.js'
 import { buildTestApp, post } from '../helpers/app.js'
 
 const day = 86_400_000
@@ -14,14 +15,14 @@ t.test('IPv4 counts by address, IPv6 by /64', async t => {
   t.equal(ipSubject('fe80::1%eth0'), 'fe80:0:0:0::/64')
 })
 
-t.test('removeExpired deletes the counters of ended windows', async t => {
+t.test('the retention sweep deletes the counters of ended windows', async t => {
   const { app, clock, config } = await buildTestApp(t)
   await post(app, '/api/users/register/', { phone: '+79123456789' })
-  const limits = createLimits({ db: app.db, config, clock, logger: app.log })
-  t.equal(await limits.removeExpired(), 0, 'all windows are live')
+  const retention = createRetention({ db: app.db, config, clock })
+  t.equal((await retention.sweep()).limitCounters, 0, 'all windows are live')
   clock.advance(3_600_000)
-  t.equal(await limits.removeExpired(), 4, 'the hour windows (phone, phone\'s ceiling, IP, all SMS) ended')
+  t.equal((await retention.sweep()).limitCounters, 4, 'the hour windows (phone, phone\'s ceiling, IP, all SMS) ended')
   clock.advance(day)
-  t.equal(await limits.removeExpired(), 3, 'and then the day windows: the phone\'s, its ceiling\'s, all SMS')
+  t.equal((await retention.sweep()).limitCounters, 3, 'and then the day windows: the phone\'s, its ceiling\'s, all SMS')
   t.same(await app.db.selectFrom('limit_counters').selectAll().execute(), [])
 })

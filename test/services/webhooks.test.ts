@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createRetention } from '../../src/services/retention.js'
 import pino from 'pino'
 import { AggregatorRegistry } from 'prom-client'
 import { sql } from 'kysely'
@@ -341,10 +342,11 @@ t.test('delivered events are pruned after WEBHOOK_RETENTION_DAYS; pending and fa
   receiver.answer(500)
   await signIn(context, '+79123450182')
   await dispatcher.deliverDue()
+  const retention = createRetention({ db: context.app.db, config: context.config, clock: time })
   time.advance(2 * 86_400_000 - 1)
-  t.equal(await dispatcher.prune(), 0, 'not before the retention')
+  t.equal((await retention.sweep()).deliveredEvents, 0, 'not before the retention')
   time.advance(2)
-  t.equal(await dispatcher.prune(), 1)
+  t.equal((await retention.sweep()).deliveredEvents, 1)
   t.same((await eventRows(context)).map(row => row.status), ['pending'])
 })
 

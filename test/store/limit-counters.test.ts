@@ -1,5 +1,6 @@
 import t from 'tap'
-import { decrementCounters, deleteExpiredCounters, incrementCounter, incrementCounters, readCounter } from '../../src/store/limit-counters.js'
+import { decrementCounters, incrementCounter, incrementCounters, readCounter } from '../../src/store/limit-counters.js'
+import { deleteEndedCounters } from '../../src/store/retention.js'
 import { openMigratedDb, testDatabaseKind } from '../helpers/database.js'
 
 const dialect = testDatabaseKind === 'postgres' ? 'PostgreSQL' : 'SQLite'
@@ -35,8 +36,8 @@ t.test(`${dialect}: ended windows are deleted, live ones kept`, async t => {
   const db = await openMigratedDb(t)
   await incrementCounter(db, window)
   await incrementCounter(db, { key: 'later', windowStart: 7_200_000, expiresAt: 10_800_000 })
-  t.equal(await deleteExpiredCounters(db, 7_199_999), 0)
-  t.equal(await deleteExpiredCounters(db, 7_200_000), 1)
+  t.equal(await deleteEndedCounters(db, 7_199_999, 100), 0)
+  t.equal(await deleteEndedCounters(db, 7_200_000, 100), 1)
   t.same((await db.selectFrom('limit_counters').select('key').execute()).map(row => row.key), ['later'])
 })
 
