@@ -3,6 +3,7 @@ import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import type { Config } from './config.js'
 import { cryptoRandomInt, type RandomInt } from './domain/codes.js'
+import { schemaCompilersOnFirstUse } from './http/schema-compilers.js'
 import { apiRoutes } from './http/api/routes.js'
 import { completeOpenApiDocument, docsRoutes } from './http/docs.js'
 import { registerMultipartForms } from './http/multipart-forms.js'
@@ -116,7 +117,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     frameworkErrors: answerUnroutable,
     // Scalars are coerced (forms and query strings carry only text); a list is not taken for
     // one value, as DRF did not take it.
-    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: true, useDefaults: true } }
+    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: true, useDefaults: true } },
+    // Outside production a schema is compiled when a request first needs it (schema-compilers.ts).
+    ...(config.nodeEnv === 'production' ? {} : { schemaController: schemaCompilersOnFirstUse })
   })
 
   // Each face sets its own; this one answers what neither handles (see answerJsonError).
