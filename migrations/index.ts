@@ -13,6 +13,7 @@ import * as fraudRules from './0012_fraud_rules.js'
 import * as passkeys from './0013_passkeys.js'
 import * as messages from './0014_messages.js'
 import * as retentionIndexes from './0015_retention_indexes.js'
+import * as passkeySessions from './0016_passkey_sessions.js'
 
 /** Every migration, in order. Listed statically so the built and the test runs find the same set. */
 export const migrations: Record<string, Migration> = {
@@ -29,5 +30,6 @@ export const migrations: Record<string, Migration> = {
   '0012_fraud_rules': fraudRules,
   '0013_passkeys': passkeys,
   '0014_messages': messages,
-  '0015_retention_indexes': retentionIndexes
+  '0015_retention_indexes': retentionIndexes,
+  '0016_passkey_sessions': passkeySessions
 }

@@ -12,7 +12,7 @@ import {
   notePasskeyUse, renamePasskey, spendChallenge
 } from '../store/passkeys.js'
 import type { ChallengePurpose, PasskeyRow, SessionKind } from '../store/schema.js'
-import { findLiveSession, notePasskeyProof } from '../store/sessions.js'
+import { findLiveSession, notePasskeyProof, revokePasskeySessions } from '../store/sessions.js'
 import { findUserById, lockUnblockedUser } from '../store/users.js'
 import type { ClientInfo, ServiceContext } from './context.js'
 import { sessionForLog } from './keys.js'
@@ -291,7 +291,7 @@ export function createPasskeyService (context: ServiceContext) {
       const user = await findUserById(trx, userId)
       if (user === undefined || user.deleted_at !== null) return { refusal: new DomainError('passkey_invalid') }
       if (!await lockUnblockedUser(trx, userId)) return { refusal: new DomainError('account_blocked') }
-      const sessionId = await openSession(trx, userId, kind, client, now, 'passkey')
+      const sessionId = await openSession(trx, userId, kind, client, now, passkey.id)
       await events.record(trx, 'user.signed_in', { id: userId, phone: user.phone, kind, method: 'passkey' })
       const refresh = kind === 'api' ? await issueRefreshToken(trx, sessionId, now) : undefined
       return { signedIn: { userId, sessionId, refresh } }
@@ -330,7 +330,7 @@ export function createPasskeyService (context: ServiceContext) {
     const now = clock.now()
     await db.transaction().execute(async (trx) => {
       if (!await notePasskeyUse(trx, passkey.id, caller.userId, { counter: info.newCounter, backedUp: info.credentialBackedUp, at: now })) throw new DomainError('passkey_invalid')
-      if (!await notePasskeyProof(trx, caller.sessionId, caller.userId, now)) throw new DomainError('token_not_valid')
+      if (!await notePasskeyProof(trx, caller.sessionId, caller.userId, passkey.id, now)) throw new DomainError('token_not_valid')
     })
   }
 
@@ -343,17 +343,20 @@ export function createPasskeyService (context: ServiceContext) {
   }
 
   /**
-   * Removes one of the account's passkeys, recording passkey.removed. A live session is enough:
-   * removing takes a way in away and gives none (the phone stays the way back), and the owner
-   * must be able to take out a passkey someone else added without any more proof.
+   * Removes one of the account's passkeys, recording passkey.removed, and ends the sessions it
+   * signed in or proved but the caller's own. A live session is enough: removing takes a way in
+   * away and gives none (the phone stays the way back), and the owner must be able to take out
+   * a passkey someone else added, and its sessions, without any more proof.
    */
-  async function remove (userId: number, id: string, by: 'user' | 'admin' = 'user'): Promise<Passkey> {
+  async function remove (caller: SessionCaller, id: string): Promise<Passkey> {
+    const { userId } = caller
     const removed = await db.transaction().execute(async (trx) => {
       const user = await findUserById(trx, userId)
       if (user === undefined || user.deleted_at !== null) throw new DomainError('passkey_not_found')
       const row = await deletePasskey(trx, id, userId)
       if (row === undefined) throw new DomainError('passkey_not_found')
-      await events.record(trx, 'passkey.removed', { id: userId, phone: user.phone, passkey: { id: row.id, name: row.name }, by })
+      await revokePasskeySessions(trx, userId, row.id, clock.now(), caller.sessionId)
+      await events.record(trx, 'passkey.removed', { id: userId, phone: user.phone, passkey: { id: row.id, name: row.name }, by: 'user' })
       return row
     })
     return toPasskey(removed)

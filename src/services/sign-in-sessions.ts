@@ -1,4 +1,4 @@
-import type { SessionKind, SignInMethod } from '../store/schema.js'
+import type { SessionKind } from '../store/schema.js'
 import { insertRefreshToken, insertSession } from '../store/sessions.js'
 import type { DbOrTransaction } from '../store/database.js'
 import type { ClientInfo, ServiceContext } from './context.js'
@@ -15,7 +15,8 @@ export interface TokenPair {
  * in, and for an app the first refresh token, in the sign-in's transaction; then the token pair.
  */
 export function createSignInSessions ({ config, accessTokens }: Pick<ServiceContext, 'config' | 'accessTokens'>) {
-  async function openSession (trx: DbOrTransaction, userId: number, kind: SessionKind, client: ClientInfo, now: number, method: SignInMethod = 'phone'): Promise<string> {
+  /** A session signed in by code, or by the passkey `passkeyId` names (removing it ends the session). */
+  async function openSession (trx: DbOrTransaction, userId: number, kind: SessionKind, client: ClientInfo, now: number, passkeyId?: string): Promise<string> {
     const sessionId = generateSessionId()
     await insertSession(trx, {
       id: sessionId,
@@ -27,8 +28,9 @@ export function createSignInSessions ({ config, accessTokens }: Pick<ServiceCont
       revoked_at: null,
       user_agent: client.userAgent?.slice(0, 256) ?? null,
       ip: client.ip,
-      method,
-      passkey_at: method === 'passkey' ? now : null
+      method: passkeyId === undefined ? 'phone' : 'passkey',
+      passkey_at: passkeyId === undefined ? null : now,
+      passkey_id: passkeyId ?? null
     })
     return sessionId
   }

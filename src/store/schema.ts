@@ -58,6 +58,8 @@ export interface SessionsTable {
   method: Generated<SignInMethod>
   /** When a passkey last proved this session: its sign-in, or an admin's second factor after a code. */
   passkey_at: number | null
+  /** The passkey that signed this session in or last proved it: removing that passkey ends the session. */
+  passkey_id: string | null
 }
 
 export interface RefreshTokensTable {

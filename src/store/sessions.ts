@@ -4,14 +4,14 @@ import type { NewSession, SessionRow } from './schema.js'
 
 export async function insertSession (db: DbOrTransaction, session: NewSession): Promise<void> {
   await runPrepared(db, 'insertSession',
-    [session.id, session.user_id, session.kind, session.created_at, session.last_seen_at, session.expires_at, session.user_agent ?? null, session.ip ?? null, session.method ?? 'phone', session.passkey_at ?? null],
-    (id, userId, kind, createdAt, lastSeenAt, expiresAt, userAgent, ip, method, passkeyAt) => db.insertInto('sessions')
-      .values({ id, user_id: userId, kind, created_at: createdAt, last_seen_at: lastSeenAt, expires_at: expiresAt, user_agent: userAgent, ip, method, passkey_at: passkeyAt }))
+    [session.id, session.user_id, session.kind, session.created_at, session.last_seen_at, session.expires_at, session.user_agent ?? null, session.ip ?? null, session.method ?? 'phone', session.passkey_at ?? null, session.passkey_id ?? null],
+    (id, userId, kind, createdAt, lastSeenAt, expiresAt, userAgent, ip, method, passkeyAt, passkeyId) => db.insertInto('sessions')
+      .values({ id, user_id: userId, kind, created_at: createdAt, last_seen_at: lastSeenAt, expires_at: expiresAt, user_agent: userAgent, ip, method, passkey_at: passkeyAt, passkey_id: passkeyId }))
 }
 
 /** A passkey proved this live session now (an admin's second factor); false when the session is gone. */
-export async function notePasskeyProof (db: DbOrTransaction, sessionId: string, userId: number, now: number): Promise<boolean> {
-  const row = await db.updateTable('sessions').set({ passkey_at: now })
+export async function notePasskeyProof (db: DbOrTransaction, sessionId: string, userId: number, passkeyId: string, now: number): Promise<boolean> {
+  const row = await db.updateTable('sessions').set({ passkey_at: now, passkey_id: passkeyId })
     .where('id', '=', sessionId)
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
@@ -71,6 +71,17 @@ export async function revokeUserSession (db: DbOrTransaction, userId: number, se
 export async function revokeUserSessions (db: DbOrTransaction, userId: number, now: number, keepSessionId?: string): Promise<number> {
   let query = db.updateTable('sessions').set({ revoked_at: now })
     .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+  if (keepSessionId !== undefined) query = query.where('id', '!=', keepSessionId)
+  const rows = await query.returning('id').execute()
+  return rows.length
+}
+
+/** Revokes the user's live sessions that this passkey signed in or proved, but `keepSessionId`; returns how many. */
+export async function revokePasskeySessions (db: DbOrTransaction, userId: number, passkeyId: string, now: number, keepSessionId?: string): Promise<number> {
+  let query = db.updateTable('sessions').set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('passkey_id', '=', passkeyId)
     .where('revoked_at', 'is', null)
   if (keepSessionId !== undefined) query = query.where('id', '!=', keepSessionId)
   const rows = await query.returning('id').execute()

@@ -54,7 +54,8 @@ async function removedEvents (): Promise<Array<Record<string, unknown>>> {
 
 t.test('the admin API lists a person\'s passkeys without keys and removes one, audited, with passkey.removed by admin', async t => {
   const { userId, authenticator } = await personWithPasskey('+79123457110')
-  t.equal((await passkeySignIn(authenticator)).statusCode, 200, 'a passkey sign-in first: last used is set')
+  const passkeySession = await passkeySignIn(authenticator)
+  t.equal(passkeySession.statusCode, 200, 'a passkey sign-in first: last used is set')
   const shown = await adminCall('GET', `/api/admin/users/${userId}/`)
   t.equal(shown.statusCode, 200)
   t.match(shown.json().passkeys, [{ id: authenticator.credentialId, name: 'Pixel 8', device_type: 'multiDevice', backed_up: true, created_at: /^2026-/, last_used_at: /^2026-/ }])
@@ -68,6 +69,8 @@ t.test('the admin API lists a person\'s passkeys without keys and removes one, a
   t.match(JSON.parse((await lastAudit())?.details ?? '{}'), { reason: 'lost phone', passkey: { id: authenticator.credentialId, name: 'Pixel 8' } })
   t.match((await removedEvents()).at(-1), { id: userId, phone: '+79123457110', passkey: { id: authenticator.credentialId }, by: 'admin' })
   t.equal((await passkeySignIn(authenticator)).json().code, 'passkey_invalid', 'it signs nothing in')
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(passkeySession.json().access) })).statusCode, 401, 'the session it signed in has ended')
+  t.equal((await post(app, '/api/token/refresh/', { refresh: passkeySession.json().refresh })).statusCode, 401, 'and its refresh token with it')
   t.same((await adminCall('GET', `/api/admin/users/${userId}/`)).json().passkeys, [])
   const again = await adminCall('DELETE', `/api/admin/users/${userId}/passkeys/${authenticator.credentialId}/`)
   t.equal(again.statusCode, 404)

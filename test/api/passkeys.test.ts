@@ -5,7 +5,7 @@ import { createSoftAuthenticator, type SoftAuthenticator } from '../helpers/auth
 
 // Passkeys through the API (issue 24), with a software authenticator that builds what a browser
 // or Android's Credential Manager sends. One app for the file; each test its own phone.
-const testNumbers = ['+15550100018', '+15550100011', '+15550100012', '+15550100013', '+15550100014', '+15550100015', '+15550100016', '+15550100017']
+const testNumbers = ['+15550100018', '+15550100011', '+15550100012', '+15550100013', '+15550100014', '+15550100015', '+15550100016', '+15550100017', '+15550100019']
 const phones = testNumbers.slice(1)
 const context = await buildRecordingApp(t, {
   TEST_PHONE_NUMBERS: testNumbers.map(phone => `${phone}=1234`).join(','),
@@ -99,6 +99,21 @@ t.test('a removed passkey signs nothing in; a blocked account\'s neither', async
   t.equal(answer.json().code, 'account_blocked')
 })
 
+t.test('removing a passkey ends the sessions it signed in, but not the one that removes it', async t => {
+  const phone = testNumbers[8] ?? ''
+  const { tokens: byCode, authenticator } = await withPasskey(phone)
+  const signIn = async () => (await post(app, '/api/users/passkeys/authentication/', { response: await assertion(authenticator) })).json() as { access: string, refresh: string }
+  const other = await signIn()
+  const remover = await signIn()
+  const removed = await app.inject({ method: 'DELETE', url: `/api/users/me/passkeys/${authenticator.credentialId}/`, headers: bearer(remover.access) })
+  t.equal(removed.statusCode, 204)
+  const me = async (access: string) => (await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(access) })).statusCode
+  t.equal(await me(other.access), 401, 'another session the passkey signed in has ended')
+  t.equal((await post(app, '/api/token/refresh/', { refresh: other.refresh })).statusCode, 401, 'its refresh token too')
+  t.equal(await me(remover.access), 200, 'the session that removed it goes on')
+  t.equal(await me(byCode.access), 200, 'a session signed in by code goes on')
+})
+
 t.test('a stolen token alone cannot add a passkey: the sign-in must be fresh', async t => {
   const tokens = await signInFixed(app, phones[4] ?? '')
   clock.advance(4 * 60_000)
@@ -165,6 +180,10 @@ t.test('a session\'s passkey proof (the admin\'s second factor) takes only the a
   const again = await app.services.passkeys.proofOptions(ownerSession, client)
   await app.services.passkeys.proveSession(ownerSession, owner.authenticator.assert(again) as never)
   t.not((await app.db.selectFrom('sessions').select('passkey_at').where('id', '=', ownerSession.sessionId).executeTakeFirstOrThrow()).passkey_at, null, 'the owner\'s own passkey proves the owner\'s session')
+  const another = await signInFixed(app, phones[5] ?? '')
+  const removed = await app.inject({ method: 'DELETE', url: `/api/users/me/passkeys/${owner.authenticator.credentialId}/`, headers: bearer(another.access) })
+  t.equal(removed.statusCode, 204)
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/me/', headers: bearer(owner.tokens.access) })).statusCode, 401, 'removing the passkey ends the session it proved')
 })
 
 t.test('the app links of /.well-known/ come from the settings', async t => {

@@ -249,7 +249,7 @@ export async function adminRoutes (fastify: FastifyInstance): Promise<void> {
     schema: {
       tags,
       summary: 'Remove one of the account\'s passkeys',
-      description: 'It signs nothing in from now on; the phone stays the way in. A passkey id that is not this account\'s gets 404 passkey_not_found. Audited as passkey.remove; passkey.removed is sent with by: admin.',
+      description: 'It signs nothing in from now on, and the sessions it signed in end; the phone stays the way in. A passkey id that is not this account\'s gets 404 passkey_not_found. Audited as passkey.remove; passkey.removed is sent with by: admin.',
       security: adminSecurity,
       params: UserPasskeyParams,
       body: ReasonBody,

@@ -121,13 +121,13 @@ export async function passkeyApiRoutes (fastify: FastifyInstance, { toProfileBod
     schema: {
       tags: ['passkeys'],
       summary: 'Remove a passkey',
-      description: 'It signs nothing in from now on (a sign-in with it gets 401 passkey_invalid). The token\'s session is enough: removing gives no way in, and the owner must be able to take out a passkey someone else added. passkey.removed is sent.',
+      description: 'It signs nothing in from now on (a sign-in with it gets 401 passkey_invalid), and the sessions it signed in, but this one, end. The token\'s session is enough: removing gives no way in, and the owner must be able to take out a passkey someone else added. passkey.removed is sent.',
       security: bearerSecurity,
       params: PasskeyParams,
       response: { 204: Type.Null({ description: 'Removed' }), ...errorResponses(401, 404) }
     }
   }, async (request, reply) => {
-    await passkeys.remove(authOf(request).userId, request.params.id)
+    await passkeys.remove(authOf(request), request.params.id)
     return await reply.code(204).send(null)
   })
 }

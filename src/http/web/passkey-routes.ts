@@ -87,7 +87,7 @@ export function passkeyPageRoutes (fastify: FastifyInstance, { requireSignIn }: 
     schema: { params: PasskeyParams },
     config: { staleForm: { page: '/profile' } }
   }, async (request, reply) => {
-    await passkeys.remove(signedIn(request).userId, request.params.id)
+    await passkeys.remove(signedIn(request), request.params.id)
     request.session.set('flash', { key: 'page_passkey_removed' })
     return seeOther(reply, '/profile#passkeys-title')
   })
