@@ -596,7 +596,9 @@ function secretsToCheck (env: Env): SecretToCheck[] {
     { variable: 'METRICS_TOKEN', remedy: openssl('openssl rand -base64 24'), values: one(env.METRICS_TOKEN) },
     { variable: 'WEBHOOK_SECRET', remedy: 'whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)', values: list(env.WEBHOOK_SECRET, 'whsec_') },
     { variable: 'SMS_WEBHOOK_SECRET', remedy: 'whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)', values: list(env.SMS_WEBHOOK_SECRET, 'whsec_') },
-    { variable: 'TWILIO_AUTH_TOKEN', remedy: 'the auth token (or an API key secret) Twilio gave', values: one(env.TWILIO_AUTH_TOKEN) }
+    { variable: 'TWILIO_AUTH_TOKEN', remedy: 'the auth token (or an API key secret) Twilio gave', values: one(env.TWILIO_AUTH_TOKEN) },
+    { variable: 'WHATSAPP_APP_SECRET', remedy: 'the app secret Meta gave', values: one(env.WHATSAPP_APP_SECRET) },
+    { variable: 'WHATSAPP_VERIFY_TOKEN', remedy: openssl('openssl rand -base64 24'), values: one(env.WHATSAPP_VERIFY_TOKEN) }
   ]
 }
 

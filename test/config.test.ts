@@ -251,7 +251,9 @@ t.test('production refuses a demo or guessable secret in any secret variable, na
     [{ METRICS_TOKEN: 'zzzzzzzzzzzzzzzzzzzz' }, 'METRICS_TOKEN has only 1 different character; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 24`'],
     [{ WEBHOOK_URL: 'https://crm.example/hooks', WEBHOOK_SECRET: whsec(Buffer.alloc(32, 7).toString('base64')) }, 'WEBHOOK_SECRET has only 5 different characters; with NODE_ENV=production it must be whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)'],
     [{ SMS_WEBHOOK_SECRET: `${whsec(good)},${whsec('A'.repeat(43) + '=')}` }, 'SMS_WEBHOOK_SECRET entry 2 has only 2 different characters; with NODE_ENV=production it must be whsec_ and a random key, e.g. whsec_$(openssl rand -base64 32)'],
-    [{ TWILIO_AUTH_TOKEN: '0000000000000000' }, 'TWILIO_AUTH_TOKEN has only 1 different character; with NODE_ENV=production it must be the auth token (or an API key secret) Twilio gave']
+    [{ TWILIO_AUTH_TOKEN: '0000000000000000' }, 'TWILIO_AUTH_TOKEN has only 1 different character; with NODE_ENV=production it must be the auth token (or an API key secret) Twilio gave'],
+    [{ WHATSAPP_APP_SECRET: 'abababababababababab' }, 'WHATSAPP_APP_SECRET has only 2 different characters; with NODE_ENV=production it must be the app secret Meta gave'],
+    [{ WHATSAPP_VERIFY_TOKEN: 'zzzzzzzzzzzzzzzzzzzz' }, 'WHATSAPP_VERIFY_TOKEN has only 1 different character; with NODE_ENV=production it must be a random secret, e.g. from `openssl rand -base64 24`']
   ]
   for (const [env, line] of cases) {
     const error = t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message: `Invalid configuration: ${line}` }, Object.keys(env).join()) as Error
@@ -274,7 +276,9 @@ t.test('production takes random secrets of every shape the docs suggest, from th
       WEBHOOK_URL: 'https://crm.example/hooks',
       WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
       SMS_WEBHOOK_SECRET: `whsec_${randomBytes(64).toString('base64')}`,
-      TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex')
+      TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex'),
+      WHATSAPP_APP_SECRET: randomBytes(16).toString('hex'),
+      WHATSAPP_VERIFY_TOKEN: randomBytes(24).toString('base64')
     }))
     if (t.passing() === false) break
   }
