@@ -138,20 +138,26 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const clock = deps.clock ?? systemClock
   const keys = deriveKeys(config.secrets)
   const signingKeys = createSigningKeys({ db, clock, keys, logger: app.log }, signingKeyOptions(config))
-  await signingKeys.start()
-  app.decorate('signingKeys', signingKeys)
-  const keyReload = setInterval(() => {
-    signingKeys.reload().catch((err: unknown) => { app.log.warn({ err }, 'could not read the signing keys again') })
-  }, deps.keyReloadMs ?? keyReloadIntervalMs).unref()
-  app.addHook('onClose', async () => { clearInterval(keyReload) })
   // A revocation must reach this process at once, not at the next re-read (docs/ARCHITECTURE.md).
-  const keyChanges = watchSigningKeyChanges({ db, logger: app.log }, {
+  // The watch starts before the keys are first read, so a change made meanwhile is heard too.
+  const keyChanges = await watchSigningKeyChanges({ db, logger: app.log }, {
     databaseUrl: config.databaseUrl,
     pgSslMode: databaseOptions(config).pgSslMode,
     connectTimeoutMs: databaseOptions(config).postgresConnectTimeoutMs,
     stampPollMs: deps.keyStampPollMs ?? keyStampPollMs
   }, async () => { await signingKeys.reload() })
   app.addHook('preClose', async () => { await keyChanges.close() })
+  try {
+    await signingKeys.start()
+  } catch (error) {
+    await keyChanges.close()
+    throw error
+  }
+  app.decorate('signingKeys', signingKeys)
+  const keyReload = setInterval(() => {
+    signingKeys.reload().catch((err: unknown) => { app.log.warn({ err }, 'could not read the signing keys again') })
+  }, deps.keyReloadMs ?? keyReloadIntervalMs).unref()
+  app.addHook('onClose', async () => { clearInterval(keyReload) })
   const sms = instrumentSmsSender(limitInFlight(traceSmsSender(deps.sms ?? createSmsSender(config, app.log)), config.sms.maxInFlight), metrics)
   const { whatsapp, voice, publicUrl } = config.channels
   // Every channel's provider; the order per country picks among them (channels/settings.ts).

@@ -22,7 +22,7 @@ export interface KeyChangeOptions {
  * a stamp of the table (two counts) each `stampPollMs`, since the CLI is a process the workers
  * cannot be told by; an in-memory database has no other process to hear from.
  */
-export function watchSigningKeyChanges ({ db, logger }: { db: Db, logger: KeyLogger }, options: KeyChangeOptions, changed: () => Promise<void>): KeyChangeWatch {
+export async function watchSigningKeyChanges ({ db, logger }: { db: Db, logger: KeyLogger }, options: KeyChangeOptions, changed: () => Promise<void>): Promise<KeyChangeWatch> {
   const reload = (): void => { changed().catch((err: unknown) => { logger.warn({ err }, 'could not read the signing keys again') }) }
   if (isPostgres(db)) {
     const listener = listenForSigningKeyChanges(options.databaseUrl, options, {
@@ -32,13 +32,16 @@ export function watchSigningKeyChanges ({ db, logger }: { db: Db, logger: KeyLog
     return { close: listener.close }
   }
   if (options.databaseUrl === 'sqlite::memory:') return { close: async () => {} }
-  let last: string | undefined
+  // The stamp as the watch starts, before the keys are first read (app.ts): a change made at
+  // any moment after is heard at the next read. Taken at the first read instead, a revocation
+  // in a new process's first half-second went unheard until the periodic re-read.
+  let last = await signingKeysStamp(db)
   let reading = false
   const timer = setInterval(() => {
     if (reading) return
     reading = true
     signingKeysStamp(db).then(stamp => {
-      if (last !== undefined && stamp !== last) reload()
+      if (stamp !== last) reload()
       last = stamp
     }, (err: unknown) => { logger.warn({ err }, 'signing-key changes: could not read the stamp') }).finally(() => { reading = false })
   }, options.stampPollMs).unref()

@@ -31,7 +31,13 @@ async function setup (t: { teardown: (fn: () => unknown) => void }) {
     await database.drop()
   })
   const operator = createOperatorService({ db: operatorDb, config, clock })
-  return { apps: apps as [FastifyInstance, FastifyInstance], operator }
+  /** One more instance on the same database, started now. */
+  const startAnother = async (keyStampPollMs: number): Promise<FastifyInstance> => {
+    const app = await buildApp(config, { clock, keyReloadMs: fallbackMs, keyStampPollMs })
+    apps.push(app)
+    return app
+  }
+  return { apps: apps as [FastifyInstance, FastifyInstance], operator, startAnother }
 }
 
 async function signIn (app: FastifyInstance): Promise<string> {
@@ -64,6 +70,18 @@ t.test(`keys revoke: every instance refuses the key's tokens within ${boundMs} m
   t.comment(`${testDatabaseKind}: refused ${onA ?? 'never'} ms and ${onB ?? 'never'} ms after the revocation`)
   t.ok(onA !== undefined && onA < boundMs, `the first instance (${onA ?? 'not within 5 s'} ms)`)
   t.ok(onB !== undefined && onB < boundMs, `the second instance (${onB ?? 'not within 5 s'} ms)`)
+})
+
+t.test('SQLite: a revocation made as an instance starts, before its first read of the stamp, is heard', { skip: testDatabaseKind !== 'sqlite' && 'SQLite only (PostgreSQL hears by LISTEN)' }, async t => {
+  const { apps: [a], operator, startAnother } = await setup(t)
+  const token = await signIn(a)
+  // The stamp is read each second here: the revocation lands well before the new instance's first read.
+  const fresh = await startAnother(1000)
+  const since = Date.now()
+  await operator.revokeKey(kidOf(token))
+  const refusedAfter = await msUntilRefused(fresh, token, since)
+  t.comment(`refused ${refusedAfter ?? 'never'} ms after the revocation`)
+  t.ok(refusedAfter !== undefined && refusedAfter < boundMs, `the new instance refuses the key's tokens (${refusedAfter ?? 'not within 5 s'} ms)`)
 })
 
 t.test('PostgreSQL: a listening connection that is dropped is opened again, and the next revocation still arrives', { skip: testDatabaseKind !== 'postgres' && 'PostgreSQL only' }, async t => {
