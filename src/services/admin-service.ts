@@ -23,7 +23,7 @@ import { isIP } from 'node:net'
 import { normalizeInviteCode } from '../domain/codes.js'
 import { listInvitees, listRecentUserEvents, listUsers } from '../store/admin.js'
 import { listLimitCounters } from '../store/operator.js'
-import { findLiveSession, listLiveSessions, revokePasskeySessions } from '../store/sessions.js'
+import { findLiveSession, listLiveSessions, revokeUserSessions } from '../store/sessions.js'
 import { findUserById, findUserByPhone } from '../store/users.js'
 import { deletePasskey, listUserPasskeys } from '../store/passkeys.js'
 import { DomainError } from '../domain/errors.js'
@@ -350,7 +350,7 @@ export function createAdminService (context: Pick<ServiceContext, 'db' | 'config
       const row = await deletePasskey(trx, passkeyId, user.id)
       if (row === undefined) throw new DomainError('passkey_not_found')
       const now = clock.now()
-      await revokePasskeySessions(trx, user.id, row.id, now)
+      await revokeUserSessions(trx, user.id, now, { passkeyId: row.id })
       await events.record(trx, 'passkey.removed', { id: user.id, phone: user.phone, passkey: { id: row.id, name: row.name }, by: 'admin' })
       await recordAdminAction(trx, now, by, 'passkey.remove', { userId: user.id, phone: user.phone }, { reason: given, passkey: { id: row.id, name: row.name } })
       return toPasskey(row)

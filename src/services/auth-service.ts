@@ -297,7 +297,7 @@ export function createAuthService (context: ServiceContext) {
       if (moved === 'taken') return { refusal: new DomainError('phone_taken', { field: 'phone' }) }
       if (moved === 'gone') return { refusal: new DomainError('token_not_valid') }
       await keepDeletedPhone(trx, hashPhone(phoneKey, user.phone), now, user.invited_by !== null)
-      const signedOut = await revokeUserSessions(trx, userId, now, keepSessionId)
+      const signedOut = await revokeUserSessions(trx, userId, now, { keep: keepSessionId })
       await events.record(trx, 'user.phone_changed', { id: userId, phone, previous_phone: user.phone })
       return { previous: user.phone, signedOut }
     })
@@ -471,7 +471,7 @@ export function createAuthService (context: ServiceContext) {
   }
 
   async function signOutOtherSessions (userId: number, keepSessionId: string): Promise<number> {
-    return await revokeUserSessions(db, userId, clock.now(), keepSessionId)
+    return await revokeUserSessions(db, userId, clock.now(), { keep: keepSessionId })
   }
 
   /** Deleted phones kept only for device tokens, once every token of theirs has expired. */

@@ -12,7 +12,7 @@ import {
   notePasskeyUse, renamePasskey, spendChallenge
 } from '../store/passkeys.js'
 import type { ChallengePurpose, PasskeyRow, SessionKind } from '../store/schema.js'
-import { findLiveSession, notePasskeyProof, revokePasskeySessions } from '../store/sessions.js'
+import { findLiveSession, notePasskeyProof, revokeUserSessions } from '../store/sessions.js'
 import { findUserById, lockUnblockedUser } from '../store/users.js'
 import type { ClientInfo, ServiceContext } from './context.js'
 import { sessionForLog } from './keys.js'
@@ -355,7 +355,7 @@ export function createPasskeyService (context: ServiceContext) {
       if (user === undefined || user.deleted_at !== null) throw new DomainError('passkey_not_found')
       const row = await deletePasskey(trx, id, userId)
       if (row === undefined) throw new DomainError('passkey_not_found')
-      await revokePasskeySessions(trx, userId, row.id, clock.now(), caller.sessionId)
+      await revokeUserSessions(trx, userId, clock.now(), { keep: caller.sessionId, passkeyId: row.id })
       await events.record(trx, 'passkey.removed', { id: userId, phone: user.phone, passkey: { id: row.id, name: row.name }, by: 'user' })
       return row
     })

@@ -67,23 +67,16 @@ export async function revokeUserSession (db: DbOrTransaction, userId: number, se
   return kept === undefined ? 'none' : 'ended'
 }
 
-/** Revokes every live session of the user but `keepSessionId`; returns how many. */
-export async function revokeUserSessions (db: DbOrTransaction, userId: number, now: number, keepSessionId?: string): Promise<number> {
+/**
+ * Revokes the user's live sessions but `keep`, or with `passkeyId` only those that passkey
+ * signed in or proved; returns how many.
+ */
+export async function revokeUserSessions (db: DbOrTransaction, userId: number, now: number, { keep, passkeyId }: { keep?: string | undefined, passkeyId?: string } = {}): Promise<number> {
   let query = db.updateTable('sessions').set({ revoked_at: now })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-  if (keepSessionId !== undefined) query = query.where('id', '!=', keepSessionId)
-  const rows = await query.returning('id').execute()
-  return rows.length
-}
-
-/** Revokes the user's live sessions that this passkey signed in or proved, but `keepSessionId`; returns how many. */
-export async function revokePasskeySessions (db: DbOrTransaction, userId: number, passkeyId: string, now: number, keepSessionId?: string): Promise<number> {
-  let query = db.updateTable('sessions').set({ revoked_at: now })
-    .where('user_id', '=', userId)
-    .where('passkey_id', '=', passkeyId)
-    .where('revoked_at', 'is', null)
-  if (keepSessionId !== undefined) query = query.where('id', '!=', keepSessionId)
+  if (keep !== undefined) query = query.where('id', '!=', keep)
+  if (passkeyId !== undefined) query = query.where('passkey_id', '=', passkeyId)
   const rows = await query.returning('id').execute()
   return rows.length
 }
